@@ -1,0 +1,17 @@
+// The exported kernels: `<op>_<direction>[_<layout>]`, arguments in the order outputs,
+// inputs, scalars, sizes, scratch. All pointers are byte offsets into the imported memory.
+export { bn_scratch_bytes } from "./common";
+export { bn_stats_nc, bn_stats_nchw } from "./bn_stats";
+export { bn_forward_train_nc, bn_forward_train_nchw } from "./bn_forward_train";
+export { bn_backward_nc, bn_backward_nchw } from "./bn_backward";
+export { bn_fold, scale_shift_nc, scale_shift_nchw } from "./bn_inference";
+
+// First byte past the module's static data: the TypeScript heap starts here.
+export function heap_base(): usize {
+  return __heap_base;
+}
+
+// True in the build compiled with --enable simd.
+export function has_simd(): bool {
+  return ASC_FEATURE_SIMD;
+}

@@ -1,0 +1,144 @@
+// Loading the kernels: pick the SIMD or scalar build (probing SIMD support the way
+// tfjs-backend-wasm does, with WebAssembly.validate on a tiny module), instantiate it
+// over a WebAssembly.Memory that this side creates and owns, and hand out the heap.
+// Works in Node (reads the .wasm next to the package) and in browsers (fetches it
+// relative to this module's URL); nothing here imports a Node-only module statically.
+// Importing the memory, rather than using the module's own, is what lets a later
+// threaded build share one memory between workers without changing any kernel.
+import { WasmHeap } from "./heap.js";
+import type { Kernels } from "./kernels.js";
+
+export type BuildName = "simd" | "scalar";
+
+export interface InitOptions {
+  /** Which build to load: 'auto' (default) picks SIMD when the engine supports it. */
+  build?: "auto" | BuildName;
+  /** The module itself, instead of loading build/bn.<build>.wasm: bytes, a compiled module, or a URL. */
+  wasm?: BufferSource | WebAssembly.Module | URL | string;
+  /** Initial memory size in bytes (rounded up to 64 KiB pages). Default 16 MiB. */
+  initialMemoryBytes?: number;
+}
+
+export interface BackendInfo {
+  /** The build in use. */
+  build: BuildName;
+  /** Whether this engine can run WebAssembly SIMD at all. */
+  simdSupported: boolean;
+  /** Current size of the linear memory, in bytes. */
+  memoryBytes: number;
+  /** Bytes of that memory held by live tensors and layer buffers. */
+  heapBytesInUse: number;
+}
+
+export class Backend {
+  readonly kernels: Kernels;
+  readonly heap: WasmHeap;
+  readonly build: BuildName;
+
+  constructor(kernels: Kernels, heap: WasmHeap, build: BuildName) {
+    this.kernels = kernels;
+    this.heap = heap;
+    this.build = build;
+  }
+
+  info(): BackendInfo {
+    return {
+      build: this.build,
+      simdSupported: simdSupported(),
+      memoryBytes: this.heap.memory.buffer.byteLength,
+      heapBytesInUse: this.heap.bytesInUse,
+    };
+  }
+}
+
+// i32.const 0; i8x16.splat; i8x16.popcnt: validates only where SIMD is supported.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+export function simdSupported(): boolean {
+  return WebAssembly.validate(SIMD_PROBE);
+}
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === "string";
+}
+
+async function readUrl(url: URL): Promise<WebAssembly.Module> {
+  if (url.protocol === "file:") {
+    // A computed specifier keeps bundlers from pulling node:fs into browser builds.
+    const fsName = "node:fs/promises";
+    const fs = (await import(/* @vite-ignore */ fsName)) as { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> };
+    return WebAssembly.compile(await fs.readFile(url));
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`batchnorm-wasm: could not fetch ${url.href}: HTTP ${response.status}`);
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+async function compileSource(src: NonNullable<InitOptions["wasm"]>): Promise<WebAssembly.Module> {
+  if (src instanceof WebAssembly.Module) return src;
+  if (typeof src === "string" || src instanceof URL) {
+    const base = isNode() ? import.meta.url : (globalThis as { location?: { href: string } }).location?.href ?? import.meta.url;
+    return readUrl(new URL(String(src), base));
+  }
+  return WebAssembly.compile(src);
+}
+
+export async function createBackend(options: InitOptions = {}): Promise<Backend> {
+  const wanted = options.build ?? "auto";
+  if (wanted !== "auto" && wanted !== "simd" && wanted !== "scalar") {
+    throw new Error(`batchnorm-wasm: build must be 'auto', 'simd' or 'scalar', got ${JSON.stringify(wanted)}`);
+  }
+  const build: BuildName = wanted === "auto" ? (simdSupported() ? "simd" : "scalar") : wanted;
+  if (build === "simd" && !simdSupported()) {
+    throw new Error("batchnorm-wasm: the SIMD build was requested but this engine does not support WebAssembly SIMD");
+  }
+  const module = options.wasm
+    ? await compileSource(options.wasm)
+    : await readUrl(new URL(`../build/bn.${build}.wasm`, import.meta.url));
+  const pages = Math.max(1, Math.ceil((options.initialMemoryBytes ?? 16 * 1024 * 1024) / 65536));
+  const memory = new WebAssembly.Memory({ initial: pages });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const kernels = instance.exports as unknown as Kernels;
+  if (typeof kernels.bn_forward_train_nchw !== "function") {
+    throw new Error("batchnorm-wasm: the given wasm module is not a batchnorm-wasm kernel build (no bn_forward_train_nchw export)");
+  }
+  const actual: BuildName = kernels.has_simd() ? "simd" : "scalar";
+  return new Backend(kernels, new WasmHeap(memory, kernels.heap_base()), actual);
+}
+
+let current: Backend | null = null;
+let loading: Promise<Backend> | null = null;
+
+/**
+ * Loads the kernels; call once (await it) before anything else. Calling it again with
+ * different options loads a new backend for tensors and layers created afterwards.
+ */
+export async function init(options: InitOptions = {}): Promise<BackendInfo> {
+  const p = createBackend(options);
+  loading = p;
+  try {
+    const b = await p;
+    if (loading === p) current = b;
+    return b.info();
+  } finally {
+    if (loading === p) loading = null;
+  }
+}
+
+/** The loaded backend; throws a clear error before init() has finished. */
+export function getBackend(): Backend {
+  if (current) return current;
+  throw new Error(
+    loading
+      ? "batchnorm-wasm: init() has not finished yet; await init() before creating tensors or layers"
+      : "batchnorm-wasm: the WebAssembly kernels are not loaded; call `await init()` first",
+  );
+}
+
+/** Which build is in use and how much memory it holds. */
+export function backendInfo(): BackendInfo {
+  return getBackend().info();
+}

@@ -1,0 +1,329 @@
+// BatchNorm1d and BatchNorm2d with PyTorch's semantics (Ioffe & Szegedy 2015).
+// Training: normalize with the batch's mean and biased variance, update the running
+// estimates with the unbiased variance m/(m-1)*var. Eval: the folded y = a*x + b.
+// Layouts: channels-first ([N, C], [N, C, L], [N, C, H, W]) or channels-last ([N, H, W, C]).
+import { type Backend, getBackend } from "./backend.js";
+import { Buffers } from "./buffers.js";
+import { type Module, Parameter, type StateDict, type StateValue } from "./module.js";
+import { fmt, type Shape, sameShape } from "./shape.js";
+import { Tensor } from "./tensor.js";
+
+export type DataFormat = "channelsFirst" | "channelsLast";
+
+export interface BatchNormOptions {
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+  /** Weight of the new batch in the running estimates; null for a cumulative average. Default 0.1. */
+  momentum?: number | null;
+  /** Learn gamma and beta. Default true. */
+  affine?: boolean;
+  /** Keep running estimates for eval mode. Default true. */
+  trackRunningStats?: boolean;
+  /** Keras: learn gamma (otherwise gamma = 1). Default = affine. */
+  scale?: boolean;
+  /** Keras: learn beta (otherwise beta = 0). Default = affine. */
+  center?: boolean;
+  /** Where the channel axis is. Default channelsFirst. */
+  dataFormat?: DataFormat;
+}
+
+/** How a shape maps onto the kernels: rows x C (channels contiguous) or N x C planes of HW. */
+export type BnLayout =
+  | { planar: false; rows: number; C: number; m: number }
+  | { planar: true; N: number; C: number; HW: number; m: number };
+
+/** The kernel layout of a shape whose channel axis is 1 (channelsFirst) or last (channelsLast). */
+export function layoutFor(shape: Shape, dataFormat: DataFormat): BnLayout {
+  if (dataFormat === "channelsLast") {
+    const C = shape[shape.length - 1];
+    const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    return { planar: false, rows, C, m: rows };
+  }
+  const N = shape[0], C = shape[1];
+  if (shape.length === 2) return { planar: false, rows: N, C, m: N };
+  const HW = shape.slice(2).reduce((a, b) => a * b, 1);
+  return { planar: true, N, C, HW, m: N * HW };
+}
+
+interface Saved {
+  x: Tensor;
+  shape: readonly number[];
+  layout: BnLayout;
+  batchStats: boolean;
+}
+
+export abstract class BatchNorm implements Module {
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly affine: boolean;
+  readonly trackRunningStats: boolean;
+  readonly dataFormat: DataFormat;
+  /** gamma, or null without scale. */
+  readonly weight: Parameter | null;
+  /** beta, or null without center. */
+  readonly bias: Parameter | null;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  numBatchesTracked = 0;
+  training = true;
+
+  protected readonly backend: Backend;
+  private readonly gamma: Tensor;
+  private readonly beta: Tensor;
+  /** Batch mean / invStd of the last forward (or the running ones in eval), for backward. */
+  private readonly mean: Tensor;
+  private readonly invStd: Tensor;
+  private readonly batchVar: Tensor;
+  private readonly bufs: Buffers;
+  private saved: Saved | null = null;
+
+  protected abstract describeExpected(): string;
+  protected abstract ranks(): readonly number[];
+
+  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    const name = new.target.name;
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) {
+      throw new Error(`${name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    }
+    const eps = options.eps ?? 1e-5;
+    if (typeof eps !== "number" || !(eps > 0) || !Number.isFinite(eps)) {
+      throw new Error(`${name}: eps must be a positive finite number, got ${eps}`);
+    }
+    const momentum = options.momentum === undefined ? 0.1 : options.momentum;
+    if (momentum !== null && (typeof momentum !== "number" || !(momentum >= 0 && momentum <= 1))) {
+      throw new Error(`${name}: momentum must be a number in [0, 1] or null (cumulative average), got ${momentum}`);
+    }
+    const dataFormat = options.dataFormat ?? "channelsFirst";
+    if (dataFormat !== "channelsFirst" && dataFormat !== "channelsLast") {
+      throw new Error(`${name}: dataFormat must be 'channelsFirst' or 'channelsLast', got ${JSON.stringify(dataFormat)}`);
+    }
+    this.backend = getBackend();
+    this.numFeatures = numFeatures;
+    this.eps = eps;
+    this.momentum = momentum;
+    this.affine = options.affine ?? true;
+    this.trackRunningStats = options.trackRunningStats ?? true;
+    this.dataFormat = dataFormat;
+    const scale = options.scale ?? this.affine;
+    const center = options.center ?? this.affine;
+    const C = numFeatures;
+    const owner = `${name}(${C})`;
+    const make = (v: number) => {
+      const t = new Tensor(this.backend, [C], owner);
+      t.data.fill(v);
+      return t;
+    };
+    this.gamma = make(1);
+    this.beta = make(0);
+    this.weight = scale ? new Parameter("weight", this.gamma, make(0)) : null;
+    this.bias = center ? new Parameter("bias", this.beta, make(0)) : null;
+    this.runningMean = this.trackRunningStats ? make(0) : null;
+    this.runningVar = this.trackRunningStats ? make(1) : null;
+    this.mean = make(0);
+    this.invStd = make(0);
+    this.batchVar = make(0);
+    this.bufs = new Buffers(this.backend, owner);
+  }
+
+  protected get name(): string {
+    return `${this.constructor.name}(${this.numFeatures})`;
+  }
+
+  /** Maps an input shape to the kernel layout, or throws naming what was expected. */
+  layoutOf(shape: Shape): BnLayout {
+    const C = this.numFeatures;
+    if (!this.ranks().includes(shape.length)) {
+      throw new Error(`${this.name}: expected a ${this.describeExpected()} input, got shape ${fmt(shape)} (rank ${shape.length})`);
+    }
+    const last = this.dataFormat === "channelsLast";
+    const axis = last ? shape.length - 1 : 1;
+    if (shape[axis] !== C) {
+      throw new Error(
+        `${this.name}: expected ${C} channels at dimension ${axis} of ${this.describeExpected()}, got ${shape[axis]} (input shape ${fmt(shape)})`,
+      );
+    }
+    return layoutFor(shape, this.dataFormat);
+  }
+
+  forward(x: Tensor): Tensor {
+    this.checkInput(x, "forward");
+    const layout = this.layoutOf(x.shape);
+    const batchStats = this.training || !this.trackRunningStats;
+    if (batchStats && layout.m <= 1) {
+      throw new Error(`${this.name}: Expected more than 1 value per channel when training, got input size ${fmt(x.shape)}`);
+    }
+    const k = this.backend.kernels;
+    const y = this.bufs.get("y", x.shape);
+    const C = this.numFeatures;
+    const scratch = this.bufs.scratch(k.bn_scratch_bytes(C));
+    if (batchStats) {
+      const args = [y.ptr, this.mean.ptr, this.batchVar.ptr, this.invStd.ptr, x.ptr, this.gamma.ptr, this.beta.ptr, this.eps] as const;
+      if (layout.planar) k.bn_forward_train_nchw(...args, layout.N, C, layout.HW, scratch);
+      else k.bn_forward_train_nc(...args, layout.rows, C, scratch);
+      if (this.training && this.trackRunningStats) this.updateRunningStats(layout.m);
+    } else {
+      const a = this.bufs.get("a", [C]);
+      const b = this.bufs.get("b", [C]);
+      const rm = this.runningMean!, rv = this.runningVar!;
+      k.bn_fold(a.ptr, b.ptr, this.gamma.ptr, this.beta.ptr, rm.ptr, rv.ptr, this.eps, C);
+      if (layout.planar) k.scale_shift_nchw(y.ptr, x.ptr, a.ptr, b.ptr, layout.N, C, layout.HW, 0);
+      else k.scale_shift_nc(y.ptr, x.ptr, a.ptr, b.ptr, layout.rows, C, 0);
+      // Backward in eval mode differentiates the same fixed affine map.
+      const mean = this.mean.data, inv = this.invStd.data, rmv = rm.data, rvv = rv.data;
+      for (let c = 0; c < C; c++) {
+        mean[c] = rmv[c];
+        inv[c] = 1 / Math.sqrt(rvv[c] + this.eps);
+      }
+    }
+    this.saved = { x, shape: x.shape, layout, batchStats };
+    return y;
+  }
+
+  /** dx for the last forward's input; accumulates into weight.grad and bias.grad. */
+  backward(dy: Tensor): Tensor {
+    const saved = this.saved;
+    if (!saved) throw new Error(`${this.name}.backward: called before forward (there is no saved input to differentiate)`);
+    this.checkInput(dy, "backward");
+    if (!sameShape(dy.shape, saved.shape)) {
+      throw new Error(`${this.name}.backward: expected dy of shape ${fmt(saved.shape)} (the last forward's input), got ${fmt(dy.shape)}`);
+    }
+    if (saved.x.isDisposed) {
+      throw new Error(`${this.name}.backward: the input of the last forward was disposed; keep it alive until backward`);
+    }
+    const k = this.backend.kernels;
+    const C = this.numFeatures;
+    const dx = this.bufs.get("dx", dy.shape);
+    const scratch = this.bufs.scratch(k.bn_scratch_bytes(C));
+    const L = saved.layout;
+    const args = [
+      dx.ptr,
+      this.weight ? this.weight.grad.ptr : 0,
+      this.bias ? this.bias.grad.ptr : 0,
+      dy.ptr,
+      saved.x.ptr,
+      this.mean.ptr,
+      this.invStd.ptr,
+      this.gamma.ptr,
+    ] as const;
+    if (L.planar) k.bn_backward_nchw(...args, L.N, C, L.HW, saved.batchStats ? 1 : 0, scratch);
+    else k.bn_backward_nc(...args, L.rows, C, saved.batchStats ? 1 : 0, scratch);
+    return dx;
+  }
+
+  /** PyTorch's update, momentum m: r = (1 - m) r + m * batch; momentum null: m = 1 / batches seen. */
+  private updateRunningStats(m: number): void {
+    this.numBatchesTracked += 1;
+    const f = this.momentum ?? 1 / this.numBatchesTracked;
+    const unbias = m / (m - 1);
+    const rm = this.runningMean!.data, rv = this.runningVar!.data;
+    const mean = this.mean.data, v = this.batchVar.data;
+    for (let c = 0; c < this.numFeatures; c++) {
+      rm[c] = (1 - f) * rm[c] + f * mean[c];
+      rv[c] = (1 - f) * rv[c] + f * v[c] * unbias;
+    }
+  }
+
+  private checkInput(t: Tensor, what: string): void {
+    if (!(t instanceof Tensor)) {
+      throw new Error(`${this.name}.${what}: expected a Tensor (see tensor()), got ${t === null ? "null" : typeof t}`);
+    }
+    t.assertLive();
+    if (t.backend !== this.backend) {
+      throw new Error(`${this.name}.${what}: the tensor was created by another backend (init() was called again after this layer was made)`);
+    }
+  }
+
+  /** Batch mean and biased variance of the last training forward (copies). */
+  lastBatchStats(): { mean: Float32Array; var: Float32Array } {
+    return { mean: this.mean.toArray(), var: this.batchVar.toArray() };
+  }
+
+  train(mode = true): this {
+    this.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  parameters(): Parameter[] {
+    return [this.weight, this.bias].filter((p): p is Parameter => p !== null);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  stateDict(): StateDict {
+    const sd: StateDict = {};
+    if (this.weight) sd.weight = this.weight.value.toArray();
+    if (this.bias) sd.bias = this.bias.value.toArray();
+    if (this.trackRunningStats) {
+      sd.running_mean = this.runningMean!.toArray();
+      sd.running_var = this.runningVar!.toArray();
+      sd.num_batches_tracked = BigInt64Array.of(BigInt(this.numBatchesTracked));
+    }
+    return sd;
+  }
+
+  /** Loads PyTorch-named state; checks every entry before changing anything. */
+  loadStateDict(sd: StateDict): void {
+    const C = this.numFeatures;
+    const targets: [string, Tensor][] = [];
+    if (this.weight) targets.push(["weight", this.weight.value]);
+    if (this.bias) targets.push(["bias", this.bias.value]);
+    if (this.trackRunningStats) targets.push(["running_mean", this.runningMean!], ["running_var", this.runningVar!]);
+    const expected = new Set([...targets.map(([k]) => k), ...(this.trackRunningStats ? ["num_batches_tracked"] : [])]);
+    for (const key of Object.keys(sd)) {
+      if (!expected.has(key)) throw new Error(`${this.name}.loadStateDict: unexpected key "${key}" (expected ${[...expected].join(", ")})`);
+    }
+    for (const [key] of targets) {
+      const v: StateValue | undefined = sd[key];
+      if (!(v instanceof Float32Array)) {
+        throw new Error(`${this.name}.loadStateDict: "${key}" must be a Float32Array of length ${C}, got ${v === undefined ? "nothing" : v.constructor.name}`);
+      }
+      if (v.length !== C) throw new Error(`${this.name}.loadStateDict: "${key}" must have length ${C}, got ${v.length}`);
+    }
+    let nbt: number | null = null;
+    if (this.trackRunningStats) {
+      const v = sd.num_batches_tracked as unknown;
+      if (v === undefined) throw new Error(`${this.name}.loadStateDict: missing "num_batches_tracked"`);
+      const n = v instanceof BigInt64Array || v instanceof Float32Array ? Number(v[0]) : typeof v === "bigint" ? Number(v) : (v as number);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`${this.name}.loadStateDict: "num_batches_tracked" must be a non-negative integer, got ${String(v)}`);
+      nbt = n;
+    }
+    for (const [key, t] of targets) t.data.set(sd[key] as Float32Array);
+    if (nbt !== null) this.numBatchesTracked = nbt;
+  }
+
+  /** Releases every tensor this layer owns. The layer cannot be used afterwards. */
+  dispose(): void {
+    this.bufs.releaseAll();
+    for (const t of [this.gamma, this.beta, this.mean, this.invStd, this.batchVar, this.runningMean, this.runningVar, this.weight?.grad, this.bias?.grad]) {
+      t?.release();
+    }
+    this.saved = null;
+  }
+}
+
+/** Batch Normalization over [N, C] or [N, C, L] (PyTorch's nn.BatchNorm1d). */
+export class BatchNorm1d extends BatchNorm {
+  protected ranks(): readonly number[] {
+    return [2, 3];
+  }
+  protected describeExpected(): string {
+    return this.dataFormat === "channelsLast" ? "[N, C] or [N, L, C]" : "[N, C] or [N, C, L]";
+  }
+}
+
+/** Batch Normalization over [N, C, H, W] (PyTorch's nn.BatchNorm2d) or channels-last [N, H, W, C]. */
+export class BatchNorm2d extends BatchNorm {
+  protected ranks(): readonly number[] {
+    return [4];
+  }
+  protected describeExpected(): string {
+    return this.dataFormat === "channelsLast" ? "[N, H, W, C]" : "[N, C, H, W]";
+  }
+}

@@ -1,0 +1,38 @@
+// Layer-owned tensors that are reused from call to call and reallocated only when the
+// shape they must hold changes: a training loop with fixed shapes allocates nothing after
+// its first step.
+import type { Backend } from "./backend.js";
+import { type Shape, sameShape } from "./shape.js";
+import { Tensor } from "./tensor.js";
+
+export class Buffers {
+  private readonly slots = new Map<string, Tensor>();
+  private readonly backend: Backend;
+  private readonly owner: string;
+
+  constructor(backend: Backend, owner: string) {
+    this.backend = backend;
+    this.owner = owner;
+  }
+
+  get(name: string, shape: Shape): Tensor {
+    const t = this.slots.get(name);
+    if (t && sameShape(t.shape, shape)) return t;
+    const fresh = new Tensor(this.backend, shape, this.owner);
+    t?.release();
+    this.slots.set(name, fresh);
+    return fresh;
+  }
+
+  /** Raw scratch memory of at least `bytes` bytes (reused while large enough). */
+  scratch(bytes: number): number {
+    const t = this.slots.get("#scratch");
+    if (t && t.size * 4 >= bytes) return t.ptr;
+    return this.get("#scratch", [Math.ceil(bytes / 4)]).ptr;
+  }
+
+  releaseAll(): void {
+    for (const t of this.slots.values()) t.release();
+    this.slots.clear();
+  }
+}

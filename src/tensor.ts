@@ -1,0 +1,116 @@
+// A Tensor is a handle into WebAssembly memory: a byte offset and a shape (row-major
+// float32). Kernels read and write it in place; nothing is copied between JavaScript and
+// WebAssembly unless you ask for it (`tensor()` copies in, `toArray()` copies out).
+//
+// Lifetime: tensors you create (tensor(), zeros(), clone()) live until you dispose() them.
+// Tensors a layer returns (forward's output, backward's dx) belong to the layer and are
+// overwritten by its next forward (resp. backward) call; clone() or toArray() to keep one.
+import { type Backend, getBackend } from "./backend.js";
+import { checkShape, fmt, type Shape, sizeOf } from "./shape.js";
+
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly size: number;
+  readonly backend: Backend;
+  /** Byte offset of element 0 in the backend's memory (valid while not disposed). */
+  readonly ptr: number;
+  /** Who may dispose this tensor: null for the user, otherwise the owning layer's name. */
+  readonly owner: string | null;
+  private disposed = false;
+
+  /** @internal Use tensor() / zeros(); layers create owned tensors through this. */
+  constructor(backend: Backend, shape: Shape, owner: string | null = null) {
+    checkShape(shape, "Tensor");
+    this.backend = backend;
+    this.shape = Object.freeze([...shape]);
+    this.size = sizeOf(shape);
+    this.ptr = backend.heap.alloc(this.size * 4);
+    this.owner = owner;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /**
+   * A live Float32Array view of this tensor's memory: no copy, writes go straight to the
+   * tensor. Take a fresh view after anything that may allocate (memory growth detaches
+   * old views).
+   */
+  get data(): Float32Array {
+    this.assertLive();
+    return this.backend.heap.f32.subarray(this.ptr >>> 2, (this.ptr >>> 2) + this.size);
+  }
+
+  /** A copy of the values. */
+  toArray(): Float32Array {
+    return this.data.slice();
+  }
+
+  /** A new user-owned tensor with the same shape and values. */
+  clone(): Tensor {
+    this.assertLive();
+    const t = new Tensor(this.backend, this.shape);
+    const f32 = this.backend.heap.f32;
+    f32.copyWithin(t.ptr >>> 2, this.ptr >>> 2, (this.ptr >>> 2) + this.size);
+    return t;
+  }
+
+  /** Returns the memory to the heap. Layer-owned tensors are released by their layer. */
+  dispose(): void {
+    if (this.owner !== null) {
+      throw new Error(`dispose: this tensor belongs to ${this.owner}, which reuses it; clone() it if you need a copy you can dispose`);
+    }
+    this.release();
+  }
+
+  /** @internal */
+  release(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.backend.heap.release(this.ptr);
+  }
+
+  /** @internal */
+  assertLive(): void {
+    if (this.disposed) {
+      throw new Error(
+        `Tensor ${fmt(this.shape)} was disposed` +
+          (this.owner ? ` (it belonged to ${this.owner}, which released it when its input shape changed; clone() layer outputs to keep them)` : ""),
+      );
+    }
+  }
+
+  toString(): string {
+    return `Tensor(${fmt(this.shape)}${this.disposed ? ", disposed" : ""})`;
+  }
+}
+
+/** Copies data into a new tensor of the given shape. */
+export function tensor(data: Float32Array | ArrayLike<number>, shape: Shape): Tensor {
+  checkShape(shape, "tensor");
+  const n = sizeOf(shape);
+  if (data == null || typeof data.length !== "number") {
+    throw new Error(`tensor: expected a Float32Array or an array of numbers, got ${data === null ? "null" : typeof data}`);
+  }
+  if (data.length !== n) {
+    throw new Error(`tensor: shape ${fmt(shape)} holds ${n} values, but the data has ${data.length}`);
+  }
+  const t = new Tensor(getBackend(), shape);
+  t.data.set(data);
+  return t;
+}
+
+/** A new tensor of zeros. */
+export function zeros(shape: Shape): Tensor {
+  const t = new Tensor(getBackend(), shape);
+  t.data.fill(0);
+  return t;
+}
+
+/** A new tensor filled with one value. */
+export function full(shape: Shape, value: number): Tensor {
+  const t = new Tensor(getBackend(), shape);
+  t.data.fill(value);
+  return t;
+}
