@@ -1,6 +1,6 @@
 // The signatures of the wasm exports (assembly/index.ts). Pointers are byte offsets into
 // the backend's memory; sizes are element counts. Outputs first, then inputs, then sizes.
-export interface Kernels {
+export interface BnKernels {
   heap_base(): number;
   has_simd(): number;
   bn_scratch_bytes(C: number): number;
@@ -14,3 +14,34 @@ export interface Kernels {
   scale_shift_nc(y: number, x: number, a: number, b: number, rows: number, C: number, relu: number): void;
   scale_shift_nchw(y: number, x: number, a: number, b: number, N: number, C: number, HW: number, relu: number): void;
 }
+
+/**
+ * Kernels of the MLP (issue 3): dense layers, activations, loss, optimizers. Row-major
+ * float32; W in PyTorch's [out, in] layout. `act` codes: 0 none, 1 ReLU, 2 sigmoid, 3 tanh.
+ */
+export interface MlpKernels {
+  /** Y[M,N] = act(X[M,K] W[N,K]^T + b[N]); b = 0 means no bias. Writes Y. */
+  gemm_nt(y: number, x: number, w: number, b: number, M: number, N: number, K: number, act: number): void;
+  /** dX[M,K] = dY[M,N] W[N,K]. Writes dX. */
+  gemm_nn(dx: number, dy: number, w: number, M: number, N: number, K: number): void;
+  /** dW[N,K] += dY[M,N]^T X[M,K]. Accumulates. */
+  gemm_tn_acc(dw: number, dy: number, x: number, M: number, N: number, K: number): void;
+  /** db[N] += sum over rows of dY[M,N]. Accumulates. */
+  bias_backward_acc(db: number, dy: number, M: number, N: number): void;
+  /** y = act(x) over n floats. Writes y. */
+  act_forward(y: number, x: number, n: number, act: number): void;
+  /** dx = dy * act'(.) over n floats, from the saved output y (sigmoid, tanh) or input (ReLU: y works too). Writes dx. */
+  act_backward(dx: number, dy: number, y: number, n: number, act: number): void;
+  /** Mean softmax cross-entropy of logits[M,N] against int32 labels[M]; writes probs[M,N], returns the loss. */
+  softmax_xent_forward(probs: number, logits: number, labels: number, M: number, N: number): number;
+  /** dlogits = (probs - onehot(labels)) / M. Writes dlogits. */
+  softmax_xent_backward(dlogits: number, probs: number, labels: number, M: number, N: number): void;
+  /** PyTorch SGD step in place (momentum buffer buf, initialised from the first step's gradient when first != 0). */
+  sgd_step(param: number, grad: number, buf: number, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: number, first: number): void;
+  /** PyTorch Adam (decoupled = 0) / AdamW (decoupled = 1) step in place; step counts from 1. */
+  adam_step(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, step: number): void;
+  /** y = x * mask over n floats (inverted dropout: mask holds 0 or 1/(1-p)). Writes y. */
+  mul(y: number, x: number, mask: number, n: number): void;
+}
+
+export type Kernels = BnKernels & Partial<MlpKernels>;
