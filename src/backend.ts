@@ -80,7 +80,13 @@ async function readUrl(url: URL): Promise<WebAssembly.Module> {
 async function compileSource(src: NonNullable<InitOptions["wasm"]>): Promise<WebAssembly.Module> {
   if (src instanceof WebAssembly.Module) return src;
   if (typeof src === "string" || src instanceof URL) {
-    const base = isNode() ? import.meta.url : (globalThis as { location?: { href: string } }).location?.href ?? import.meta.url;
+    // Relative strings resolve like a user expects on each platform: against the page in
+    // a browser, against the working directory in Node.
+    const proc = (globalThis as { process?: { cwd(): string } }).process;
+    const cwd = proc ? proc.cwd().replace(/\\/g, "/").replace(/\/?$/, "/") : "";
+    const base = isNode() && proc
+      ? `file://${cwd.startsWith("/") ? "" : "/"}${encodeURI(cwd)}`
+      : (globalThis as { location?: { href: string } }).location?.href ?? import.meta.url;
     return readUrl(new URL(String(src), base));
   }
   return WebAssembly.compile(src);
