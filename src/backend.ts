@@ -70,7 +70,13 @@ async function readUrl(url: URL): Promise<WebAssembly.Module> {
     // A computed specifier keeps bundlers from pulling node:fs into browser builds.
     const fsName = "node:fs/promises";
     const fs = (await import(/* @vite-ignore */ fsName)) as { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> };
-    return WebAssembly.compile(await fs.readFile(url));
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await fs.readFile(url);
+    } catch (e) {
+      throw new Error(`batchnorm-wasm: could not read the kernels at ${url.href} (${(e as Error).message}); run \`npm run build\` or pass init({ wasm })`);
+    }
+    return WebAssembly.compile(bytes);
   }
   const response = await fetch(url);
   if (!response.ok) throw new Error(`batchnorm-wasm: could not fetch ${url.href}: HTTP ${response.status}`);
