@@ -10,3 +10,6 @@ export { batchNormTrain, batchNormBackward, batchNormInference, foldBatchNorm } 
 export type { TrainOptions, BackwardOptions, InferenceOptions } from "./functional.js";
 export type { Kernels } from "./kernels.js";
 export type { Shape } from "./shape.js";
+export { Rng } from "./random.js";
+export type { MutableArrayLike } from "./random.js";
+export * from "./data/index.js";
