@@ -40,6 +40,8 @@ export interface MlpKernels {
   sgd_step(param: number, grad: number, buf: number, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: number, first: number): void;
   /** PyTorch Adam (decoupled = 0) / AdamW (decoupled = 1) step in place; step counts from 1. */
   adam_step(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, step: number): void;
+  /** y = exp(x) over n floats (the SIMD exp the sigmoid, tanh and softmax use). Writes y. */
+  exp_forward(y: number, x: number, n: number): void;
   /** y = x * mask over n floats (inverted dropout: mask holds 0 or 1/(1-p)). Writes y. */
   mul(y: number, x: number, mask: number, n: number): void;
 }

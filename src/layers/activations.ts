@@ -1,0 +1,94 @@
+// Element-wise activations (PyTorch's nn.Sigmoid, nn.ReLU, nn.Tanh). Forward writes
+// y = f(x) into a layer-owned tensor and keeps it: every derivative here is a function of
+// the output (sigmoid' = y(1-y), tanh' = 1-y^2, relu' = [y > 0]), so backward needs only y.
+import { type Backend, getBackend } from "../backend.js";
+import { Buffers } from "../buffers.js";
+import type { MlpKernels } from "../kernels.js";
+import { ACT, type ActName, checkTensorArg, mlp } from "../mlp_kernels.js";
+import type { Module, Parameter, StateDict } from "../module.js";
+import { fmt, sameShape } from "../shape.js";
+import type { Tensor } from "../tensor.js";
+
+export abstract class Activation implements Module {
+  training = true;
+  /** Which function: 'relu', 'sigmoid' or 'tanh'. */
+  abstract readonly kind: ActName;
+  private readonly backend: Backend;
+  private readonly k: MlpKernels;
+  private readonly bufs: Buffers;
+  private savedY: Tensor | null = null;
+
+  constructor() {
+    this.backend = getBackend();
+    this.k = mlp(this.backend, ["act_forward", "act_backward"]);
+    this.bufs = new Buffers(this.backend, `${new.target.name}()`);
+  }
+
+  toString(): string {
+    return `${this.constructor.name}()`;
+  }
+
+  forward(x: Tensor): Tensor {
+    checkTensorArg(x, this.backend, this, "forward");
+    const y = this.bufs.get("y", x.shape);
+    this.k.act_forward(y.ptr, x.ptr, x.size, ACT[this.kind]);
+    this.savedY = y;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const y = this.savedY;
+    if (!y) throw new Error(`${this}.backward: called before forward (there is no saved output to differentiate)`);
+    checkTensorArg(dy, this.backend, this, "backward");
+    if (!sameShape(dy.shape, y.shape)) throw new Error(`${this}.backward: expected dy of shape ${fmt(y.shape)} (the last forward's output), got ${fmt(dy.shape)}`);
+    y.assertLive();
+    const dx = this.bufs.get("dx", dy.shape);
+    this.k.act_backward(dx.ptr, dy.ptr, y.ptr, dy.size, ACT[this.kind]);
+    return dx;
+  }
+
+  train(mode = true): this {
+    this.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  parameters(): Parameter[] {
+    return [];
+  }
+
+  zeroGrad(): void {}
+
+  stateDict(): StateDict {
+    return {};
+  }
+
+  loadStateDict(sd: StateDict): void {
+    const keys = Object.keys(sd ?? {});
+    if (keys.length > 0) throw new Error(`${this}.loadStateDict: unexpected key "${keys[0]}" (this layer has no state)`);
+  }
+
+  /** Releases the layer's buffers. */
+  dispose(): void {
+    this.bufs.releaseAll();
+    this.savedY = null;
+  }
+}
+
+/** max(0, x). */
+export class ReLU extends Activation {
+  readonly kind = "relu";
+}
+
+/** 1 / (1 + exp(-x)). */
+export class Sigmoid extends Activation {
+  readonly kind = "sigmoid";
+}
+
+/** tanh(x). */
+export class Tanh extends Activation {
+  readonly kind = "tanh";
+}

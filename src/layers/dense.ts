@@ -1,0 +1,227 @@
+// Dense (PyTorch's nn.Linear): y = x W^T + b over the last axis, W in PyTorch's [out, in]
+// layout. Forward saves its input for backward; backward accumulates dW += dY^T X and
+// db += sum_rows dY and returns dX = dY W. All three are wasm kernels on pointers.
+import { type Backend, getBackend } from "../backend.js";
+import { Buffers } from "../buffers.js";
+import { checkTensorArg, mlp, nextSeed } from "../mlp_kernels.js";
+import type { MlpKernels } from "../kernels.js";
+import { type Module, Parameter, type StateDict } from "../module.js";
+import { Rng } from "../random.js";
+import { fmt, type Shape } from "../shape.js";
+import { Tensor } from "../tensor.js";
+
+/**
+ * Weight initialisation:
+ * - 'torch' (default): PyTorch's nn.Linear, weight and bias ~ U(-1/sqrt(in), 1/sqrt(in));
+ * - 'glorotUniform': Keras' default, weight ~ U(-l, l), l = sqrt(6 / (in + out)), bias 0;
+ * - 'heNormal': weight ~ N(0, 2 / in) (PyTorch's kaiming_normal_), bias 0;
+ * - { normal: std }: weight ~ N(0, std^2), bias 0 (Ioffe & Szegedy's "small random Gaussian").
+ */
+export type DenseInit = "torch" | "glorotUniform" | "heNormal" | { normal: number };
+
+export interface DenseOptions {
+  /** Learn an additive bias. Default true. */
+  bias?: boolean;
+  /** Weight initialisation. Default 'torch'. */
+  init?: DenseInit;
+  /** Seed of the initialisation. Default: the next of a sequence set by manualSeed() (distinct layers, same on every run). */
+  seed?: number;
+}
+
+const KERNELS = ["gemm_nt", "gemm_nn", "gemm_tn_acc", "bias_backward_acc"] as const;
+
+export class Dense implements Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly weight: Parameter;
+  /** Null when created with bias: false. */
+  readonly bias: Parameter | null;
+  training = true;
+
+  private readonly backend: Backend;
+  private readonly k: MlpKernels;
+  private readonly bufs: Buffers;
+  private savedX: Tensor | null = null;
+
+  constructor(inFeatures: number, outFeatures: number, options: DenseOptions = {}) {
+    for (const [name, v] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`Dense: ${name} must be a positive integer, got ${v}`);
+    }
+    if (options === null || typeof options !== "object") throw new Error(`Dense: options must be an object, got ${options === null ? "null" : typeof options}`);
+    const useBias = options.bias ?? true;
+    if (typeof useBias !== "boolean") throw new Error(`Dense: bias must be true or false, got ${JSON.stringify(useBias)}`);
+    const init = options.init ?? "torch";
+    checkInit(init);
+    let seed: number;
+    if (options.seed === undefined) seed = nextSeed();
+    else if (Number.isInteger(options.seed)) seed = options.seed;
+    else throw new Error(`Dense: seed must be an integer, got ${options.seed}`);
+
+    this.backend = getBackend();
+    this.k = mlp(this.backend, KERNELS);
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    const owner = this.toString();
+    const make = (shape: Shape) => {
+      const t = new Tensor(this.backend, shape, owner);
+      t.data.fill(0);
+      return t;
+    };
+    this.weight = new Parameter("weight", make([outFeatures, inFeatures]), make([outFeatures, inFeatures]));
+    this.bias = useBias ? new Parameter("bias", make([outFeatures]), make([outFeatures])) : null;
+    this.bufs = new Buffers(this.backend, owner);
+    initialise(this.weight.value.data, this.bias?.value.data ?? null, inFeatures, outFeatures, init, new Rng(seed));
+  }
+
+  toString(): string {
+    return `Dense(${this.inFeatures} -> ${this.outFeatures}${this.bias ? "" : ", bias=false"})`;
+  }
+
+  /** Null when `shape` is a valid input, otherwise what was expected (for error messages). */
+  expectedInput(shape: Shape): string | null {
+    return shape.length >= 1 && shape[shape.length - 1] === this.inFeatures ? null : `[N, ${this.inFeatures}]`;
+  }
+
+  /** y[..., out] = x[..., in] W^T + b. The output belongs to the layer (overwritten by the next call). */
+  forward(x: Tensor): Tensor {
+    checkTensorArg(x, this.backend, this, "forward");
+    const expected = this.expectedInput(x.shape);
+    if (expected) throw new Error(`${this}: expected input ${expected}, got ${fmt(x.shape)}`);
+    const M = x.size / this.inFeatures;
+    const y = this.bufs.get("y", [...x.shape.slice(0, -1), this.outFeatures]);
+    this.k.gemm_nt(y.ptr, x.ptr, this.weight.value.ptr, this.bias ? this.bias.value.ptr : 0, M, this.outFeatures, this.inFeatures, 0);
+    this.savedX = x;
+    return y;
+  }
+
+  /** Accumulates weight.grad and bias.grad and returns dx (owned by the layer). */
+  backward(dy: Tensor): Tensor {
+    const x = this.checkBackward(dy);
+    const dx = this.bufs.get("dx", x.shape);
+    this.k.gemm_nn(dx.ptr, dy.ptr, this.weight.value.ptr, x.size / this.inFeatures, this.outFeatures, this.inFeatures);
+    this.accumulate(dy, x);
+    return dx;
+  }
+
+  /**
+   * backward() without dx: only accumulates the parameter gradients. For the first layer of
+   * a model, whose input needs no gradient (what PyTorch does for inputs that do not require grad).
+   */
+  backwardParams(dy: Tensor): void {
+    this.accumulate(dy, this.checkBackward(dy));
+  }
+
+  private checkBackward(dy: Tensor): Tensor {
+    const x = this.savedX;
+    if (!x) throw new Error(`${this}.backward: called before forward (there is no saved input to differentiate)`);
+    checkTensorArg(dy, this.backend, this, "backward");
+    if (!matchesOutput(dy.shape, x.shape, this.outFeatures)) {
+      const want = [...x.shape.slice(0, -1), this.outFeatures];
+      throw new Error(`${this}.backward: expected dy of shape ${fmt(want)} (the last forward's output), got ${fmt(dy.shape)}`);
+    }
+    if (x.isDisposed) throw new Error(`${this}.backward: the input of the last forward was disposed; keep it alive until backward`);
+    return x;
+  }
+
+  private accumulate(dy: Tensor, x: Tensor): void {
+    const M = x.size / this.inFeatures;
+    this.k.gemm_tn_acc(this.weight.grad.ptr, dy.ptr, x.ptr, M, this.outFeatures, this.inFeatures);
+    if (this.bias) this.k.bias_backward_acc(this.bias.grad.ptr, dy.ptr, M, this.outFeatures);
+  }
+
+  train(mode = true): this {
+    this.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  parameters(): Parameter[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** "weight" [out * in] (row-major [out, in], PyTorch's layout) and "bias" [out]; copies. */
+  stateDict(): StateDict {
+    const sd: StateDict = { weight: this.weight.value.toArray() };
+    if (this.bias) sd.bias = this.bias.value.toArray();
+    return sd;
+  }
+
+  /** PyTorch shapes of the stateDict entries. */
+  stateShapes(): Record<string, number[]> {
+    const s: Record<string, number[]> = { weight: [this.outFeatures, this.inFeatures] };
+    if (this.bias) s.bias = [this.outFeatures];
+    return s;
+  }
+
+  /** Loads "weight" (and "bias"); checks every entry before changing anything. */
+  loadStateDict(sd: StateDict): void {
+    const shapes = this.stateShapes();
+    if (sd === null || typeof sd !== "object") throw new Error(`${this}.loadStateDict: expected an object of Float32Arrays, got ${sd === null ? "null" : typeof sd}`);
+    for (const key of Object.keys(sd)) {
+      if (!(key in shapes)) throw new Error(`${this}.loadStateDict: unexpected key "${key}" (expected ${Object.keys(shapes).join(", ")})`);
+    }
+    for (const [key, shape] of Object.entries(shapes)) {
+      const v = sd[key];
+      const n = shape.reduce((a, b) => a * b, 1);
+      if (v === undefined) throw new Error(`${this}.loadStateDict: missing key "${key}"`);
+      if (!(v instanceof Float32Array)) throw new Error(`${this}.loadStateDict: "${key}" must be a Float32Array of length ${n}, got ${v.constructor.name}`);
+      if (v.length !== n) throw new Error(`${this}.loadStateDict: "${key}" must have length ${n} (shape ${fmt(shape)}), got ${v.length}`);
+    }
+    this.weight.value.data.set(sd.weight as Float32Array);
+    if (this.bias) this.bias.value.data.set(sd.bias as Float32Array);
+  }
+
+  /** Releases every tensor this layer owns. The layer cannot be used afterwards. */
+  dispose(): void {
+    this.bufs.releaseAll();
+    for (const p of this.parameters()) {
+      p.value.release();
+      p.grad.release();
+    }
+    this.savedX = null;
+  }
+}
+
+/** Whether `dy` has the shape of the output for input shape `x`: [...x[:-1], out]. */
+function matchesOutput(dy: Shape, x: Shape, out: number): boolean {
+  const n = x.length;
+  if (dy.length !== n || dy[n - 1] !== out) return false;
+  for (let i = 0; i < n - 1; i++) if (dy[i] !== x[i]) return false;
+  return true;
+}
+
+function checkInit(init: unknown): asserts init is DenseInit {
+  if (init === "torch" || init === "glorotUniform" || init === "heNormal") return;
+  if (init !== null && typeof init === "object" && "normal" in init) {
+    const std = (init as { normal: unknown }).normal;
+    if (typeof std === "number" && std >= 0 && Number.isFinite(std)) return;
+    throw new Error(`Dense: init { normal: std } needs a finite std >= 0, got ${String(std)}`);
+  }
+  throw new Error(`Dense: init must be 'torch', 'glorotUniform', 'heNormal' or { normal: std }, got ${JSON.stringify(init)}`);
+}
+
+function initialise(w: Float32Array, b: Float32Array | null, fanIn: number, fanOut: number, init: DenseInit, rng: Rng): void {
+  const uniform = (a: Float32Array, bound: number) => {
+    for (let i = 0; i < a.length; i++) a[i] = (2 * rng.uniform() - 1) * bound;
+  };
+  if (init === "torch") {
+    // kaiming_uniform_(a=sqrt(5)) gives bound sqrt(6 / ((1 + 5) fanIn)) = 1 / sqrt(fanIn).
+    const bound = 1 / Math.sqrt(fanIn);
+    uniform(w, bound);
+    if (b) uniform(b, bound);
+    return;
+  }
+  if (init === "glorotUniform") uniform(w, Math.sqrt(6 / (fanIn + fanOut)));
+  else {
+    const std = init === "heNormal" ? Math.sqrt(2 / fanIn) : init.normal;
+    for (let i = 0; i < w.length; i++) w[i] = std * rng.normal();
+  }
+  b?.fill(0);
+}

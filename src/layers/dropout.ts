@@ -1,0 +1,107 @@
+// Inverted dropout (PyTorch's nn.Dropout; Srivastava et al. 2014): in training, each element
+// is kept with probability 1 - p and scaled by 1/(1 - p), so eval is the identity. The mask
+// (0 or 1/(1-p)) is drawn from a seeded Rng straight into a layer-owned tensor in wasm
+// memory, and forward and backward are both y = x * mask (the `mul` kernel).
+import { type Backend, getBackend } from "../backend.js";
+import { Buffers } from "../buffers.js";
+import type { MlpKernels } from "../kernels.js";
+import { checkTensorArg, mlp, nextSeed } from "../mlp_kernels.js";
+import type { Module, Parameter, StateDict } from "../module.js";
+import { Rng } from "../random.js";
+import { fmt, sameShape } from "../shape.js";
+import type { Tensor } from "../tensor.js";
+
+export interface DropoutOptions {
+  /** Seed of the masks. Default: the next of the sequence set by manualSeed(). */
+  seed?: number;
+}
+
+export class Dropout implements Module {
+  /** Probability of zeroing an element. */
+  readonly p: number;
+  training = true;
+  private readonly backend: Backend;
+  private readonly k: MlpKernels;
+  private readonly bufs: Buffers;
+  private readonly rng: Rng;
+  /** Shape of the last forward's input (null before any), and its mask (null: it was the identity). */
+  private savedShape: readonly number[] | null = null;
+  private savedMask: Tensor | null = null;
+
+  constructor(p = 0.5, options: DropoutOptions = {}) {
+    if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability in [0, 1], got ${p}`);
+    const seed = options.seed ?? nextSeed();
+    if (!Number.isInteger(seed)) throw new Error(`Dropout: seed must be an integer, got ${seed}`);
+    this.p = p;
+    this.backend = getBackend();
+    this.k = mlp(this.backend, ["mul"]);
+    this.bufs = new Buffers(this.backend, this.toString());
+    this.rng = new Rng(seed);
+  }
+
+  toString(): string {
+    return `Dropout(p=${this.p})`;
+  }
+
+  /** Training: x * mask with a fresh mask; eval (or p = 0): x itself. */
+  forward(x: Tensor): Tensor {
+    checkTensorArg(x, this.backend, this, "forward");
+    this.savedShape = x.shape;
+    if (!this.training || this.p === 0) {
+      this.savedMask = null;
+      return x;
+    }
+    const mask = this.bufs.get("mask", x.shape);
+    const m = mask.data;
+    const keep = 1 - this.p;
+    const scale = keep > 0 ? 1 / keep : 0;
+    const rng = this.rng;
+    for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < keep ? scale : 0;
+    const y = this.bufs.get("y", x.shape);
+    this.k.mul(y.ptr, x.ptr, mask.ptr, x.size);
+    this.savedMask = mask;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const shape = this.savedShape, mask = this.savedMask;
+    if (!shape) throw new Error(`${this}.backward: called before forward`);
+    checkTensorArg(dy, this.backend, this, "backward");
+    if (!sameShape(dy.shape, shape)) throw new Error(`${this}.backward: expected dy of shape ${fmt(shape)} (the last forward's output), got ${fmt(dy.shape)}`);
+    if (!mask) return dy;
+    mask.assertLive();
+    const dx = this.bufs.get("dx", dy.shape);
+    this.k.mul(dx.ptr, dy.ptr, mask.ptr, dy.size);
+    return dx;
+  }
+
+  train(mode = true): this {
+    this.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  parameters(): Parameter[] {
+    return [];
+  }
+
+  zeroGrad(): void {}
+
+  stateDict(): StateDict {
+    return {};
+  }
+
+  loadStateDict(sd: StateDict): void {
+    const keys = Object.keys(sd ?? {});
+    if (keys.length > 0) throw new Error(`${this}.loadStateDict: unexpected key "${keys[0]}" (this layer has no state)`);
+  }
+
+  dispose(): void {
+    this.bufs.releaseAll();
+    this.savedShape = null;
+    this.savedMask = null;
+  }
+}

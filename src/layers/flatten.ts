@@ -1,0 +1,118 @@
+// Flatten (PyTorch's nn.Flatten with its defaults): [N, d1, d2, ...] -> [N, d1*d2*...].
+// Row-major data does not move, so forward returns a view of the input (same memory, new
+// shape) and backward a view of dy with the input's shape: nothing is copied. A view is
+// alive exactly as long as the tensor it looks at.
+import { type Backend, getBackend } from "../backend.js";
+import { checkTensorArg } from "../mlp_kernels.js";
+import type { Module, Parameter, StateDict } from "../module.js";
+import { fmt, type Shape, sameShape } from "../shape.js";
+import { Tensor } from "../tensor.js";
+
+/** A Tensor that shares another tensor's memory under a different shape (never allocates or frees). */
+class TensorView extends Tensor {
+  declare readonly base: Tensor;
+  override get isDisposed(): boolean {
+    return this.base.isDisposed;
+  }
+  override assertLive(): void {
+    this.base.assertLive();
+  }
+  override release(): void {}
+  override toString(): string {
+    return `Tensor(${fmt(this.shape)}, a view${this.isDisposed ? ", disposed" : ""})`;
+  }
+}
+
+/** A view of `base` with `shape` (same element count); the Tensor constructor is bypassed because it allocates. */
+export function viewAs(base: Tensor, shape: Shape, owner: string): Tensor {
+  const v = Object.create(TensorView.prototype) as TensorView;
+  Object.defineProperties(v, {
+    shape: { value: Object.freeze([...shape]), enumerable: true },
+    size: { value: base.size, enumerable: true },
+    backend: { value: base.backend, enumerable: true },
+    ptr: { value: base.ptr, enumerable: true },
+    owner: { value: owner, enumerable: true },
+    base: { value: base, enumerable: true },
+  });
+  return v;
+}
+
+/** Caches one view so that steady-state forward/backward calls create no objects. */
+class ViewSlot {
+  private view: Tensor | null = null;
+  constructor(private readonly owner: string) {}
+  of(base: Tensor, shape: Shape): Tensor {
+    const v = this.view as TensorView | null;
+    if (v && v.base === base && sameShape(v.shape, shape)) return v;
+    return (this.view = viewAs(base, shape, this.owner));
+  }
+}
+
+export class Flatten implements Module {
+  training = true;
+  private readonly backend: Backend;
+  private readonly out = new ViewSlot("Flatten()");
+  private readonly din = new ViewSlot("Flatten()");
+  private savedShape: readonly number[] | null = null;
+
+  constructor() {
+    this.backend = getBackend();
+  }
+
+  toString(): string {
+    return "Flatten()";
+  }
+
+  /** Null when `shape` is a valid input, otherwise what was expected (for error messages). */
+  expectedInput(shape: Shape): string | null {
+    return shape.length >= 1 ? null : "[N, ...]";
+  }
+
+  forward(x: Tensor): Tensor {
+    checkTensorArg(x, this.backend, "Flatten", "forward");
+    if (x.shape.length < 1) throw new Error(`Flatten: expected an input of rank >= 1 ([N, ...]), got ${fmt(x.shape)}`);
+    this.savedShape = x.shape;
+    const N = x.shape[0];
+    if (x.shape.length === 2) return x;
+    return this.out.of(x, [N, N === 0 ? x.shape.slice(1).reduce((a, b) => a * b, 1) : x.size / N]);
+  }
+
+  backward(dy: Tensor): Tensor {
+    const shape = this.savedShape;
+    if (!shape) throw new Error("Flatten.backward: called before forward");
+    checkTensorArg(dy, this.backend, "Flatten", "backward");
+    const N = shape[0];
+    const flat = [N, shape.slice(1).reduce((a, b) => a * b, 1)];
+    if (!sameShape(dy.shape, flat)) throw new Error(`Flatten.backward: expected dy of shape ${fmt(flat)} (the last forward's output), got ${fmt(dy.shape)}`);
+    if (shape.length === 2) return dy;
+    return this.din.of(dy, shape);
+  }
+
+  train(mode = true): this {
+    this.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  parameters(): Parameter[] {
+    return [];
+  }
+
+  zeroGrad(): void {}
+
+  stateDict(): StateDict {
+    return {};
+  }
+
+  loadStateDict(sd: StateDict): void {
+    const keys = Object.keys(sd ?? {});
+    if (keys.length > 0) throw new Error(`Flatten.loadStateDict: unexpected key "${keys[0]}" (this layer has no state)`);
+  }
+
+  dispose(): void {
+    this.savedShape = null;
+  }
+}

@@ -1,0 +1,492 @@
+// The training loop (what a PyTorch user writes by hand, packaged Keras-style): seeded
+// shuffling, mini-batches copied into one reused input tensor (the only copy per step: the
+// data pipeline), forward, loss, backward, optimizer step, periodic evaluation, history and
+// progress output. Once the first step has run, a step allocates no wasm memory.
+import { getBackend } from "./backend.js";
+import { CrossEntropyLoss, type Labels, type Loss } from "./loss.js";
+import type { Module } from "./module.js";
+import type { Optimizer } from "./optim/sgd.js";
+import { Rng } from "./random.js";
+import { fmt } from "./shape.js";
+import { Tensor } from "./tensor.js";
+
+/** Samples as one row-major Float32Array; shape [N, ...featureShape] (default [N, x.length / N]). */
+export interface ArrayDataset {
+  x: Float32Array;
+  y: Labels;
+  shape?: readonly number[];
+}
+
+/** The MNIST loaders' split format ({ images, labels, count }). */
+export interface ImageDataset {
+  images: Float32Array;
+  labels: Labels;
+  count?: number;
+  shape?: readonly number[];
+}
+
+export type Dataset = ArrayDataset | ImageDataset;
+
+export interface StepInfo {
+  /** Steps done so far, counting this one (from 1). */
+  step: number;
+  /** Epoch of this step (from 0). */
+  epoch: number;
+  /** Batch within the epoch (from 0). */
+  batch: number;
+  loss: number;
+  lr: number;
+}
+
+export interface EvalInfo {
+  step: number;
+  epoch: number;
+  valLoss: number;
+  valAccuracy: number;
+}
+
+export interface EpochInfo {
+  epoch: number;
+  step: number;
+  /** Mean training loss over the epoch's batches (finite ones). */
+  loss: number;
+  /** The last evaluation's results, if there is validation data. */
+  valLoss?: number;
+  valAccuracy?: number;
+  lr: number;
+}
+
+/** Called during fit(); returning false stops training (after the current step). */
+export interface Callbacks {
+  onStep?(info: StepInfo): void | boolean;
+  onEval?(info: EvalInfo): void | boolean;
+  onEpochEnd?(info: EpochInfo): void | boolean;
+}
+
+export interface FitOptions {
+  /** Passes over the data (default 1 when steps is not given). */
+  epochs?: number;
+  /** Total optimizer steps, instead of epochs (the data is reshuffled after each pass). */
+  steps?: number;
+  /** Default 32. */
+  batchSize?: number;
+  /** E.g. new SGD(model.parameters(), { lr: 0.01 }). */
+  optimizer: Optimizer;
+  /** Default new CrossEntropyLoss(). */
+  loss?: Loss;
+  /** Seed of the shuffling. Default 0. */
+  seed?: number;
+  /** Reshuffle the samples every epoch. Default true. */
+  shuffle?: boolean;
+  /** Drop the last, incomplete batch of each epoch (PyTorch's drop_last). Default false. */
+  dropLast?: boolean;
+  /** Data to evaluate on (loss and accuracy, in eval mode). */
+  validation?: Dataset;
+  /** Evaluate every this many steps (default: at the end of each epoch). */
+  evalEvery?: number;
+  /** Batch size of the evaluation. Default batchSize (so that no layer reallocates). */
+  evalBatchSize?: number;
+  callbacks?: Callbacks;
+  /** Stepped at the end of each epoch (StepLR, LambdaLR, LearningRateScheduler). */
+  scheduler?: { step(): void };
+  /** A NaN or infinite loss: throw an Error naming the step (default), or skip that update and go on. */
+  onNonFinite?: "throw" | "continue";
+  /** Progress output: a bar on a TTY, plain lines otherwise. Default true. */
+  verbose?: boolean;
+  /** Where plain progress lines go (instead of stdout / console.log); disables the TTY bar. */
+  log?: (line: string) => void;
+}
+
+export interface History {
+  /** Step number (from 1) of each entry of loss. */
+  step: number[];
+  /** Training loss of every step. */
+  loss: number[];
+  /** Epoch (from 0) of every step. */
+  epoch: number[];
+  /** Learning rate used at every step. */
+  lr: number[];
+  /** Mean training loss of each completed epoch. */
+  epochLoss: number[];
+  /** Step after which each evaluation ran. */
+  valStep: number[];
+  valLoss: number[];
+  valAccuracy: number[];
+  /** Steps and completed epochs done. */
+  steps: number;
+  epochs: number;
+  /** Whether a callback stopped training early. */
+  stopped: boolean;
+  seconds: number;
+}
+
+export interface EvaluateOptions {
+  /** Default 256 (or fewer if there are fewer samples). */
+  batchSize?: number;
+  /** Default new CrossEntropyLoss(). */
+  loss?: CrossEntropyLoss;
+}
+
+export interface EvalResult {
+  /** Mean cross-entropy over all samples. */
+  loss: number;
+  /** Share of samples whose largest logit is the label's, in [0, 1]. */
+  accuracy: number;
+  count: number;
+}
+
+interface Data {
+  x: Float32Array;
+  y: Labels;
+  count: number;
+  featureShape: number[];
+  features: number;
+}
+
+function describe(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? ((v as object).constructor?.name ?? "an object") : typeof v;
+}
+
+function toData(d: Dataset, where: string): Data {
+  if (d === null || typeof d !== "object") throw new Error(`${where}: expected { x, y } or { images, labels, count }, got ${describe(d)}`);
+  const a = d as Partial<ArrayDataset> & Partial<ImageDataset>;
+  const x = a.x ?? a.images;
+  const y = a.y ?? a.labels;
+  if (!(x instanceof Float32Array)) throw new Error(`${where}: the samples (x or images) must be a Float32Array, got ${describe(x)}`);
+  if (!(y instanceof Int32Array || y instanceof Uint8Array)) throw new Error(`${where}: the labels (y or labels) must be an Int32Array or Uint8Array, got ${describe(y)}`);
+  let count: number;
+  let featureShape: number[];
+  if (a.shape !== undefined) {
+    if (!Array.isArray(a.shape) || a.shape.length < 2 || a.shape.some((s) => !Number.isInteger(s) || s < 0)) {
+      throw new Error(`${where}: shape must be [N, ...features] (non-negative integers, rank >= 2), got ${JSON.stringify(a.shape)}`);
+    }
+    count = a.shape[0];
+    featureShape = a.shape.slice(1);
+    const n = a.shape.reduce((p, s) => p * s, 1);
+    if (x.length !== n) throw new Error(`${where}: shape ${fmt(a.shape)} holds ${n} values, but the samples array has ${x.length}`);
+  } else {
+    count = a.count ?? y.length;
+    if (!Number.isInteger(count) || count < 0) throw new Error(`${where}: count must be a non-negative integer, got ${count}`);
+    if (count > 0 && x.length % count !== 0) throw new Error(`${where}: ${x.length} values do not split into ${count} samples (one per label); pass shape: [N, ...features]`);
+    featureShape = [count > 0 ? x.length / count : 0];
+  }
+  if (count === 0) throw new Error(`${where}: the dataset is empty (0 samples)`);
+  if (y.length !== count) throw new Error(`${where}: ${count} samples but ${y.length} labels`);
+  return { x, y, count, featureShape, features: x.length / count };
+}
+
+function positiveInt(where: string, key: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new Error(`${where}: ${key} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+/** Evaluation state reused across calls within one fit(): an input tensor, labels, a loss. */
+class Evaluator {
+  readonly input: Tensor;
+  private readonly labels: Int32Array;
+  private readonly loss: CrossEntropyLoss;
+  private readonly B: number;
+
+  constructor(featureShape: number[], B: number, loss: CrossEntropyLoss) {
+    this.B = B;
+    this.input = new Tensor(getBackend(), [B, ...featureShape], "evaluate");
+    this.labels = new Int32Array(B);
+    this.loss = loss;
+  }
+
+  /** Mean loss and accuracy of the model over all of `d`, in eval mode (the previous mode is restored). */
+  run(model: Module, d: Data): EvalResult {
+    const wasTraining = model.training;
+    model.eval();
+    try {
+      const { B, labels } = this;
+      const F = d.features;
+      let lossSum = 0, correct = 0;
+      for (let start = 0; start < d.count; start += B) {
+        const rows = Math.min(B, d.count - start);
+        const inp = this.input.data;
+        inp.set(d.x.subarray(start * F, (start + rows) * F));
+        // The last batch is padded with zeros to the fixed size, so that no layer sees a new
+        // shape (and reallocates); the padding rows are left out of the loss and accuracy.
+        if (rows < B) inp.fill(0, rows * F);
+        for (let i = 0; i < rows; i++) labels[i] = d.y[start + i];
+        const logits = model.forward(this.input);
+        if (logits.shape.length !== 2 || logits.shape[0] !== B) {
+          throw new Error(`evaluate: expected the model to return logits [${B}, classes], got ${fmt(logits.shape)}`);
+        }
+        lossSum += this.loss.forwardRows(logits, labels, rows) * rows;
+        const N = logits.shape[1];
+        const z = logits.data;
+        for (let r = 0; r < rows; r++) {
+          let best = 0;
+          for (let c = 1; c < N; c++) if (z[r * N + c] > z[r * N + best]) best = c;
+          if (best === labels[r]) correct++;
+        }
+      }
+      return { loss: lossSum / d.count, accuracy: correct / d.count, count: d.count };
+    } finally {
+      model.train(wasTraining);
+    }
+  }
+
+  dispose(): void {
+    this.input.release();
+  }
+}
+
+/** Loss and accuracy of `model` on `data`, in eval mode (the previous mode is restored). */
+export function evaluate(model: Module, data: Dataset, options: EvaluateOptions = {}): EvalResult {
+  checkModel("evaluate", model);
+  const d = toData(data, "evaluate");
+  const B = Math.min(positiveInt("evaluate", "batchSize", options.batchSize ?? 256), d.count);
+  const loss = options.loss ?? new CrossEntropyLoss();
+  const ev = new Evaluator(d.featureShape, B, loss);
+  try {
+    return ev.run(model, d);
+  } finally {
+    ev.dispose();
+    if (!options.loss) loss.dispose();
+  }
+}
+
+function checkModel(where: string, model: unknown): asserts model is Module {
+  const m = model as Partial<Module> | null;
+  if (m === null || typeof m !== "object" || typeof m.forward !== "function" || typeof m.backward !== "function" || typeof m.train !== "function") {
+    throw new Error(`${where}: expected a model (a Module such as Sequential), got ${describe(model)}`);
+  }
+}
+
+/** Progress output: a carriage-return bar on a TTY, plain lines elsewhere, nothing when quiet. */
+class Progress {
+  private readonly tty: boolean;
+  private readonly write: ((s: string) => void) | null;
+  private readonly line: ((s: string) => void) | null;
+  private lastDraw = 0;
+  private drawn = false;
+
+  constructor(verbose: boolean, log: ((line: string) => void) | undefined) {
+    const proc = (globalThis as { process?: { stdout?: { isTTY?: boolean; write(s: string): unknown } } }).process;
+    const out = proc?.stdout;
+    this.tty = verbose && !log && out?.isTTY === true;
+    this.write = this.tty && out ? (s) => void out.write(s) : null;
+    this.line = !verbose ? null : log ? log : out ? (s) => void out.write(`${s}\n`) : (s) => console.log(s);
+  }
+
+  /** Whether the bar should be redrawn now: on a TTY, at most every 100 ms (and on the first step). */
+  due(): boolean {
+    return this.write !== null && (!this.drawn || performance.now() - this.lastDraw >= 100);
+  }
+
+  /** Draws the bar (on a TTY); `text` holds "{bar}" where the bar goes. */
+  bar(text: string, done: number, total: number): void {
+    if (!this.write) return;
+    this.lastDraw = performance.now();
+    const width = 30;
+    const filled = total > 0 ? Math.min(width, Math.floor((done / total) * width)) : 0;
+    const bar = "=".repeat(filled) + (filled < width ? ">" : "") + " ".repeat(Math.max(0, width - filled - 1));
+    this.write(`\r${text.replace("{bar}", `[${bar}]`)}\x1b[K`);
+    this.drawn = true;
+  }
+
+  /** Leaves the line of a bar that is still drawn (when training ends on an error). */
+  end(): void {
+    if (this.write && this.drawn) this.write("\n");
+    this.drawn = false;
+  }
+
+  /** A line that stays: ends the bar's line on a TTY. */
+  print(text: string): void {
+    if (!this.line) return;
+    if (this.write && this.drawn) {
+      this.write(`\r${text}\x1b[K\n`);
+      this.drawn = false;
+    } else this.line(text);
+  }
+}
+
+function fmtLoss(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(4) : String(v);
+}
+
+/**
+ * Trains `model` on `data` and returns the history. Each step: copy a shuffled batch into
+ * the input tensor, forward, loss, zero the gradients, backward, optimizer step.
+ */
+export function fit(model: Module, data: Dataset, options: FitOptions): History {
+  const where = "fit";
+  checkModel(where, model);
+  if (options === null || typeof options !== "object") throw new Error(`${where}: options are required, e.g. { epochs: 1, batchSize: 60, optimizer }`);
+  const d = toData(data, where);
+  const opt = options.optimizer;
+  if (!opt || typeof opt.step !== "function" || typeof opt.lr !== "number") {
+    throw new Error(`${where}: options.optimizer is required, e.g. new SGD(model.parameters(), { lr: 0.01 }), got ${describe(opt)}`);
+  }
+  const B = positiveInt(where, "batchSize", options.batchSize ?? 32);
+  if (options.epochs !== undefined && options.steps !== undefined) throw new Error(`${where}: give epochs or steps, not both`);
+  const totalSteps = options.steps === undefined ? null : positiveInt(where, "steps", options.steps);
+  const epochs = totalSteps !== null ? Infinity : (options.epochs ?? 1);
+  if (totalSteps === null && (!Number.isInteger(epochs) || epochs < 0)) throw new Error(`${where}: epochs must be a non-negative integer, got ${options.epochs}`);
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed)) throw new Error(`${where}: seed must be an integer, got ${seed}`);
+  const shuffle = options.shuffle ?? true;
+  const dropLast = options.dropLast ?? false;
+  const onNonFinite = options.onNonFinite ?? "throw";
+  if (onNonFinite !== "throw" && onNonFinite !== "continue") throw new Error(`${where}: onNonFinite must be 'throw' or 'continue', got ${JSON.stringify(onNonFinite)}`);
+  const evalEvery = options.evalEvery === undefined ? null : positiveInt(where, "evalEvery", options.evalEvery);
+  const val = options.validation === undefined ? null : toData(options.validation, `${where}: validation`);
+  if (val && val.features !== d.features) {
+    throw new Error(`${where}: validation samples have shape ${fmt(val.featureShape)}, but the training samples have ${fmt(d.featureShape)}`);
+  }
+  const evalB = options.evalBatchSize === undefined ? null : positiveInt(where, "evalBatchSize", options.evalBatchSize);
+  const cb = options.callbacks ?? {};
+  const loss = options.loss ?? new CrossEntropyLoss();
+  if (typeof loss.forward !== "function" || typeof loss.backward !== "function") throw new Error(`${where}: options.loss must have forward(logits, labels) and backward(), got ${describe(loss)}`);
+
+  const batchesPerEpoch = dropLast ? Math.floor(d.count / B) : Math.ceil(d.count / B);
+  if (batchesPerEpoch === 0) throw new Error(`${where}: dropLast with batchSize ${B} > ${d.count} samples leaves no batch`);
+  const lastRows = dropLast ? B : d.count - (batchesPerEpoch - 1) * B;
+  const F = d.features;
+  const backend = getBackend();
+
+  const history: History = { step: [], loss: [], epoch: [], lr: [], epochLoss: [], valStep: [], valLoss: [], valAccuracy: [], steps: 0, epochs: 0, stopped: false, seconds: 0 };
+  const progress = new Progress(options.verbose ?? true, options.log);
+  const t0 = performance.now();
+  const wasTraining = model.training;
+  const perm = new Int32Array(d.count);
+  for (let i = 0; i < d.count; i++) perm[i] = i;
+  const rng = new Rng(seed);
+
+  const full = new Tensor(backend, [Math.min(B, d.count), ...d.featureShape], "fit");
+  const fullLabels = new Int32Array(full.shape[0]);
+  let tail: Tensor | null = null;
+  let tailLabels: Int32Array | null = null;
+  if (lastRows !== full.shape[0]) {
+    tail = new Tensor(backend, [lastRows, ...d.featureShape], "fit");
+    tailLabels = new Int32Array(lastRows);
+  }
+  const evalLoss = loss instanceof CrossEntropyLoss ? loss : new CrossEntropyLoss();
+  // Evaluation batches have the training batch's shape (padded), so that no layer reallocates.
+  const evaluator = val ? new Evaluator(d.featureShape, evalB ?? full.shape[0], evalLoss) : null;
+  const backwardParams = (model as { backwardParams?: (dy: Tensor) => void }).backwardParams;
+
+  let step = 0;
+  // Written by runEval (a closure, which TypeScript's narrowing does not follow).
+  const evals: { last: EvalResult | null; step: number } = { last: null, step: -1 };
+  const elapsed = () => (performance.now() - t0) / 1000;
+  const runEval = (epoch: number): boolean => {
+    if (!evaluator || !val) return true;
+    const r = evaluator.run(model, val);
+    evals.last = r;
+    evals.step = step;
+    history.valStep.push(step);
+    history.valLoss.push(r.loss);
+    history.valAccuracy.push(r.accuracy);
+    if (evalEvery !== null) progress.print(`step ${step}: val_loss ${fmtLoss(r.loss)}  val_acc ${(100 * r.accuracy).toFixed(2)}%`);
+    return cb.onEval?.({ step, epoch, valLoss: r.loss, valAccuracy: r.accuracy }) !== false;
+  };
+
+  const valText = () => {
+    const ev = evals.last;
+    return ev && evals.step === step ? `  val_loss ${fmtLoss(ev.loss)}  val_acc ${(100 * ev.accuracy).toFixed(2)}%` : "";
+  };
+  let printedStep = 0;
+  let epochSum = 0, epochCount = 0;
+
+  try {
+    model.train(true);
+    let go = true;
+    for (let epoch = 0; go && epoch < epochs; epoch++) {
+      if (shuffle) rng.shuffle(perm);
+      epochSum = 0;
+      epochCount = 0;
+      let batchesDone = 0;
+      for (let b = 0; b < batchesPerEpoch; b++) {
+        batchesDone++;
+        const start = b * B;
+        const rows = Math.min(B, d.count - start);
+        const input = rows === full.shape[0] ? full : tail!;
+        const labels = rows === full.shape[0] ? fullLabels : tailLabels!;
+        const inp = input.data;
+        for (let r = 0; r < rows; r++) {
+          const j = perm[start + r];
+          inp.set(d.x.subarray(j * F, (j + 1) * F), r * F);
+          labels[r] = d.y[j];
+        }
+        let logits: Tensor;
+        try {
+          logits = model.forward(input);
+        } catch (e) {
+          if (rows === 1 && e instanceof Error && /more than 1 value per channel/.test(e.message)) {
+            throw new Error(`${e.message} (the last batch of each epoch holds 1 of the ${d.count} samples: pass dropLast: true or another batchSize)`, { cause: e });
+          }
+          throw e;
+        }
+        const value = loss.forward(logits, labels);
+        step++;
+        const lr = opt.lr;
+        history.step.push(step);
+        history.loss.push(value);
+        history.epoch.push(epoch);
+        history.lr.push(lr);
+        if (Number.isFinite(value)) {
+          epochSum += value;
+          epochCount++;
+          model.zeroGrad();
+          const dlogits = loss.backward();
+          if (backwardParams) backwardParams.call(model, dlogits);
+          else model.backward(dlogits);
+          opt.step();
+        } else if (onNonFinite === "throw") {
+          throw new Error(
+            `fit: the loss is ${value} at step ${step} (epoch ${epoch + 1}, batch ${b + 1} of ${batchesPerEpoch}); ` +
+              "lower the learning rate or check the data for NaN/Inf values, or pass onNonFinite: 'continue' to skip such steps",
+          );
+        }
+        history.steps = step;
+        if (cb.onStep?.({ step, epoch, batch: b, loss: value, lr }) === false) go = false;
+        if (go && evalEvery !== null && step % evalEvery === 0 && !runEval(epoch)) go = false;
+        if (progress.due()) {
+          const head = totalSteps !== null ? `step ${step}/${totalSteps}` : `epoch ${epoch + 1}/${epochs} ${b + 1}/${batchesPerEpoch}`;
+          progress.bar(`${head} {bar} loss ${fmtLoss(epochCount > 0 ? epochSum / epochCount : value)}  ${elapsed().toFixed(1)}s`, totalSteps !== null ? step : b + 1, totalSteps ?? batchesPerEpoch);
+        }
+        if (totalSteps !== null && step >= totalSteps) go = false;
+        if (!go) break;
+      }
+      // An epoch cut short by `steps` or a callback is not counted as complete.
+      const complete = batchesDone === batchesPerEpoch;
+      const meanLoss = epochCount > 0 ? epochSum / epochCount : NaN;
+      if (complete) {
+        history.epochs = epoch + 1;
+        history.epochLoss.push(meanLoss);
+        if (evalEvery === null && !runEval(epoch)) go = false;
+        const ev = evals.last;
+        progress.print(`${totalSteps !== null ? `epoch ${epoch + 1} (step ${step}/${totalSteps})` : `epoch ${epoch + 1}/${epochs}`}  loss ${fmtLoss(meanLoss)}${valText()}  ${elapsed().toFixed(1)}s`);
+        printedStep = step;
+        const info: EpochInfo = { epoch, step, loss: meanLoss, lr: opt.lr };
+        if (ev) {
+          info.valLoss = ev.loss;
+          info.valAccuracy = ev.accuracy;
+        }
+        if (cb.onEpochEnd?.(info) === false) go = false;
+        options.scheduler?.step();
+      }
+    }
+    // Ended inside an epoch (steps, or a callback): evaluate the final weights, and a closing line.
+    if (val && step > 0 && evals.step !== step) runEval(history.epoch[history.epoch.length - 1] ?? 0);
+    if (step > 0 && printedStep !== step) {
+      const mean = epochCount > 0 ? epochSum / epochCount : NaN;
+      progress.print(`step ${step}${totalSteps !== null ? `/${totalSteps}` : ""}  loss ${fmtLoss(mean)} (this epoch)${evalEvery === null ? valText() : ""}  ${elapsed().toFixed(1)}s`);
+    }
+    history.stopped = go === false && (totalSteps === null ? history.epochs < epochs : step < totalSteps);
+  } finally {
+    progress.end();
+    history.seconds = elapsed();
+    model.train(wasTraining);
+    full.release();
+    tail?.release();
+    evaluator?.dispose();
+    if (evalLoss !== loss) evalLoss.dispose();
+    if (!options.loss) (loss as CrossEntropyLoss).dispose();
+  }
+  return history;
+}

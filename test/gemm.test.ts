@@ -1,0 +1,192 @@
+// The dense-layer products (assembly/gemm.ts) against their float64 references
+// (test/reference_gemm.ts), in both builds: tails around the 4 x 8 register tile, K past
+// one cache block, M past one row block, the MNIST MLP's shapes, accumulation into
+// non-zero gradients, no writes outside the output, and SIMD/scalar parity.
+import { beforeAll, describe, expect, it } from "vitest";
+import { createBackend, type Backend, type BuildName } from "../src/backend.js";
+import type { MlpKernels } from "../src/kernels.js";
+import { expectClose, rng } from "./check.js";
+import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "./reference_gemm.js";
+import { MNIST_MLP, TAIL_SIZES } from "./shapes.js";
+
+const TOL = 1e-5;
+const GUARD = 8; // floats after every output that must stay untouched
+const CANARY = 12345.5;
+
+type Mnk = [M: number, N: number, K: number];
+
+/** The MLP's layers (784-100-100-100-10 at batch 60) as (M, N = out, K = in). */
+const MLP_SHAPES: Mnk[] = MNIST_MLP.layers.slice(1).map((out, l) => [MNIST_MLP.batch, out, MNIST_MLP.layers[l]]);
+
+/** K past one 256-deep block (even split), M past one 256-row block, odd edges everywhere. */
+const BIG_SHAPES: Mnk[] = [[512, 64, 300], [261, 13, 513], [520, 37, 11], [5, 9, 257], [1, 1, 1000], [300, 17, 3], [64, 64, 64]];
+
+const TAIL_SWEEP: Mnk[] = TAIL_SIZES.flatMap((M) => TAIL_SIZES.flatMap((N) => TAIL_SIZES.map((K): Mnk => [M, N, K])));
+
+/** Buffers in wasm memory, written and read through fresh views (memory growth detaches them). */
+class Bufs {
+  private readonly ptrs: number[] = [];
+  constructor(private readonly be: Backend) {}
+  put(data: ArrayLike<number>, guard = 0): number {
+    const p = this.be.heap.alloc((data.length + guard) * 4);
+    this.ptrs.push(p);
+    const f = this.be.heap.f32;
+    f.set(data, p >> 2);
+    f.fill(CANARY, (p >> 2) + data.length, (p >> 2) + data.length + guard);
+    return p;
+  }
+  /** An output of n floats (filled with `fill`, NaN by default: a kernel that writes must overwrite it) plus guard floats. */
+  out(n: number, fill: ArrayLike<number> | number = NaN): number {
+    const data = typeof fill === "number" ? new Float32Array(n).fill(fill) : fill;
+    return this.put(data, GUARD);
+  }
+  get(p: number, n: number): Float32Array {
+    return this.be.heap.f32.slice(p >> 2, (p >> 2) + n);
+  }
+  /** The output and a check that its guard floats still hold the canary. */
+  result(p: number, n: number, what: string): Float32Array {
+    const g = this.get(p, n + GUARD);
+    for (let i = n; i < n + GUARD; i++) if (g[i] !== CANARY) expect.fail(`${what}: wrote past the end of the output (at +${i - n})`);
+    return g.subarray(0, n);
+  }
+  free(): void {
+    for (const p of this.ptrs) this.be.heap.release(p);
+    this.ptrs.length = 0;
+  }
+}
+
+function mlp(be: Backend): MlpKernels {
+  const k = be.kernels as Partial<MlpKernels>;
+  if (typeof k.gemm_nt !== "function") throw new Error("the wasm build has no gemm_nt export");
+  return k as MlpKernels;
+}
+
+interface Outputs {
+  y: Float32Array;
+  dx: Float32Array;
+  dw: Float32Array;
+  db: Float32Array;
+}
+
+/** Runs all four kernels on one shape and checks them against the references; returns the outputs. */
+function checkShape(be: Backend, [M, N, K]: Mnk, seed: number, act: number, bias: boolean): Outputs {
+  const r = rng(seed);
+  // W at the scale of a trained layer (std 1/sqrt(K)), so pre-activations are O(1) and
+  // sigmoid / tanh are not all saturated.
+  const x = r.array(M * K), w = r.array(N * K, 1 / Math.sqrt(Math.max(K, 1))), b = r.array(N, 0.1), dy = r.array(M * N);
+  const dw0 = r.array(N * K), db0 = r.array(N);
+  const k = mlp(be);
+  const bufs = new Bufs(be);
+  const tag = `${be.build} M=${M} N=${N} K=${K}`;
+  try {
+    const px = bufs.put(x), pw = bufs.put(w), pb = bufs.put(b), pdy = bufs.put(dy);
+    const py = bufs.out(M * N), pdx = bufs.out(M * K), pdw = bufs.out(N * K, dw0), pdb = bufs.out(N, db0);
+    k.gemm_nt(py, px, pw, bias ? pb : 0, M, N, K, act);
+    k.gemm_nn(pdx, pdy, pw, M, N, K);
+    k.gemm_tn_acc(pdw, pdy, px, M, N, K);
+    k.bias_backward_acc(pdb, pdy, M, N);
+    const out: Outputs = {
+      y: bufs.result(py, M * N, `gemm_nt ${tag}`),
+      dx: bufs.result(pdx, M * K, `gemm_nn ${tag}`),
+      dw: bufs.result(pdw, N * K, `gemm_tn_acc ${tag}`),
+      db: bufs.result(pdb, N, `bias_backward_acc ${tag}`),
+    };
+    expectClose(out.y, refGemmNT(x, w, bias ? b : null, M, N, K, act), TOL, `gemm_nt act=${act} bias=${bias} ${tag}`);
+    expectClose(out.dx, refGemmNN(dy, w, M, N, K), TOL, `gemm_nn ${tag}`);
+    expectClose(out.dw, refGemmTNAcc(dw0, dy, x, M, N, K), TOL, `gemm_tn_acc ${tag}`);
+    expectClose(out.db, refBiasBackward(db0, dy, M, N), TOL, `bias_backward_acc ${tag}`);
+    return out;
+  } finally {
+    bufs.free();
+  }
+}
+
+const builds: BuildName[] = ["simd", "scalar"];
+const backends = {} as Record<BuildName, Backend>;
+
+beforeAll(async () => {
+  for (const b of builds) backends[b] = await createBackend({ build: b });
+});
+
+describe.each(builds)("gemm kernels, %s build", (build) => {
+  it("loads the requested build", () => {
+    expect(backends[build].build).toBe(build);
+  });
+
+  it("match the reference on every (M, N, K) in the tail sweep {1,3,4,5,7,8,9,17}^3, every act, with and without bias", () => {
+    TAIL_SWEEP.forEach((s, i) => {
+      for (let act = 0; act < 4; act++) checkShape(backends[build], s, 1000 + i, act, (i + act) % 2 === 0);
+    });
+  });
+
+  it.each(MLP_SHAPES)("match the reference on the MLP layer M=%i N=%i K=%i (forward and backward products)", (M, N, K) => {
+    for (let act = 0; act < 4; act++) checkShape(backends[build], [M, N, K], 7 + act, act, true);
+  });
+
+  it.each(BIG_SHAPES)("match the reference past one cache block: M=%i N=%i K=%i", (M, N, K) => {
+    checkShape(backends[build], [M, N, K], 99, 1, true);
+  });
+
+  it("handle K = 0: Y = act(b), nothing written to the empty dX and dW", () => {
+    const be = backends[build], k = mlp(be), bufs = new Bufs(be);
+    const [M, N] = [5, 9];
+    const b = rng(3).array(N);
+    try {
+      const pb = bufs.put(b), pdy = bufs.put(rng(5).array(M * N)), px = bufs.put([0]), pw = bufs.put([0]);
+      const py = bufs.out(M * N), pdx = bufs.out(0), pdw = bufs.out(0);
+      k.gemm_nt(py, px, pw, pb, M, N, 0, 3);
+      k.gemm_nn(pdx, pdy, pw, M, N, 0);
+      k.gemm_tn_acc(pdw, pdy, px, M, N, 0);
+      expectClose(bufs.result(py, M * N, "gemm_nt K=0"), refGemmNT([], [], b, M, N, 0, 3), TOL, "gemm_nt K=0");
+      bufs.result(pdx, 0, "gemm_nn K=0");
+      bufs.result(pdw, 0, "gemm_tn_acc K=0");
+    } finally {
+      bufs.free();
+    }
+  });
+
+  it("gemm_nt traps on an unknown act code", () => {
+    const be = backends[build], k = mlp(be), bufs = new Bufs(be);
+    try {
+      const px = bufs.put([1, 2]), pw = bufs.put([3, 4]), py = bufs.out(1);
+      expect(() => k.gemm_nt(py, px, pw, 0, 1, 1, 2, 4)).toThrow(WebAssembly.RuntimeError);
+      expect(() => k.gemm_nt(py, px, pw, 0, 1, 1, 2, -1)).toThrow(WebAssembly.RuntimeError);
+    } finally {
+      bufs.free();
+    }
+  });
+
+  it("accumulate: a second gemm_tn_acc / bias_backward_acc call adds the same product again", () => {
+    const be = backends[build], k = mlp(be), bufs = new Bufs(be);
+    const [M, N, K] = [60, 100, 784];
+    const r = rng(11);
+    const dy = r.array(M * N), x = r.array(M * K), dw0 = r.array(N * K), db0 = r.array(N);
+    try {
+      const pdy = bufs.put(dy), px = bufs.put(x), pdw = bufs.out(N * K, dw0), pdb = bufs.out(N, db0);
+      for (let rep = 0; rep < 2; rep++) {
+        k.gemm_tn_acc(pdw, pdy, px, M, N, K);
+        k.bias_backward_acc(pdb, pdy, M, N);
+      }
+      const once = refGemmTNAcc(null, dy, x, M, N, K), dbOnce = refBiasBackward(null, dy, M, N);
+      expectClose(bufs.result(pdw, N * K, "dw"), dw0.map((v, i) => v + 2 * once[i]), TOL, `gemm_tn_acc twice ${build}`);
+      expectClose(bufs.result(pdb, N, "db"), db0.map((v, i) => v + 2 * dbOnce[i]), TOL, `bias_backward_acc twice ${build}`);
+    } finally {
+      bufs.free();
+    }
+  });
+});
+
+describe("SIMD and scalar builds agree", () => {
+  // Both builds sum every element in the same order (bias first, then p = 0..K-1 in the
+  // same K blocks), so they agree bit for bit, not just within tolerance.
+  it.each([...MLP_SHAPES, [17, 9, 5], [261, 13, 513]] as Mnk[])("bit for bit on M=%i N=%i K=%i", (M, N, K) => {
+    for (let act = 0; act < 4; act++) {
+      const simd = checkShape(backends.simd, [M, N, K], 42 + act, act, true);
+      const scalar = checkShape(backends.scalar, [M, N, K], 42 + act, act, true);
+      for (const key of ["y", "dx", "dw", "db"] as const) {
+        expect(Buffer.from(simd[key].buffer, simd[key].byteOffset, simd[key].byteLength).equals(
+          Buffer.from(scalar[key].buffer, scalar[key].byteOffset, scalar[key].byteLength)), `${key} act=${act}`).toBe(true);
+      }
+    }
+  });
+});

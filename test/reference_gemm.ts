@@ -1,0 +1,65 @@
+// Float64 references of the dense-layer products (assembly/gemm.ts), written for clarity,
+// not speed. Row-major; W in PyTorch's [out, in] layout. The tests and bench/gemm.bench.ts
+// check the wasm kernels against these and nothing else.
+
+type Arr = ArrayLike<number>;
+
+/** act codes of the kernels: 0 none, 1 ReLU, 2 sigmoid, 3 tanh. */
+export function refAct(v: number, act: number): number {
+  switch (act) {
+    case 0:
+      return v;
+    case 1:
+      return v > 0 ? v : 0;
+    case 2:
+      return 1 / (1 + Math.exp(-v));
+    case 3:
+      return Math.tanh(v);
+    default:
+      throw new Error(`refAct: unknown act code ${act}`);
+  }
+}
+
+/** Y[M,N] = act(X[M,K] W[N,K]^T + b[N]); b null: no bias. */
+export function refGemmNT(x: Arr, w: Arr, b: Arr | null, M: number, N: number, K: number, act = 0): Float64Array {
+  const y = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = b ? b[j] : 0;
+      for (let k = 0; k < K; k++) s += x[i * K + k] * w[j * K + k];
+      y[i * N + j] = refAct(s, act);
+    }
+  }
+  return y;
+}
+
+/** dX[M,K] = dY[M,N] W[N,K]. */
+export function refGemmNN(dy: Arr, w: Arr, M: number, N: number, K: number): Float64Array {
+  const dx = new Float64Array(M * K);
+  for (let i = 0; i < M; i++) {
+    for (let n = 0; n < N; n++) {
+      const g = dy[i * N + n];
+      for (let k = 0; k < K; k++) dx[i * K + k] += g * w[n * K + k];
+    }
+  }
+  return dx;
+}
+
+/** dW[N,K] + dY[M,N]^T X[M,K] (dw0: the accumulator's initial value, or zero). */
+export function refGemmTNAcc(dw0: Arr | null, dy: Arr, x: Arr, M: number, N: number, K: number): Float64Array {
+  const dw = dw0 ? Float64Array.from(dw0) : new Float64Array(N * K);
+  for (let i = 0; i < M; i++) {
+    for (let n = 0; n < N; n++) {
+      const g = dy[i * N + n];
+      for (let k = 0; k < K; k++) dw[n * K + k] += g * x[i * K + k];
+    }
+  }
+  return dw;
+}
+
+/** db[N] + sum over the M rows of dY[M,N] (db0: the accumulator's initial value, or zero). */
+export function refBiasBackward(db0: Arr | null, dy: Arr, M: number, N: number): Float64Array {
+  const db = db0 ? Float64Array.from(db0) : new Float64Array(N);
+  for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) db[n] += dy[i * N + n];
+  return db;
+}
