@@ -10,7 +10,7 @@ import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "./reference
 import { MNIST_MLP, TAIL_SIZES } from "./shapes.js";
 
 const TOL = 1e-5;
-const GUARD = 8; // floats after every output that must stay untouched
+const GUARD = 8; // floats before and after every output that must stay untouched
 const CANARY = 12345.5;
 
 type Mnk = [M: number, N: number, K: number];
@@ -27,15 +27,18 @@ const TAIL_SWEEP: Mnk[] = TAIL_SIZES.flatMap((M) => TAIL_SIZES.flatMap((N) => TA
 class Bufs {
   private readonly ptrs: number[] = [];
   constructor(private readonly be: Backend) {}
+  /** data, with `guard` canary floats before and after it; returns the pointer to data. */
   put(data: ArrayLike<number>, guard = 0): number {
-    const p = this.be.heap.alloc((data.length + guard) * 4);
-    this.ptrs.push(p);
+    const base = this.be.heap.alloc((data.length + 2 * guard) * 4);
+    this.ptrs.push(base);
+    const p = base + guard * 4; // GUARD = 8 floats keeps p 16-byte aligned
     const f = this.be.heap.f32;
+    f.fill(CANARY, base >> 2, p >> 2);
     f.set(data, p >> 2);
     f.fill(CANARY, (p >> 2) + data.length, (p >> 2) + data.length + guard);
     return p;
   }
-  /** An output of n floats (filled with `fill`, NaN by default: a kernel that writes must overwrite it) plus guard floats. */
+  /** An output of n floats (filled with `fill`, NaN by default: a kernel that writes must overwrite it) between guards. */
   out(n: number, fill: ArrayLike<number> | number = NaN): number {
     const data = typeof fill === "number" ? new Float32Array(n).fill(fill) : fill;
     return this.put(data, GUARD);
@@ -43,11 +46,13 @@ class Bufs {
   get(p: number, n: number): Float32Array {
     return this.be.heap.f32.slice(p >> 2, (p >> 2) + n);
   }
-  /** The output and a check that its guard floats still hold the canary. */
+  /** The output, after checking that the guards on both sides still hold the canary. */
   result(p: number, n: number, what: string): Float32Array {
-    const g = this.get(p, n + GUARD);
-    for (let i = n; i < n + GUARD; i++) if (g[i] !== CANARY) expect.fail(`${what}: wrote past the end of the output (at +${i - n})`);
-    return g.subarray(0, n);
+    const g = this.get(p - GUARD * 4, n + 2 * GUARD);
+    for (let i = 0; i < g.length; i++) {
+      if ((i < GUARD || i >= GUARD + n) && g[i] !== CANARY) expect.fail(`${what}: wrote outside the output (at ${i - GUARD} of ${n})`);
+    }
+    return g.subarray(GUARD, GUARD + n);
   }
   free(): void {
     for (const p of this.ptrs) this.be.heap.release(p);
