@@ -21,10 +21,10 @@ for (const build of ["simd", "scalar"] as BuildName[]) {
       [[1000, 1000, 1, 3], "channelsLast"],
     ] as const) {
       it(`1e4 + N(0, 1), ${M} values per channel, ${fmt} ${JSON.stringify(shape)}`, () => {
-        const n = shape.reduce((a, b) => a * b, 1);
+        const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
         const xs = rng(9).array(n, 1, 1e4);
         const bn = new BatchNorm2d(fmt === "channelsLast" ? shape[3] : shape[1], { dataFormat: fmt });
-        const x = tensor(xs, shape);
+        const x = tensor(xs, [...shape]);
         const y = bn.forward(x).toArray();
         const want = refStats(xs, shape, fmt);
         const got = bn.lastBatchStats();
