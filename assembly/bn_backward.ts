@@ -6,7 +6,7 @@
 // Two passes: the sums (reads dy and x), then dx = k1*dy + k2*(x - mu) + k3 per channel
 // (reads dy and x, writes dx). ACCUMULATES dgamma and dbeta (skipped when the pointer is 0),
 // WRITES dx. mean and invStd are what the forward saved (or the running estimates).
-import { chunkRows, f32At, f32Put, f64At, f64Put, red0, red1, scratchF32, scratchF64, sumDyDyx } from "./common";
+import { f32At, f32Put, f64At, f64Put, LANE_CHUNK, red0, red1, scratchF32, scratchF64, sumDyDyx } from "./common";
 import { colBackwardDx, colSumsDyDyx } from "./columns";
 import { planeBackwardDx } from "./planes";
 
@@ -34,10 +34,9 @@ export function bn_backward_nc(dx: usize, dgamma: usize, dbeta: usize, dy: usize
   const sdy = scratchF64(scratch, C, 0), sdyx = scratchF64(scratch, C, 1);
   const s1 = scratchF32(scratch, C, 0), s2 = scratchF32(scratch, C, 1);
   for (let c = 0; c < C; c++) { f64Put(sdy, c, 0); f64Put(sdyx, c, 0); }
-  const cr = chunkRows(C);
-  for (let r0 = 0; r0 < rows; r0 += cr) {
+  for (let r0 = 0; r0 < rows; r0 += LANE_CHUNK) {
     const o = <usize>(r0 * C) << 2;
-    colSumsDyDyx(s1, s2, dy + o, x + o, mean, min(cr, rows - r0), C);
+    colSumsDyDyx(s1, s2, dy + o, x + o, mean, min(LANE_CHUNK, rows - r0), C);
     for (let c = 0; c < C; c++) {
       f64Put(sdy, c, f64At(sdy, c) + <f64>f32At(s1, c));
       f64Put(sdyx, c, f64At(sdyx, c) + <f64>f32At(s2, c));
@@ -45,10 +44,7 @@ export function bn_backward_nc(dx: usize, dgamma: usize, dbeta: usize, dy: usize
   }
   finishBackward(dgamma, dbeta, invStd, gamma, rows, C, batchStats, scratch);
   const k1 = scratchF32(scratch, C, 2), k2 = scratchF32(scratch, C, 3), k3 = scratchF32(scratch, C, 4);
-  for (let r0 = 0; r0 < rows; r0 += cr) {
-    const o = <usize>(r0 * C) << 2;
-    colBackwardDx(dx + o, dy + o, x + o, mean, k1, k2, k3, min(cr, rows - r0), C);
-  }
+  colBackwardDx(dx, dy, x, mean, k1, k2, k3, rows, C);
 }
 
 export function bn_backward_nchw(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, N: i32, C: i32, HW: i32, batchStats: i32, scratch: usize): void {

@@ -8,7 +8,6 @@ import { f32At, f32Put, f64At, scratchF32, scratchF64 } from "./common";
 import { statsNC, statsNCHW } from "./bn_stats";
 import { colAffine } from "./columns";
 import { planeAffine } from "./planes";
-import { chunkRows } from "./common";
 
 // From the float64 stats in scratch: mean, var, invStd outputs and a = gamma * invStd in
 // F32 slot 3.
@@ -28,11 +27,7 @@ function finishStats(mean: usize, var_: usize, invStd: usize, gamma: usize, eps:
 export function bn_forward_train_nc(y: usize, mean: usize, var_: usize, invStd: usize, x: usize, gamma: usize, beta: usize, eps: f32, rows: i32, C: i32, scratch: usize): void {
   statsNC(x, rows, C, scratch);
   const a = finishStats(mean, var_, invStd, gamma, eps, rows, C, scratch);
-  const cr = chunkRows(C);
-  for (let r0 = 0; r0 < rows; r0 += cr) {
-    const o = <usize>(r0 * C) << 2;
-    colAffine(y + o, x + o, mean, a, beta, -Infinity, min(cr, rows - r0), C);
-  }
+  colAffine(y, x, mean, a, beta, -Infinity, rows, C);
 }
 
 export function bn_forward_train_nchw(y: usize, mean: usize, var_: usize, invStd: usize, x: usize, gamma: usize, beta: usize, eps: f32, N: i32, C: i32, HW: i32, scratch: usize): void {

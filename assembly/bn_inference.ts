@@ -2,7 +2,7 @@
 // affine map y = a*x + b (Ioffe & Szegedy 2015, Alg. 2), a = gamma / sqrt(runVar + eps),
 // b = beta - a * runMean (XNNPACK's vmulcaddc). One pass: a read and a write. Optional fused
 // ReLU (relu != 0). Writes y.
-import { chunkRows, f32At, f32Put } from "./common";
+import { f32At, f32Put } from "./common";
 import { colAffine } from "./columns";
 import { planeAffine } from "./planes";
 
@@ -17,11 +17,7 @@ export function bn_fold(a: usize, b: usize, gamma: usize, beta: usize, runMean: 
 
 export function scale_shift_nc(y: usize, x: usize, a: usize, b: usize, rows: i32, C: i32, relu: i32): void {
   const lo: f32 = relu ? 0 : -Infinity;
-  const cr = chunkRows(C);
-  for (let r0 = 0; r0 < rows; r0 += cr) {
-    const o = <usize>(r0 * C) << 2;
-    colAffine(y + o, x + o, 0, a, b, lo, min(cr, rows - r0), C);
-  }
+  colAffine(y, x, 0, a, b, lo, rows, C);
 }
 
 export function scale_shift_nchw(y: usize, x: usize, a: usize, b: usize, N: i32, C: i32, HW: i32, relu: i32): void {

@@ -4,7 +4,7 @@
 // lane, shift = the channel's first value, merged into float64 (count, mean, M2) with
 // Chan et al.'s formula. Never E[x^2] - E[x]^2. Results stay in scratch as float64
 // (mean in F64 slot 0, M2 in F64 slot 1); bn_stats_* write them out as float32.
-import { chanMerge, chunkRows, f32At, f32Put, f64At, f64Put, red0, red1, scratchF32, scratchF64, sumShiftedSq } from "./common";
+import { chanMerge, chanMergeW, chanMergeW2, f32At, f32Put, f64At, f64Put, LANE_CHUNK, red0, red1, scratchF32, scratchF64, sumShiftedSq } from "./common";
 import { colSumsShifted } from "./columns";
 
 // Values of one NCHW plane summed in float32 before a merge.
@@ -18,12 +18,16 @@ export function statsNC(x: usize, rows: i32, C: i32, scratch: usize): void {
     f64Put(m264, c, 0);
     f32Put(shift, c, f32At(x, c));
   }
-  const cr = chunkRows(C);
-  for (let r0 = 0; r0 < rows; r0 += cr) {
-    const nr = min(cr, rows - r0);
+  // Blocks of LANE_CHUNK rows: each f32 lane sums at most LANE_CHUNK values before the
+  // float64 merge, whose per-block weights are computed once for all channels.
+  for (let r0 = 0; r0 < rows; r0 += LANE_CHUNK) {
+    const nr = min(LANE_CHUNK, rows - r0);
     colSumsShifted(s1, s2, x + (<usize>(r0 * C) << 2), shift, nr, C);
-    for (let c = 0; c < C; c++) {
-      chanMerge(mean64, m264, c, <f64>r0, <f64>nr, <f64>f32At(shift, c), <f64>f32At(s1, c), <f64>f32At(s2, c));
+    const na = <f64>r0, nb = <f64>nr, inb = 1.0 / nb, w = nb / (na + nb), w2 = na * nb / (na + nb);
+    let c = 0;
+    if (ASC_FEATURE_SIMD) c = chanMergeW2(mean64, m264, shift, s1, s2, inb, w, w2, C);
+    for (; c < C; c++) {
+      chanMergeW(mean64, m264, c, inb, w, w2, <f64>f32At(shift, c), <f64>f32At(s1, c), <f64>f32At(s2, c));
     }
   }
 }

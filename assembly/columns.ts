@@ -1,121 +1,253 @@
-// Column-wise loops over a block of `nr` rows of a row-major [nr, C] matrix (layouts
-// [N, C] and channels-last [N, H, W, C]). SIMD runs across C, four channels a vector; the
-// block is small (see chunkRows) so each column walk re-reads it from L1 while the
-// per-channel accumulators and coefficients stay in registers. Channels past the last
-// multiple of four take the scalar loop.
+// Loops over a block of `nr` rows of a row-major [nr, C] matrix (layouts [N, C] and
+// channels-last [N, H, W, C]). SIMD runs across C, four channels a vector.
+// The reductions walk the block in mini-blocks of rows (see miniRows) and, inside one, in
+// strips of 12 channels: six accumulators and three shift (or mean) vectors stay in
+// registers, which V8 (15 usable xmm registers) then never spills (with 16-channel strips
+// it spills an accumulator, and the store-to-load round trip each row halves the speed).
+// One-vector strips and a scalar loop take the channels left.
+// The elementwise passes walk memory in order, four rows at a time, with the per-channel
+// coefficients re-read from L1 (once per four rows).
 import { f32At, f32Put } from "./common";
+
+// Rows of a mini-block: about 4 KiB of input over all the streams a reduction reads (at
+// least 4 rows). The reductions finish a mini-block before moving on, so their strips walk
+// memory nearly in order and the hardware prefetchers keep up; walking all rows of a tall
+// block strip by strip (a C*4-byte stride) runs at half the speed of the data.
+@inline function miniRows(C: i32, streams: i32): i32 {
+  const r = 1024 / (C * streams);
+  return r < 4 ? 4 : r;
+}
+
+@inline function addTo(p: usize, v: v128): void {
+  v128.store(p, f32x4.add(v128.load(p), v));
+}
 
 // s1[c] = sum_r (x[r,c] - k[c]), s2[c] = sum_r (x[r,c] - k[c])^2. Writes s1, s2.
 export function colSumsShifted(s1: usize, s2: usize, x: usize, k: usize, nr: i32, C: i32): void {
   const stride = <usize>C << 2;
-  let c = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; c + 4 <= C; c += 4) {
-      const o = <usize>c << 2;
-      const kv = v128.load(k + o);
-      let a1 = f32x4.splat(0), a2 = f32x4.splat(0);
-      let p = x + o;
-      for (let r = 0; r < nr; r++, p += stride) {
-        const d = f32x4.sub(v128.load(p), kv);
-        a1 = f32x4.add(a1, d);
-        a2 = f32x4.add(a2, f32x4.mul(d, d));
+  memory.fill(s1, 0, stride);
+  memory.fill(s2, 0, stride);
+  const mr = miniRows(C, 1);
+  for (let r0 = 0; r0 < nr; r0 += mr) {
+    const m = min(mr, nr - r0);
+    const xb = x + <usize>r0 * stride;
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; c + 12 <= C; c += 12) {
+        const o = <usize>c << 2;
+        const k0 = v128.load(k + o), k1 = v128.load(k + o, 16), k2 = v128.load(k + o, 32);
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
+        let q0 = f32x4.splat(0), q1 = f32x4.splat(0), q2 = f32x4.splat(0);
+        let p = xb + o;
+        for (let r = 0; r < m; r++, p += stride) {
+          const d0 = f32x4.sub(v128.load(p), k0);
+          const d1 = f32x4.sub(v128.load(p, 16), k1);
+          const d2 = f32x4.sub(v128.load(p, 32), k2);
+          a0 = f32x4.add(a0, d0); q0 = f32x4.add(q0, f32x4.mul(d0, d0));
+          a1 = f32x4.add(a1, d1); q1 = f32x4.add(q1, f32x4.mul(d1, d1));
+          a2 = f32x4.add(a2, d2); q2 = f32x4.add(q2, f32x4.mul(d2, d2));
+        }
+        addTo(s1 + o, a0); addTo(s1 + o + 16, a1); addTo(s1 + o + 32, a2);
+        addTo(s2 + o, q0); addTo(s2 + o + 16, q1); addTo(s2 + o + 32, q2);
       }
-      v128.store(s1 + o, a1);
-      v128.store(s2 + o, a2);
+      // Four channels: even and odd rows in separate accumulators (two add chains).
+      for (; c + 4 <= C; c += 4) {
+        const o = <usize>c << 2;
+        const kv = v128.load(k + o);
+        let a0 = f32x4.splat(0), q0 = f32x4.splat(0), a1 = f32x4.splat(0), q1 = f32x4.splat(0);
+        let p = xb + o;
+        let r = 0;
+        for (; r + 2 <= m; r += 2, p += stride << 1) {
+          const d0 = f32x4.sub(v128.load(p), kv);
+          const d1 = f32x4.sub(v128.load(p + stride), kv);
+          a0 = f32x4.add(a0, d0); q0 = f32x4.add(q0, f32x4.mul(d0, d0));
+          a1 = f32x4.add(a1, d1); q1 = f32x4.add(q1, f32x4.mul(d1, d1));
+        }
+        if (r < m) {
+          const d0 = f32x4.sub(v128.load(p), kv);
+          a0 = f32x4.add(a0, d0); q0 = f32x4.add(q0, f32x4.mul(d0, d0));
+        }
+        addTo(s1 + o, f32x4.add(a0, a1));
+        addTo(s2 + o, f32x4.add(q0, q1));
+      }
     }
-  }
-  for (; c < C; c++) {
-    const kc = f32At(k, c);
-    let a1: f32 = 0, a2: f32 = 0;
-    let p = x + (<usize>c << 2);
-    for (let r = 0; r < nr; r++, p += stride) {
-      const d = load<f32>(p) - kc;
-      a1 += d; a2 += d * d;
+    for (; c < C; c++) {
+      const kc = f32At(k, c);
+      let a1: f32 = 0, a2: f32 = 0;
+      let p = xb + (<usize>c << 2);
+      for (let r = 0; r < m; r++, p += stride) {
+        const d = load<f32>(p) - kc;
+        a1 += d; a2 += d * d;
+      }
+      f32Put(s1, c, f32At(s1, c) + a1);
+      f32Put(s2, c, f32At(s2, c) + a2);
     }
-    f32Put(s1, c, a1);
-    f32Put(s2, c, a2);
   }
 }
 
 // s1[c] = sum_r dy[r,c], s2[c] = sum_r dy[r,c] * (x[r,c] - mu[c]). Writes s1, s2.
 export function colSumsDyDyx(s1: usize, s2: usize, dy: usize, x: usize, mu: usize, nr: i32, C: i32): void {
   const stride = <usize>C << 2;
-  let c = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; c + 4 <= C; c += 4) {
-      const o = <usize>c << 2;
-      const mv = v128.load(mu + o);
-      let a1 = f32x4.splat(0), a2 = f32x4.splat(0);
-      let p = x + o, q = dy + o;
-      for (let r = 0; r < nr; r++, p += stride, q += stride) {
-        const g = v128.load(q);
-        a1 = f32x4.add(a1, g);
-        a2 = f32x4.add(a2, f32x4.mul(g, f32x4.sub(v128.load(p), mv)));
+  memory.fill(s1, 0, stride);
+  memory.fill(s2, 0, stride);
+  const mr = miniRows(C, 2);
+  for (let r0 = 0; r0 < nr; r0 += mr) {
+    const m = min(mr, nr - r0);
+    const xb = x + <usize>r0 * stride, gb = dy + <usize>r0 * stride;
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; c + 12 <= C; c += 12) {
+        const o = <usize>c << 2;
+        const m0 = v128.load(mu + o), m1 = v128.load(mu + o, 16), m2 = v128.load(mu + o, 32);
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
+        let q0 = f32x4.splat(0), q1 = f32x4.splat(0), q2 = f32x4.splat(0);
+        let p = xb + o, q = gb + o;
+        for (let r = 0; r < m; r++, p += stride, q += stride) {
+          const g0 = v128.load(q), g1 = v128.load(q, 16), g2 = v128.load(q, 32);
+          a0 = f32x4.add(a0, g0); q0 = f32x4.add(q0, f32x4.mul(g0, f32x4.sub(v128.load(p), m0)));
+          a1 = f32x4.add(a1, g1); q1 = f32x4.add(q1, f32x4.mul(g1, f32x4.sub(v128.load(p, 16), m1)));
+          a2 = f32x4.add(a2, g2); q2 = f32x4.add(q2, f32x4.mul(g2, f32x4.sub(v128.load(p, 32), m2)));
+        }
+        addTo(s1 + o, a0); addTo(s1 + o + 16, a1); addTo(s1 + o + 32, a2);
+        addTo(s2 + o, q0); addTo(s2 + o + 16, q1); addTo(s2 + o + 32, q2);
       }
-      v128.store(s1 + o, a1);
-      v128.store(s2 + o, a2);
+      // Four channels: even and odd rows in separate accumulators (two add chains).
+      for (; c + 4 <= C; c += 4) {
+        const o = <usize>c << 2;
+        const mv = v128.load(mu + o);
+        let a0 = f32x4.splat(0), q0 = f32x4.splat(0), a1 = f32x4.splat(0), q1 = f32x4.splat(0);
+        let p = xb + o, q = gb + o;
+        let r = 0;
+        for (; r + 2 <= m; r += 2, p += stride << 1, q += stride << 1) {
+          const g0 = v128.load(q), g1 = v128.load(q + stride);
+          a0 = f32x4.add(a0, g0); q0 = f32x4.add(q0, f32x4.mul(g0, f32x4.sub(v128.load(p), mv)));
+          a1 = f32x4.add(a1, g1); q1 = f32x4.add(q1, f32x4.mul(g1, f32x4.sub(v128.load(p + stride), mv)));
+        }
+        if (r < m) {
+          const g0 = v128.load(q);
+          a0 = f32x4.add(a0, g0); q0 = f32x4.add(q0, f32x4.mul(g0, f32x4.sub(v128.load(p), mv)));
+        }
+        addTo(s1 + o, f32x4.add(a0, a1));
+        addTo(s2 + o, f32x4.add(q0, q1));
+      }
     }
-  }
-  for (; c < C; c++) {
-    const m = f32At(mu, c);
-    let a1: f32 = 0, a2: f32 = 0;
-    let p = x + (<usize>c << 2), q = dy + (<usize>c << 2);
-    for (let r = 0; r < nr; r++, p += stride, q += stride) {
-      const g = load<f32>(q);
-      a1 += g; a2 += g * (load<f32>(p) - m);
+    for (; c < C; c++) {
+      const mc = f32At(mu, c);
+      let a1: f32 = 0, a2: f32 = 0;
+      let p = xb + (<usize>c << 2), q = gb + (<usize>c << 2);
+      for (let r = 0; r < m; r++, p += stride, q += stride) {
+        const g = load<f32>(q);
+        a1 += g; a2 += g * (load<f32>(p) - mc);
+      }
+      f32Put(s1, c, f32At(s1, c) + a1);
+      f32Put(s2, c, f32At(s2, c) + a2);
     }
-    f32Put(s1, c, a1);
-    f32Put(s2, c, a2);
   }
 }
 
 // y[r,c] = max((x[r,c] - m[c]) * a[c] + b[c], lo). m == 0 means no centering; lo is 0 for
-// a fused ReLU and -Infinity otherwise (max with -Infinity is the identity, NaN propagates).
+// a fused ReLU and -Infinity otherwise (pmax(v, lo) = v < lo ? lo : v keeps NaN and is a
+// single instruction, where f32x4.max is several). Four rows at a time: each coefficient
+// vector is loaded once for four rows, and the four rows are four forward streams.
 export function colAffine(y: usize, x: usize, m: usize, a: usize, b: usize, lo: f32, nr: i32, C: i32): void {
   const stride = <usize>C << 2;
-  let c = 0;
+  let r = 0;
   if (ASC_FEATURE_SIMD) {
+    const C4 = C & ~3;
     const lov = f32x4.splat(lo);
-    for (; c + 4 <= C; c += 4) {
-      const o = <usize>c << 2;
-      const mv = m ? v128.load(m + o) : f32x4.splat(0);
-      const av = v128.load(a + o), bv = v128.load(b + o);
-      let p = x + o, q = y + o;
-      for (let r = 0; r < nr; r++, p += stride, q += stride) {
-        v128.store(q, f32x4.max(f32x4.add(f32x4.mul(f32x4.sub(v128.load(p), mv), av), bv), lov));
+    const s2 = stride << 1, s3 = stride * 3;
+    for (; r + 4 <= nr; r += 4) {
+      const p = x + <usize>r * stride, q = y + <usize>r * stride;
+      if (m) {
+        for (let c = 0; c < C4; c += 4) {
+          const o = <usize>c << 2;
+          const mv = v128.load(m + o), av = v128.load(a + o), bv = v128.load(b + o);
+          const u = p + o, w = q + o;
+          v128.store(w, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(u), mv), av), bv), lov));
+          v128.store(w + stride, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(u + stride), mv), av), bv), lov));
+          v128.store(w + s2, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(u + s2), mv), av), bv), lov));
+          v128.store(w + s3, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(u + s3), mv), av), bv), lov));
+        }
+      } else {
+        for (let c = 0; c < C4; c += 4) {
+          const o = <usize>c << 2;
+          const av = v128.load(a + o), bv = v128.load(b + o);
+          const u = p + o, w = q + o;
+          v128.store(w, f32x4.pmax(f32x4.add(f32x4.mul(v128.load(u), av), bv), lov));
+          v128.store(w + stride, f32x4.pmax(f32x4.add(f32x4.mul(v128.load(u + stride), av), bv), lov));
+          v128.store(w + s2, f32x4.pmax(f32x4.add(f32x4.mul(v128.load(u + s2), av), bv), lov));
+          v128.store(w + s3, f32x4.pmax(f32x4.add(f32x4.mul(v128.load(u + s3), av), bv), lov));
+        }
       }
+      if (C4 < C) affineScalar(q, p, m, a, b, lo, 4, C4, C, stride);
     }
+    for (; r < nr; r++) {
+      const p = x + <usize>r * stride, q = y + <usize>r * stride;
+      for (let c = 0; c < C4; c += 4) {
+        const o = <usize>c << 2;
+        const mv = m ? v128.load(m + o) : f32x4.splat(0);
+        v128.store(q + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + o), mv), v128.load(a + o)), v128.load(b + o)), lov));
+      }
+      if (C4 < C) affineScalar(q, p, m, a, b, lo, 1, C4, C, stride);
+    }
+  } else {
+    affineScalar(y, x, m, a, b, lo, nr, 0, C, stride);
   }
-  for (; c < C; c++) {
-    const mc: f32 = m ? f32At(m, c) : 0;
-    const ac = f32At(a, c), bc = f32At(b, c);
-    let p = x + (<usize>c << 2), q = y + (<usize>c << 2);
-    for (let r = 0; r < nr; r++, p += stride, q += stride) {
-      store<f32>(q, max((load<f32>(p) - mc) * ac + bc, lo));
+}
+
+// Channels [c0, C) of nr rows, one float at a time.
+@inline function affineScalar(y: usize, x: usize, m: usize, a: usize, b: usize, lo: f32, nr: i32, c0: i32, C: i32, stride: usize): void {
+  for (let r = 0; r < nr; r++) {
+    const p = x + <usize>r * stride, q = y + <usize>r * stride;
+    for (let c = c0; c < C; c++) {
+      const mc: f32 = m ? f32At(m, c) : 0;
+      const v = (f32At(p, c) - mc) * f32At(a, c) + f32At(b, c);
+      f32Put(q, c, select<f32>(lo, v, v < lo));
     }
   }
 }
 
-// dx[r,c] = k1[c] * dy[r,c] + k2[c] * (x[r,c] - mu[c]) + k3[c]. Writes dx.
+// dx[r,c] = k1[c] * dy[r,c] + k2[c] * (x[r,c] - mu[c]) + k3[c]. Writes dx. Four rows at a
+// time, like colAffine.
 export function colBackwardDx(dx: usize, dy: usize, x: usize, mu: usize, k1: usize, k2: usize, k3: usize, nr: i32, C: i32): void {
   const stride = <usize>C << 2;
-  let c = 0;
+  let r = 0;
   if (ASC_FEATURE_SIMD) {
-    for (; c + 4 <= C; c += 4) {
-      const o = <usize>c << 2;
-      const mv = v128.load(mu + o), v1 = v128.load(k1 + o), v2 = v128.load(k2 + o), v3 = v128.load(k3 + o);
-      let p = x + o, q = dy + o, s = dx + o;
-      for (let r = 0; r < nr; r++, p += stride, q += stride, s += stride) {
-        const t = f32x4.add(f32x4.mul(v1, v128.load(q)), f32x4.mul(v2, f32x4.sub(v128.load(p), mv)));
-        v128.store(s, f32x4.add(t, v3));
+    const C4 = C & ~3;
+    const s2 = stride << 1, s3 = stride * 3;
+    for (; r + 4 <= nr; r += 4) {
+      const off = <usize>r * stride;
+      for (let c = 0; c < C4; c += 4) {
+        const o = <usize>c << 2;
+        const mv = v128.load(mu + o), v1 = v128.load(k1 + o), v2 = v128.load(k2 + o), v3 = v128.load(k3 + o);
+        const p = x + off + o, q = dy + off + o, s = dx + off + o;
+        v128.store(s, f32x4.add(f32x4.add(f32x4.mul(v1, v128.load(q)), f32x4.mul(v2, f32x4.sub(v128.load(p), mv))), v3));
+        v128.store(s + stride, f32x4.add(f32x4.add(f32x4.mul(v1, v128.load(q + stride)), f32x4.mul(v2, f32x4.sub(v128.load(p + stride), mv))), v3));
+        v128.store(s + s2, f32x4.add(f32x4.add(f32x4.mul(v1, v128.load(q + s2)), f32x4.mul(v2, f32x4.sub(v128.load(p + s2), mv))), v3));
+        v128.store(s + s3, f32x4.add(f32x4.add(f32x4.mul(v1, v128.load(q + s3)), f32x4.mul(v2, f32x4.sub(v128.load(p + s3), mv))), v3));
       }
+      if (C4 < C) dxScalar(dx + off, dy + off, x + off, mu, k1, k2, k3, 4, C4, C, stride);
     }
+    for (; r < nr; r++) {
+      const off = <usize>r * stride;
+      for (let c = 0; c < C4; c += 4) {
+        const o = <usize>c << 2;
+        const p = x + off + o, q = dy + off + o;
+        const t = f32x4.add(f32x4.mul(v128.load(k1 + o), v128.load(q)), f32x4.mul(v128.load(k2 + o), f32x4.sub(v128.load(p), v128.load(mu + o))));
+        v128.store(dx + off + o, f32x4.add(t, v128.load(k3 + o)));
+      }
+      if (C4 < C) dxScalar(dx + off, dy + off, x + off, mu, k1, k2, k3, 1, C4, C, stride);
+    }
+  } else {
+    dxScalar(dx, dy, x, mu, k1, k2, k3, nr, 0, C, stride);
   }
-  for (; c < C; c++) {
-    const m = f32At(mu, c), a = f32At(k1, c), b = f32At(k2, c), d = f32At(k3, c);
-    let p = x + (<usize>c << 2), q = dy + (<usize>c << 2), s = dx + (<usize>c << 2);
-    for (let r = 0; r < nr; r++, p += stride, q += stride, s += stride) {
-      store<f32>(s, a * load<f32>(q) + b * (load<f32>(p) - m) + d);
+}
+
+@inline function dxScalar(dx: usize, dy: usize, x: usize, mu: usize, k1: usize, k2: usize, k3: usize, nr: i32, c0: i32, C: i32, stride: usize): void {
+  for (let r = 0; r < nr; r++) {
+    const p = x + <usize>r * stride, q = dy + <usize>r * stride, s = dx + <usize>r * stride;
+    for (let c = c0; c < C; c++) {
+      f32Put(s, c, f32At(k1, c) * f32At(q, c) + f32At(k2, c) * (f32At(p, c) - f32At(mu, c)) + f32At(k3, c));
     }
   }
 }

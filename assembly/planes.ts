@@ -3,7 +3,8 @@
 // runs along the plane, walking memory in order.
 import { f32At } from "./common";
 
-// y[i] = max((x[i] - m) * a + b, lo). Writes y.
+// y[i] = max((x[i] - m) * a + b, lo). Writes y. The max is pmax(v, lo) = v < lo ? lo : v: one
+// instruction (f32x4.max is several on x86), and it keeps NaN; lo = -Infinity is the identity.
 export function planeAffine(y: usize, x: usize, n: i32, m: f32, a: f32, b: f32, lo: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
@@ -12,16 +13,17 @@ export function planeAffine(y: usize, x: usize, n: i32, m: f32, a: f32, b: f32, 
       const o = <usize>i << 2;
       const r0 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + o), mv), av), bv);
       const r1 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + o, 16), mv), av), bv);
-      v128.store(y + o, f32x4.max(r0, lov));
-      v128.store(y + o, f32x4.max(r1, lov), 16);
+      v128.store(y + o, f32x4.pmax(r0, lov));
+      v128.store(y + o, f32x4.pmax(r1, lov), 16);
     }
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      v128.store(y + o, f32x4.max(f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + o), mv), av), bv), lov));
+      v128.store(y + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + o), mv), av), bv), lov));
     }
   }
   for (; i < n; i++) {
-    store<f32>(y + (<usize>i << 2), max((f32At(x, i) - m) * a + b, lo));
+    const v = (f32At(x, i) - m) * a + b;
+    store<f32>(y + (<usize>i << 2), select<f32>(lo, v, v < lo));
   }
 }
 
