@@ -77,6 +77,7 @@ export abstract class BatchNorm implements Module {
   private readonly batchVar: Tensor;
   private readonly bufs: Buffers;
   private saved: Saved | null = null;
+  private lastLayout: { shape: number[]; layout: BnLayout } | null = null;
 
   protected abstract describeExpected(): string;
   protected abstract ranks(): readonly number[];
@@ -132,6 +133,14 @@ export abstract class BatchNorm implements Module {
 
   /** Maps an input shape to the kernel layout, or throws naming what was expected. */
   layoutOf(shape: Shape): BnLayout {
+    // Training loops repeat one shape: reuse its layout instead of re-deriving it each call.
+    if (this.lastLayout && sameShape(shape, this.lastLayout.shape)) return this.lastLayout.layout;
+    const layout = this.deriveLayout(shape);
+    this.lastLayout = { shape: [...shape], layout };
+    return layout;
+  }
+
+  private deriveLayout(shape: Shape): BnLayout {
     const C = this.numFeatures;
     if (!this.ranks().includes(shape.length)) {
       throw new Error(`${this.name}: expected a ${this.describeExpected()} input, got shape ${fmt(shape)} (rank ${shape.length})`);
@@ -170,13 +179,13 @@ export abstract class BatchNorm implements Module {
       if (layout.planar) k.scale_shift_nchw(y.ptr, x.ptr, a.ptr, b.ptr, layout.N, C, layout.HW, 0);
       else k.scale_shift_nc(y.ptr, x.ptr, a.ptr, b.ptr, layout.rows, C, 0);
       // Backward in eval mode differentiates the same fixed affine map.
-      const mean = this.mean.data, inv = this.invStd.data, rmv = rm.data, rvv = rv.data;
-      for (let c = 0; c < C; c++) {
-        mean[c] = rmv[c];
-        inv[c] = 1 / Math.sqrt(rvv[c] + this.eps);
-      }
+      k.bn_saved_from_running(this.mean.ptr, this.invStd.ptr, rm.ptr, rv.ptr, this.eps, C);
     }
-    this.saved = { x, shape: x.shape, layout, batchStats };
+    const saved = this.saved ?? (this.saved = { x, shape: x.shape, layout, batchStats });
+    saved.x = x;
+    saved.shape = x.shape;
+    saved.layout = layout;
+    saved.batchStats = batchStats;
     return y;
   }
 
@@ -215,13 +224,7 @@ export abstract class BatchNorm implements Module {
   private updateRunningStats(m: number): void {
     this.numBatchesTracked += 1;
     const f = this.momentum ?? 1 / this.numBatchesTracked;
-    const unbias = m / (m - 1);
-    const rm = this.runningMean!.data, rv = this.runningVar!.data;
-    const mean = this.mean.data, v = this.batchVar.data;
-    for (let c = 0; c < this.numFeatures; c++) {
-      rm[c] = (1 - f) * rm[c] + f * mean[c];
-      rv[c] = (1 - f) * rv[c] + f * v[c] * unbias;
-    }
+    this.backend.kernels.bn_update_running(this.runningMean!.ptr, this.runningVar!.ptr, this.mean.ptr, this.batchVar.ptr, f, m / (m - 1), this.numFeatures);
   }
 
   private checkInput(t: Tensor, what: string): void {

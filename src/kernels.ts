@@ -11,6 +11,10 @@ export interface BnKernels {
   bn_backward_nc(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, rows: number, C: number, batchStats: number, scratch: number): void;
   bn_backward_nchw(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, N: number, C: number, HW: number, batchStats: number, scratch: number): void;
   bn_fold(a: number, b: number, gamma: number, beta: number, runMean: number, runVar: number, eps: number, C: number): void;
+  /** runMean = (1 - f) runMean + f mean, runVar = (1 - f) runVar + f var * unbias. Updates in place. */
+  bn_update_running(runMean: number, runVar: number, mean: number, var_: number, factor: number, unbias: number, C: number): void;
+  /** mean = runMean, invStd = 1/sqrt(runVar + eps). Writes mean, invStd. */
+  bn_saved_from_running(mean: number, invStd: number, runMean: number, runVar: number, eps: number, C: number): void;
   scale_shift_nc(y: number, x: number, a: number, b: number, rows: number, C: number, relu: number): void;
   scale_shift_nchw(y: number, x: number, a: number, b: number, N: number, C: number, HW: number, relu: number): void;
 }
