@@ -177,3 +177,11 @@ export function bn_scratch_bytes(C: i32): i32 {
 @inline export function scratchF32(scratch: usize, C: i32, k: i32): usize {
   return scratch + (<usize>C << 4) + (<usize>(k * C) << 2);
 }
+
+// c + a*b per lane. The relaxed-SIMD build fuses it (one rounding, FMA where the CPU has
+// it, so results may differ from the other builds in the last bit); the SIMD build
+// rounds the product and the sum separately, like the scalar loop.
+@inline export function madd4(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}

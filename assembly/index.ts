@@ -16,7 +16,12 @@ export function heap_base(): usize {
   return __heap_base;
 }
 
-// True in the build compiled with --enable simd.
+// True in the builds compiled with --enable simd.
 export function has_simd(): bool {
   return ASC_FEATURE_SIMD;
+}
+
+// True in the build compiled with --enable relaxed-simd (fused multiply-add in GEMM).
+export function has_relaxed_simd(): bool {
+  return ASC_FEATURE_RELAXED_SIMD;
 }

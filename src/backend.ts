@@ -8,10 +8,14 @@
 import { WasmHeap } from "./heap.js";
 import type { Kernels } from "./kernels.js";
 
-export type BuildName = "simd" | "scalar";
+export type BuildName = "relaxed" | "simd" | "scalar";
 
 export interface InitOptions {
-  /** Which build to load: 'auto' (default) picks SIMD when the engine supports it. */
+  /**
+   * Which build to load: 'auto' (default) picks the best the engine validates: 'relaxed'
+   * (SIMD + relaxed-SIMD fused multiply-add; Chromium, Node 22+, Node 20 with
+   * --experimental-wasm-relaxed-simd), else 'simd', else 'scalar'.
+   */
   build?: "auto" | BuildName;
   /** The module itself, instead of loading build/bn.<build>.wasm: bytes, a compiled module, or a URL. */
   wasm?: BufferSource | WebAssembly.Module | URL | string;
@@ -24,6 +28,8 @@ export interface BackendInfo {
   build: BuildName;
   /** Whether this engine can run WebAssembly SIMD at all. */
   simdSupported: boolean;
+  /** Whether this engine can run relaxed SIMD (the 'relaxed' build). */
+  relaxedSimdSupported: boolean;
   /** Current size of the linear memory, in bytes. */
   memoryBytes: number;
   /** Bytes of that memory held by live tensors and layer buffers. */
@@ -45,6 +51,7 @@ export class Backend {
     return {
       build: this.build,
       simdSupported: simdSupported(),
+      relaxedSimdSupported: relaxedSimdSupported(),
       memoryBytes: this.heap.memory.buffer.byteLength,
       heapBytesInUse: this.heap.bytesInUse,
     };
@@ -58,6 +65,20 @@ const SIMD_PROBE = new Uint8Array([
 
 export function simdSupported(): boolean {
   return WebAssembly.validate(SIMD_PROBE);
+}
+
+// i32.const 1; i8x16.splat; i32.const 2; i8x16.splat; i8x16.relaxed_swizzle.
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11,
+]);
+
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(RELAXED_SIMD_PROBE);
+}
+
+/** The best build this engine can run. */
+export function bestBuild(): BuildName {
+  return relaxedSimdSupported() ? "relaxed" : simdSupported() ? "simd" : "scalar";
 }
 
 function isNode(): boolean {
@@ -100,12 +121,17 @@ async function compileSource(src: NonNullable<InitOptions["wasm"]>): Promise<Web
 
 export async function createBackend(options: InitOptions = {}): Promise<Backend> {
   const wanted = options.build ?? "auto";
-  if (wanted !== "auto" && wanted !== "simd" && wanted !== "scalar") {
-    throw new Error(`batchnorm-wasm: build must be 'auto', 'simd' or 'scalar', got ${JSON.stringify(wanted)}`);
+  if (wanted !== "auto" && wanted !== "relaxed" && wanted !== "simd" && wanted !== "scalar") {
+    throw new Error(`batchnorm-wasm: build must be 'auto', 'relaxed', 'simd' or 'scalar', got ${JSON.stringify(wanted)}`);
   }
-  const build: BuildName = wanted === "auto" ? (simdSupported() ? "simd" : "scalar") : wanted;
+  const build: BuildName = wanted === "auto" ? bestBuild() : wanted;
   if (build === "simd" && !simdSupported()) {
     throw new Error("batchnorm-wasm: the SIMD build was requested but this engine does not support WebAssembly SIMD");
+  }
+  if (build === "relaxed" && !relaxedSimdSupported()) {
+    throw new Error(
+      "batchnorm-wasm: the relaxed-SIMD build was requested but this engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)",
+    );
   }
   const module = options.wasm
     ? await compileSource(options.wasm)
@@ -117,7 +143,7 @@ export async function createBackend(options: InitOptions = {}): Promise<Backend>
   if (typeof kernels.bn_forward_train_nchw !== "function") {
     throw new Error("batchnorm-wasm: the given wasm module is not a batchnorm-wasm kernel build (no bn_forward_train_nchw export)");
   }
-  const actual: BuildName = kernels.has_simd() ? "simd" : "scalar";
+  const actual: BuildName = kernels.has_relaxed_simd?.() ? "relaxed" : kernels.has_simd() ? "simd" : "scalar";
   return new Backend(kernels, new WasmHeap(memory, kernels.heap_base()), actual);
 }
 

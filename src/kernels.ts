@@ -3,6 +3,7 @@
 export interface BnKernels {
   heap_base(): number;
   has_simd(): number;
+  has_relaxed_simd(): number;
   bn_scratch_bytes(C: number): number;
   bn_stats_nc(mean: number, var_: number, x: number, rows: number, C: number, scratch: number): void;
   bn_stats_nchw(mean: number, var_: number, x: number, N: number, C: number, HW: number, scratch: number): void;

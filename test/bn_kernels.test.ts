@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type BuildName, createBackend, init } from "../src/backend.js";
 import { batchNormBackward, batchNormInference, batchNormTrain } from "../src/functional.js";
-import { expectClose, relErr, rng } from "./check.js";
+import { BUILDS, expectClose, relErr, rng } from "./check.js";
 import { channelIndex, refBackward, refForwardTrain, refInference } from "./reference.js";
 import { type BnCase, REAL_TEST_CASES, sweepCases } from "./shapes.js";
 
@@ -71,7 +71,7 @@ function checkCase(c: BnCase, seed: number) {
   }
 }
 
-for (const build of ["simd", "scalar"] as BuildName[]) {
+for (const build of BUILDS) {
   describe(`${build} build against the float64 reference`, () => {
     beforeAll(async () => {
       const info = await init({ build });

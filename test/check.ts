@@ -1,6 +1,7 @@
 // The one comparison every kernel test uses (tinygrad's helper_test_op idea): run a wasm
 // result against its float64 reference with a stated tolerance and report where it fails.
 import { expect } from "vitest";
+import { type BuildName, relaxedSimdSupported } from "../src/backend.js";
 
 /**
  * Normwise relative error: max_i |got_i - want_i| / max_i |want_i| (the denominator floored
@@ -49,3 +50,9 @@ export function rng(seed: number) {
   const array = (n: number, scale = 1, offset = 0) => Float32Array.from({ length: n }, () => offset + scale * normal());
   return { uniform, normal, array };
 }
+
+/**
+ * The builds every kernel test runs: all three where the engine runs relaxed SIMD (vitest
+ * starts Node 20 with --experimental-wasm-relaxed-simd, see vitest.config.ts).
+ */
+export const BUILDS: BuildName[] = relaxedSimdSupported() ? ["relaxed", "simd", "scalar"] : ["simd", "scalar"];

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createBackend, type Backend, type BuildName } from "../src/backend.js";
 import type { MlpKernels } from "../src/kernels.js";
-import { expectClose, rng } from "./check.js";
+import { BUILDS, expectClose, rng } from "./check.js";
 import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "./reference_gemm.js";
 import { MNIST_MLP, TAIL_SIZES } from "./shapes.js";
 
@@ -106,7 +106,7 @@ function checkShape(be: Backend, [M, N, K]: Mnk, seed: number, act: number, bias
   }
 }
 
-const builds: BuildName[] = ["simd", "scalar"];
+const builds: BuildName[] = BUILDS;
 const backends = {} as Record<BuildName, Backend>;
 
 beforeAll(async () => {

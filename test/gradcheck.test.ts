@@ -14,7 +14,7 @@ import { CrossEntropyLoss } from "../src/loss.js";
 import type { Module } from "../src/module.js";
 import { Sequential } from "../src/sequential.js";
 import { type Tensor, tensor } from "../src/tensor.js";
-import { expectClose, rng } from "./check.js";
+import { BUILDS, expectClose, rng } from "./check.js";
 import { numericGrad, refLayersOf, refModelGrads, refModelLoss, refParams } from "./reference_layers.js";
 
 const M = 8, IN = 5, H1 = 6, H2 = 4, CLASSES = 3;
@@ -68,7 +68,7 @@ describe("the float64 reference", () => {
   });
 });
 
-describe.each(["simd", "scalar"] as BuildName[])("the wasm model (%s build)", (build) => {
+describe.each(BUILDS)("the wasm model (%s build)", (build) => {
   beforeAll(async () => {
     await init({ build });
   });

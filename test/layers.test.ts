@@ -9,11 +9,11 @@ import { Dropout } from "../src/layers/dropout.js";
 import { Flatten } from "../src/layers/flatten.js";
 import { CrossEntropyLoss } from "../src/loss.js";
 import { tensor, zeros } from "../src/tensor.js";
-import { expectClose, rng } from "./check.js";
+import { BUILDS, expectClose, rng } from "./check.js";
 import { refDenseBackward, refDenseForward } from "./reference_layers.js";
 import { ACT, refActBackward, refActForward, refSoftmaxXentBackward, refSoftmaxXentForward } from "./reference_mlp.js";
 
-const BUILDS: BuildName[] = ["simd", "scalar"];
+
 /** [M, in, out]: tails around the 4 x 8 register tile, and the paper's MNIST layers. */
 const DENSE_SHAPES: [number, number, number][] = [
   [1, 1, 1],
