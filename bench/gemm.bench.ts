@@ -30,7 +30,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { Bench } from "tinybench";
-import { type Backend, type BuildName, createBackend } from "../src/backend.js";
+import { type Backend, type BuildName, createBackend, relaxedSimdSupported } from "../src/backend.js";
 import type { MlpKernels } from "../src/kernels.js";
 import { relErr, rng } from "../test/check.js";
 import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "../test/reference_gemm.js";
@@ -432,7 +432,10 @@ async function main(): Promise<void> {
   log(`gemm bench: ${cpus()[0]?.model ?? "?"} x${cpus().length}, node ${process.version}${QUICK ? " (quick)" : ""}`);
   const peak = compilePeak();
   const backends = {} as Record<BuildName, Backend>;
-  for (const b of ["simd", "scalar"] as BuildName[]) {
+  // The relaxed build (fused multiply-add) where the engine runs it; the targets below are
+  // the SIMD build's, against the mul+add peak loop it is made of.
+  const extra: BuildName[] = relaxedSimdSupported() ? ["relaxed"] : [];
+  for (const b of ["simd", "scalar", ...extra] as BuildName[]) {
     backends[b] = await createBackend({ build: b });
     if (backends[b].build !== b) throw new Error(`bench: asked for the ${b} build, got ${backends[b].build}`);
   }
@@ -446,7 +449,7 @@ async function main(): Promise<void> {
   for (const [ci, c] of CASES.entries()) {
     const d = makeData(c, 1 + ci);
     const ref = reference(c, d);
-    const variants: Variant[] = [libVariant(backends.simd, c, d, ref), libVariant(backends.scalar, c, d, ref)];
+    const variants: Variant[] = [libVariant(backends.simd, c, d, ref), libVariant(backends.scalar, c, d, ref), ...extra.map((b) => libVariant(backends[b], c, d, ref))];
     for (const xnn of [false, true]) {
       const v = tfVariant(c, d, ref, xnn);
       if (v) variants.push(v);
