@@ -4,7 +4,7 @@
 // Layouts: channels-first ([N, C], [N, C, L], [N, C, H, W]) or channels-last ([N, H, W, C]).
 import { type Backend, getBackend } from "./backend.js";
 import { Buffers } from "./buffers.js";
-import { type Module, Parameter, type StateDict, type StateValue } from "./module.js";
+import { Layer, Parameter, type StateDict, type StateValue } from "./module.js";
 import { fmt, type Shape, sameShape } from "./shape.js";
 import { Tensor } from "./tensor.js";
 
@@ -52,7 +52,7 @@ interface Saved {
   batchStats: boolean;
 }
 
-export abstract class BatchNorm implements Module {
+export abstract class BatchNorm extends Layer {
   readonly numFeatures: number;
   readonly eps: number;
   readonly momentum: number | null;
@@ -66,7 +66,6 @@ export abstract class BatchNorm implements Module {
   readonly runningMean: Tensor | null;
   readonly runningVar: Tensor | null;
   numBatchesTracked = 0;
-  training = true;
 
   protected readonly backend: Backend;
   private readonly gamma: Tensor;
@@ -83,6 +82,7 @@ export abstract class BatchNorm implements Module {
   protected abstract ranks(): readonly number[];
 
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    super();
     const name = new.target.name;
     if (!Number.isInteger(numFeatures) || numFeatures < 1) {
       throw new Error(`${name}: numFeatures must be a positive integer, got ${numFeatures}`);
@@ -242,22 +242,12 @@ export abstract class BatchNorm implements Module {
     return { mean: this.mean.toArray(), var: this.batchVar.toArray() };
   }
 
-  train(mode = true): this {
-    this.training = mode;
-    return this;
-  }
 
-  eval(): this {
-    return this.train(false);
-  }
 
   parameters(): Parameter[] {
     return [this.weight, this.bias].filter((p): p is Parameter => p !== null);
   }
 
-  zeroGrad(): void {
-    for (const p of this.parameters()) p.zeroGrad();
-  }
 
   stateDict(): StateDict {
     const sd: StateDict = {};

@@ -32,3 +32,41 @@ export interface Module {
   stateDict(): StateDict;
   loadStateDict(sd: StateDict): void;
 }
+
+/**
+ * What layers share: the train/eval switch, and for layers without parameters or state,
+ * empty parameters() and stateDict() and a loadStateDict() that accepts only {}. Layers
+ * with parameters override parameters(), stateDict() and loadStateDict().
+ */
+export abstract class Layer implements Module {
+  training = true;
+
+  abstract forward(x: Tensor): Tensor;
+  abstract backward(dy: Tensor): Tensor;
+
+  train(mode = true): this {
+    this.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  parameters(): Parameter[] {
+    return [];
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  stateDict(): StateDict {
+    return {};
+  }
+
+  loadStateDict(sd: StateDict): void {
+    const keys = Object.keys(sd ?? {});
+    if (keys.length > 0) throw new Error(`${this}.loadStateDict: unexpected key "${keys[0]}" (this layer has no state)`);
+  }
+}

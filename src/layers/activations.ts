@@ -5,12 +5,11 @@ import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import type { MlpKernels } from "../kernels.js";
 import { ACT, type ActName, checkTensorArg, mlp } from "../mlp_kernels.js";
-import type { Module, Parameter, StateDict } from "../module.js";
+import { Layer, type Parameter, type StateDict } from "../module.js";
 import { fmt, sameShape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 
-export abstract class Activation implements Module {
-  training = true;
+export abstract class Activation extends Layer {
   /** Which function: 'relu', 'sigmoid' or 'tanh'. */
   abstract readonly kind: ActName;
   private readonly backend: Backend;
@@ -19,6 +18,7 @@ export abstract class Activation implements Module {
   private savedY: Tensor | null = null;
 
   constructor() {
+    super();
     this.backend = getBackend();
     this.k = mlp(this.backend, ["act_forward", "act_backward"]);
     this.bufs = new Buffers(this.backend, `${new.target.name}()`);
@@ -47,29 +47,11 @@ export abstract class Activation implements Module {
     return dx;
   }
 
-  train(mode = true): this {
-    this.training = mode;
-    return this;
-  }
 
-  eval(): this {
-    return this.train(false);
-  }
 
-  parameters(): Parameter[] {
-    return [];
-  }
 
-  zeroGrad(): void {}
 
-  stateDict(): StateDict {
-    return {};
-  }
 
-  loadStateDict(sd: StateDict): void {
-    const keys = Object.keys(sd ?? {});
-    if (keys.length > 0) throw new Error(`${this}.loadStateDict: unexpected key "${keys[0]}" (this layer has no state)`);
-  }
 
   /** Releases the layer's buffers. */
   dispose(): void {

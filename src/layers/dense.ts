@@ -5,7 +5,7 @@ import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import { checkTensorArg, mlp, nextSeed } from "../mlp_kernels.js";
 import type { MlpKernels } from "../kernels.js";
-import { type Module, Parameter, type StateDict } from "../module.js";
+import { Layer, Parameter, type StateDict } from "../module.js";
 import { Rng } from "../random.js";
 import { fmt, type Shape } from "../shape.js";
 import { Tensor } from "../tensor.js";
@@ -30,13 +30,12 @@ export interface DenseOptions {
 
 const KERNELS = ["gemm_nt", "gemm_nn", "gemm_tn_acc", "bias_backward_acc"] as const;
 
-export class Dense implements Module {
+export class Dense extends Layer {
   readonly inFeatures: number;
   readonly outFeatures: number;
   readonly weight: Parameter;
   /** Null when created with bias: false. */
   readonly bias: Parameter | null;
-  training = true;
 
   private readonly backend: Backend;
   private readonly k: MlpKernels;
@@ -44,6 +43,7 @@ export class Dense implements Module {
   private savedX: Tensor | null = null;
 
   constructor(inFeatures: number, outFeatures: number, options: DenseOptions = {}) {
+    super();
     for (const [name, v] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`Dense: ${name} must be a positive integer, got ${v}`);
     }
@@ -129,14 +129,7 @@ export class Dense implements Module {
     if (this.bias) this.k.bias_backward_acc(this.bias.grad.ptr, dy.ptr, M, this.outFeatures);
   }
 
-  train(mode = true): this {
-    this.training = mode;
-    return this;
-  }
 
-  eval(): this {
-    return this.train(false);
-  }
 
   parameters(): Parameter[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];

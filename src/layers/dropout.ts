@@ -6,7 +6,7 @@ import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import type { MlpKernels } from "../kernels.js";
 import { checkTensorArg, mlp, nextSeed } from "../mlp_kernels.js";
-import type { Module, Parameter, StateDict } from "../module.js";
+import { Layer, type Parameter, type StateDict } from "../module.js";
 import { Rng } from "../random.js";
 import { fmt, sameShape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
@@ -16,10 +16,9 @@ export interface DropoutOptions {
   seed?: number;
 }
 
-export class Dropout implements Module {
+export class Dropout extends Layer {
   /** Probability of zeroing an element. */
   readonly p: number;
-  training = true;
   private readonly backend: Backend;
   private readonly k: MlpKernels;
   private readonly bufs: Buffers;
@@ -29,6 +28,7 @@ export class Dropout implements Module {
   private savedMask: Tensor | null = null;
 
   constructor(p = 0.5, options: DropoutOptions = {}) {
+    super();
     if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability in [0, 1], got ${p}`);
     const seed = options.seed ?? nextSeed();
     if (!Number.isInteger(seed)) throw new Error(`Dropout: seed must be an integer, got ${seed}`);
@@ -75,29 +75,11 @@ export class Dropout implements Module {
     return dx;
   }
 
-  train(mode = true): this {
-    this.training = mode;
-    return this;
-  }
 
-  eval(): this {
-    return this.train(false);
-  }
 
-  parameters(): Parameter[] {
-    return [];
-  }
 
-  zeroGrad(): void {}
 
-  stateDict(): StateDict {
-    return {};
-  }
 
-  loadStateDict(sd: StateDict): void {
-    const keys = Object.keys(sd ?? {});
-    if (keys.length > 0) throw new Error(`${this}.loadStateDict: unexpected key "${keys[0]}" (this layer has no state)`);
-  }
 
   dispose(): void {
     this.bufs.releaseAll();

@@ -4,7 +4,7 @@
 // alive exactly as long as the tensor it looks at.
 import { type Backend, getBackend } from "../backend.js";
 import { checkTensorArg } from "../mlp_kernels.js";
-import type { Module, Parameter, StateDict } from "../module.js";
+import { Layer, type Parameter, type StateDict } from "../module.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import { Tensor } from "../tensor.js";
 
@@ -48,14 +48,14 @@ class ViewSlot {
   }
 }
 
-export class Flatten implements Module {
-  training = true;
+export class Flatten extends Layer {
   private readonly backend: Backend;
   private readonly out = new ViewSlot("Flatten()");
   private readonly din = new ViewSlot("Flatten()");
   private savedShape: readonly number[] | null = null;
 
   constructor() {
+    super();
     this.backend = getBackend();
   }
 
@@ -88,29 +88,11 @@ export class Flatten implements Module {
     return this.din.of(dy, shape);
   }
 
-  train(mode = true): this {
-    this.training = mode;
-    return this;
-  }
 
-  eval(): this {
-    return this.train(false);
-  }
 
-  parameters(): Parameter[] {
-    return [];
-  }
 
-  zeroGrad(): void {}
 
-  stateDict(): StateDict {
-    return {};
-  }
 
-  loadStateDict(sd: StateDict): void {
-    const keys = Object.keys(sd ?? {});
-    if (keys.length > 0) throw new Error(`Flatten.loadStateDict: unexpected key "${keys[0]}" (this layer has no state)`);
-  }
 
   dispose(): void {
     this.savedShape = null;
