@@ -131,6 +131,18 @@ export abstract class BatchNorm extends Layer {
     return `${this.constructor.name}(${this.numFeatures})`;
   }
 
+  toString(): string {
+    return this.name;
+  }
+
+  /** Null if this layer accepts `shape`, else the input it expects (Sequential's wiring check). */
+  expectedInput(shape: Shape): string | null {
+    const C = this.numFeatures;
+    const axis = this.dataFormat === "channelsLast" ? shape.length - 1 : 1;
+    if (this.ranks().includes(shape.length) && shape[axis] === C) return null;
+    return this.describeExpected().replace(/\bC\b/g, String(C));
+  }
+
   /** Maps an input shape to the kernel layout, or throws naming what was expected. */
   layoutOf(shape: Shape): BnLayout {
     // Training loops repeat one shape: reuse its layout instead of re-deriving it each call.

@@ -2,7 +2,6 @@
 // Before each layer it checks the input shape, so a wiring mistake names the layer index,
 // the layer and both shapes instead of failing inside a kernel. State is keyed like
 // PyTorch's state_dict(): "<index>.<name>" ("0.weight", "1.running_mean", ...).
-import { BatchNorm, BatchNorm1d, BatchNorm2d } from "./batchnorm.js";
 import { Dense } from "./layers/dense.js";
 import type { Module, Parameter, StateDict, StateValue } from "./module.js";
 import { fmt, type Shape, sameShape } from "./shape.js";
@@ -13,9 +12,8 @@ interface ChecksInput {
   expectedInput(shape: Shape): string | null;
 }
 
-/** How a layer is named in messages: its toString() if it has one, else e.g. "BatchNorm1d(100)". */
+/** How a layer is named in messages: its toString() if it has one, else its class name. */
 export function layerName(m: Module): string {
-  if (m instanceof BatchNorm) return `${m.constructor.name}(${m.numFeatures})`;
   const s = (m as { toString?: () => string }).toString;
   if (typeof s === "function" && s !== Object.prototype.toString) return String(m);
   return m?.constructor?.name ?? "layer";
@@ -23,15 +21,6 @@ export function layerName(m: Module): string {
 
 /** Null if `layer` accepts `shape`, otherwise a description of what it expects. */
 function expectedInput(layer: Module, shape: Shape): string | null {
-  if (layer instanceof BatchNorm) {
-    const C = layer.numFeatures;
-    const last = layer.dataFormat === "channelsLast";
-    const rank = shape.length;
-    const ok = (layer instanceof BatchNorm2d ? rank === 4 : rank === 2 || rank === 3) && shape[last ? rank - 1 : 1] === C;
-    if (ok) return null;
-    if (layer instanceof BatchNorm1d) return last ? `[N, ${C}] or [N, L, ${C}]` : `[N, ${C}] or [N, ${C}, L]`;
-    return last ? `[N, H, W, ${C}]` : `[N, ${C}, H, W]`;
-  }
   const f = (layer as Partial<ChecksInput>).expectedInput;
   return typeof f === "function" ? f.call(layer, shape) : null;
 }
