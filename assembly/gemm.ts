@@ -24,9 +24,9 @@
 //     slower at N = 512, the same on the MLP's shapes.
 //   B: W read transposed (gemm_nt) is packed with 4 x 4 shuffle transposes, row-major W or
 //     X copied; the last panel is padded with zero columns.
-// Edge tiles run the full 4 x 8 kernel on a scratch tile and copy the valid part. All
-// scratch is static data of this module (memory.data, ~25 KiB below __heap_base), so
-// callers pass none. Every C element is a sum in p order (starting from the bias, zero or
+// Edge tiles run the full 4 x 8 kernel on a scratch tile and copy the valid part. The
+// scratch (~25 KiB) is static data of this module by default, so callers pass none; a
+// threaded build gives each worker's instance its own with gemm_set_scratch. Every C element is a sum in p order (starting from the bias, zero or
 // the accumulated C), the same in both kernels and builds: SIMD and scalar agree bit for bit (the relaxed
 // build fuses the multiply-adds and agrees to rounding).
 // sigmoid and tanh are applied per tile with scalar Mathf (M*N of them vs M*N*K mul-adds).
@@ -37,11 +37,31 @@ const NR: i32 = 8; // columns of the register tile (two f32x4)
 const KC: i32 = 256; // max depth of a block: the packed B micro-panel is KC * NR * 4 = 8 KiB
 const MC: i32 = 256; // rows of an A block: MC * KC * 4 = 256 KiB (L2)
 
-const PACK_B: usize = memory.data(KC * NR * 4, 16); // one B micro-panel
-const PACK_A_BYTES: i32 = 16384; // a packed block of A read transposed; a partial last row tile of X or dY
-const PACK_A: usize = memory.data(PACK_A_BYTES, 16);
-const TILE: usize = memory.data(MR * NR * 4, 16); // edge tiles: full-size scratch C
-const BIAS: usize = memory.data(NR * 4, 16); // edge tiles: zero-padded bias
+// Scratch: one B micro-panel, a packed block of A read transposed (or a partial last row
+// tile of X or dY), and for edge tiles a full-size C tile and a zero-padded bias row.
+const PACK_B_BYTES: i32 = KC * NR * 4;
+const PACK_A_BYTES: i32 = 16384;
+const TILE_BYTES: i32 = MR * NR * 4;
+const SCRATCH_BYTES: i32 = PACK_B_BYTES + PACK_A_BYTES + TILE_BYTES + NR * 4;
+const STATIC_SCRATCH: usize = memory.data(SCRATCH_BYTES, 16);
+// Where the scratch is: module globals, so that each instance (each worker of a threaded
+// build sharing one memory) can point its own at a region of its own.
+let PACK_B: usize = 0, PACK_A: usize = 0, TILE: usize = 0, BIAS: usize = 0;
+gemm_set_scratch(0);
+
+/** Bytes of scratch the GEMM kernels use. */
+export function gemm_scratch_bytes(): i32 {
+  return SCRATCH_BYTES;
+}
+
+/** Points this instance's GEMM scratch at `ptr` (16-byte aligned, gemm_scratch_bytes() long); 0: the module's static area. */
+export function gemm_set_scratch(ptr: usize): void {
+  const base = ptr ? ptr : STATIC_SCRATCH;
+  PACK_B = base;
+  PACK_A = PACK_B + PACK_B_BYTES;
+  TILE = PACK_A + PACK_A_BYTES;
+  BIAS = TILE + TILE_BYTES;
+}
 
 // How the register tile starts: from zero, from C (accumulate), from the bias row.
 const INIT_ZERO: i32 = 0;

@@ -31,6 +31,10 @@ export interface MlpKernels {
   gemm_nn(dx: number, dy: number, w: number, M: number, N: number, K: number): void;
   /** dW[N,K] += dY[M,N]^T X[M,K]. Accumulates. */
   gemm_tn_acc(dw: number, dy: number, x: number, M: number, N: number, K: number): void;
+  /** Bytes of scratch the GEMM kernels use. */
+  gemm_scratch_bytes(): number;
+  /** Points this instance's GEMM scratch at ptr (0: the module's static area; one per worker in a threaded build). */
+  gemm_set_scratch(ptr: number): void;
   /** db[N] += sum over rows of dY[M,N]. Accumulates. */
   bias_backward_acc(db: number, dy: number, M: number, N: number): void;
   /** y = act(x) over n floats. Writes y. */

@@ -195,3 +195,23 @@ describe("SIMD and scalar builds agree", () => {
     }
   });
 });
+
+describe("per-instance scratch (for a threaded build sharing one memory)", () => {
+  it("gives the same results bit for bit with the scratch moved into the heap, and back", () => {
+    const be = backends.simd;
+    const k = be.kernels as unknown as MlpKernels;
+    const shape: Mnk = [261, 13, 513];
+    const before = checkShape(be, shape, 5, 1, true);
+    const scratch = be.heap.alloc(k.gemm_scratch_bytes());
+    be.heap.f32.fill(NaN, scratch >>> 2, (scratch + k.gemm_scratch_bytes()) >>> 2);
+    k.gemm_set_scratch(scratch);
+    try {
+      const moved = checkShape(be, shape, 5, 1, true);
+      for (const key of ["y", "dx", "dw", "db"] as const) expect(Array.from(moved[key])).toEqual(Array.from(before[key]));
+    } finally {
+      k.gemm_set_scratch(0);
+      be.heap.release(scratch);
+    }
+    expect(k.gemm_scratch_bytes()).toBeGreaterThan(8192);
+  });
+});
