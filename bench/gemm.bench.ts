@@ -193,9 +193,7 @@ interface Variant {
 }
 
 function libVariant(be: Backend, c: Case, d: Data, ref: { acc: Float64Array }): Variant {
-  const k = be.kernels as Partial<MlpKernels>;
-  if (typeof k.gemm_nt !== "function") throw new Error(`bench: the ${be.build} build has no gemm kernels; run npm run build:wasm`);
-  const kk = k as MlpKernels;
+  const kk: MlpKernels = be.kernels;
   const h = be.heap;
   const ptrs: number[] = [];
   const put = (a: Float32Array): number => {

@@ -24,7 +24,7 @@ import { BENCH_CASES, type BnCase } from "../test/shapes.js";
 import { compileFloors, type Floors, floorsFor } from "./floors.js";
 import { PlainBatchNorm } from "./plainjs.js";
 import { buildReport, type CaseResult, formatReport, type Op, type Timing, type Variant, writeJson } from "./report.js";
-import { TfBatchNorm, tfNumTensors, tfVersion, useTfBackend } from "./tfjs.js";
+import { TfBatchNorm, type TfInputs, tfNumTensors, tfVersion, useTfBackend } from "./tfjs.js";
 
 // ---------------------------------------------------------------- options
 
@@ -84,14 +84,8 @@ function fromChannelsLast(a: Float32Array, L: BnLayout): Float32Array {
   return out;
 }
 
-interface CaseData {
-  x: Float32Array;
-  dy: Float32Array;
-  gamma: Float32Array;
-  beta: Float32Array;
-  runMean: Float32Array;
-  runVar: Float32Array;
-}
+/** One case's inputs: tfjs's inputs without its channels-last shape and eps. */
+type CaseData = Omit<TfInputs, "shape" | "eps">;
 
 /** Inputs with a different offset and scale per channel (a layout mix-up cannot pass the check). */
 function makeData(shape: number[], L: BnLayout, seed: number): CaseData {

@@ -6,7 +6,7 @@
 // Importing the memory, rather than using the module's own, is what lets a later
 // threaded build share one memory between workers without changing any kernel.
 import { WasmHeap } from "./heap.js";
-import type { Kernels } from "./kernels.js";
+import { KERNEL_NAMES, type Kernels } from "./kernels.js";
 
 export type BuildName = "relaxed" | "simd" | "scalar";
 
@@ -139,11 +139,15 @@ export async function createBackend(options: InitOptions = {}): Promise<Backend>
   const pages = Math.max(1, Math.ceil((options.initialMemoryBytes ?? 16 * 1024 * 1024) / 65536));
   const memory = new WebAssembly.Memory({ initial: pages });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const kernels = instance.exports as unknown as Kernels;
-  if (typeof kernels.bn_forward_train_nchw !== "function") {
-    throw new Error("batchnorm-wasm: the given wasm module is not a batchnorm-wasm kernel build (no bn_forward_train_nchw export)");
+  const missing = KERNEL_NAMES.filter((name) => typeof instance.exports[name] !== "function");
+  if (missing.length > 0) {
+    throw new Error(
+      `batchnorm-wasm: the given wasm module is not a complete batchnorm-wasm kernel build: it lacks ${missing.join(", ")}; ` +
+        "rebuild it with `npm run build:wasm`, or pass init({ wasm }) a build that exports them",
+    );
   }
-  const actual: BuildName = kernels.has_relaxed_simd?.() ? "relaxed" : kernels.has_simd() ? "simd" : "scalar";
+  const kernels = instance.exports as unknown as Kernels;
+  const actual: BuildName = kernels.has_relaxed_simd() ? "relaxed" : kernels.has_simd() ? "simd" : "scalar";
   return new Backend(kernels, new WasmHeap(memory, kernels.heap_base()), actual);
 }
 

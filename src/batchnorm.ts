@@ -6,7 +6,7 @@ import { type Backend, getBackend } from "./backend.js";
 import { Buffers } from "./buffers.js";
 import { Layer, Parameter, type StateDict, type StateValue } from "./module.js";
 import { fmt, type Shape, sameShape } from "./shape.js";
-import { Tensor } from "./tensor.js";
+import { checkTensorArg, Tensor } from "./tensor.js";
 
 export type DataFormat = "channelsFirst" | "channelsLast";
 
@@ -74,6 +74,11 @@ export abstract class BatchNorm extends Layer {
   private readonly mean: Tensor;
   private readonly invStd: Tensor;
   private readonly batchVar: Tensor;
+  /** Eval mode's folded y = a*x + b. */
+  private readonly foldA: Tensor;
+  private readonly foldB: Tensor;
+  /** The kernels' per-channel scratch (its size depends on C only). */
+  private readonly scratch: Tensor;
   private readonly bufs: Buffers;
   private saved: Saved | null = null;
   private lastLayout: { shape: number[]; layout: BnLayout } | null = null;
@@ -124,6 +129,9 @@ export abstract class BatchNorm extends Layer {
     this.mean = make(0);
     this.invStd = make(0);
     this.batchVar = make(0);
+    this.foldA = make(0);
+    this.foldB = make(0);
+    this.scratch = new Tensor(this.backend, [Math.ceil(this.backend.kernels.bn_scratch_bytes(C) / 4)], owner);
     this.bufs = new Buffers(this.backend, owner);
   }
 
@@ -168,7 +176,7 @@ export abstract class BatchNorm extends Layer {
   }
 
   forward(x: Tensor): Tensor {
-    this.checkInput(x, "forward");
+    checkTensorArg(x, this.backend, this, "forward");
     const layout = this.layoutOf(x.shape);
     const batchStats = this.training || !this.trackRunningStats;
     if (batchStats && layout.m <= 1) {
@@ -177,15 +185,14 @@ export abstract class BatchNorm extends Layer {
     const k = this.backend.kernels;
     const y = this.bufs.get("y", x.shape);
     const C = this.numFeatures;
-    const scratch = this.bufs.scratch(k.bn_scratch_bytes(C));
+    const scratch = this.scratch.ptr;
     if (batchStats) {
-      const args = [y.ptr, this.mean.ptr, this.batchVar.ptr, this.invStd.ptr, x.ptr, this.gamma.ptr, this.beta.ptr, this.eps] as const;
-      if (layout.planar) k.bn_forward_train_nchw(...args, layout.N, C, layout.HW, scratch);
-      else k.bn_forward_train_nc(...args, layout.rows, C, scratch);
+      const { mean, batchVar, invStd, gamma, beta, eps } = this;
+      if (layout.planar) k.bn_forward_train_nchw(y.ptr, mean.ptr, batchVar.ptr, invStd.ptr, x.ptr, gamma.ptr, beta.ptr, eps, layout.N, C, layout.HW, scratch);
+      else k.bn_forward_train_nc(y.ptr, mean.ptr, batchVar.ptr, invStd.ptr, x.ptr, gamma.ptr, beta.ptr, eps, layout.rows, C, scratch);
       if (this.training && this.trackRunningStats) this.updateRunningStats(layout.m);
     } else {
-      const a = this.bufs.get("a", [C]);
-      const b = this.bufs.get("b", [C]);
+      const a = this.foldA, b = this.foldB;
       const rm = this.runningMean!, rv = this.runningVar!;
       k.bn_fold(a.ptr, b.ptr, this.gamma.ptr, this.beta.ptr, rm.ptr, rv.ptr, this.eps, C);
       if (layout.planar) k.scale_shift_nchw(y.ptr, x.ptr, a.ptr, b.ptr, layout.N, C, layout.HW, 0);
@@ -205,7 +212,7 @@ export abstract class BatchNorm extends Layer {
   backward(dy: Tensor): Tensor {
     const saved = this.saved;
     if (!saved) throw new Error(`${this.name}.backward: called before forward (there is no saved input to differentiate)`);
-    this.checkInput(dy, "backward");
+    checkTensorArg(dy, this.backend, this, "backward");
     if (!sameShape(dy.shape, saved.shape)) {
       throw new Error(`${this.name}.backward: expected dy of shape ${fmt(saved.shape)} (the last forward's input), got ${fmt(dy.shape)}`);
     }
@@ -215,20 +222,13 @@ export abstract class BatchNorm extends Layer {
     const k = this.backend.kernels;
     const C = this.numFeatures;
     const dx = this.bufs.get("dx", dy.shape);
-    const scratch = this.bufs.scratch(k.bn_scratch_bytes(C));
+    const scratch = this.scratch.ptr;
     const L = saved.layout;
-    const args = [
-      dx.ptr,
-      this.weight ? this.weight.grad.ptr : 0,
-      this.bias ? this.bias.grad.ptr : 0,
-      dy.ptr,
-      saved.x.ptr,
-      this.mean.ptr,
-      this.invStd.ptr,
-      this.gamma.ptr,
-    ] as const;
-    if (L.planar) k.bn_backward_nchw(...args, L.N, C, L.HW, saved.batchStats ? 1 : 0, scratch);
-    else k.bn_backward_nc(...args, L.rows, C, saved.batchStats ? 1 : 0, scratch);
+    const dgamma = this.weight ? this.weight.grad.ptr : 0, dbeta = this.bias ? this.bias.grad.ptr : 0;
+    const { mean, invStd, gamma } = this;
+    const batchStats = saved.batchStats ? 1 : 0;
+    if (L.planar) k.bn_backward_nchw(dx.ptr, dgamma, dbeta, dy.ptr, saved.x.ptr, mean.ptr, invStd.ptr, gamma.ptr, L.N, C, L.HW, batchStats, scratch);
+    else k.bn_backward_nc(dx.ptr, dgamma, dbeta, dy.ptr, saved.x.ptr, mean.ptr, invStd.ptr, gamma.ptr, L.rows, C, batchStats, scratch);
     return dx;
   }
 
@@ -239,27 +239,14 @@ export abstract class BatchNorm extends Layer {
     this.backend.kernels.bn_update_running(this.runningMean!.ptr, this.runningVar!.ptr, this.mean.ptr, this.batchVar.ptr, f, m / (m - 1), this.numFeatures);
   }
 
-  private checkInput(t: Tensor, what: string): void {
-    if (!(t instanceof Tensor)) {
-      throw new Error(`${this.name}.${what}: expected a Tensor (see tensor()), got ${t === null ? "null" : typeof t}`);
-    }
-    t.assertLive();
-    if (t.backend !== this.backend) {
-      throw new Error(`${this.name}.${what}: the tensor was created by another backend (init() was called again after this layer was made)`);
-    }
-  }
-
   /** Batch mean and biased variance of the last training forward (copies). */
   lastBatchStats(): { mean: Float32Array; var: Float32Array } {
     return { mean: this.mean.toArray(), var: this.batchVar.toArray() };
   }
 
-
-
   parameters(): Parameter[] {
     return [this.weight, this.bias].filter((p): p is Parameter => p !== null);
   }
-
 
   stateDict(): StateDict {
     const sd: StateDict = {};
@@ -306,7 +293,7 @@ export abstract class BatchNorm extends Layer {
   /** Releases every tensor this layer owns. The layer cannot be used afterwards. */
   dispose(): void {
     this.bufs.releaseAll();
-    for (const t of [this.gamma, this.beta, this.mean, this.invStd, this.batchVar, this.runningMean, this.runningVar, this.weight?.grad, this.bias?.grad]) {
+    for (const t of [this.gamma, this.beta, this.mean, this.invStd, this.batchVar, this.foldA, this.foldB, this.scratch, this.runningMean, this.runningVar, this.weight?.grad, this.bias?.grad]) {
       t?.release();
     }
     this.saved = null;

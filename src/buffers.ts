@@ -24,6 +24,18 @@ export class Buffers {
     return fresh;
   }
 
+  /** get() for `like` with its last dimension replaced by `last`; the new shape is built only when the buffer must change. */
+  getWithLastDim(name: string, like: Shape, last: number): Tensor {
+    const t = this.slots.get(name);
+    const r = like.length;
+    if (t && t.shape.length === r && t.shape[r - 1] === last) {
+      let same = true;
+      for (let i = 0; i < r - 1; i++) same &&= t.shape[i] === like[i];
+      if (same) return t;
+    }
+    return this.get(name, [...like.slice(0, -1), last]);
+  }
+
   /** Raw scratch memory of at least `bytes` bytes (reused while large enough). */
   scratch(bytes: number): number {
     const t = this.slots.get("#scratch");

@@ -3,9 +3,7 @@
 // and b_bn = beta - a * runMean (the bn_fold kernel), Dense then BN is
 //   a * (x W^T + b) + b_bn = x (a W)^T + (a b + b_bn),
 // one Dense with W' = a * W (row o scaled by a[o]) and b' = a * b + b_bn.
-import { getBackend } from "./backend.js";
 import { BatchNorm, BatchNorm1d, BatchNorm2d } from "./batchnorm.js";
-import { Buffers } from "./buffers.js";
 import { foldBatchNorm as foldBatchNormArrays } from "./functional.js";
 import { Activation, ReLU, Sigmoid, Tanh } from "./layers/activations.js";
 import { Dense } from "./layers/dense.js";
@@ -16,24 +14,13 @@ import { Sequential } from "./sequential.js";
 
 /** a and b of a BatchNorm's inference map y = a * x + b, from the bn_fold kernel (so, bit for bit, what eval mode uses). */
 function affineOf(bn: BatchNorm): { a: Float32Array; b: Float32Array } {
-  const C = bn.numFeatures;
-  const bufs = new Buffers(getBackend(), "foldBatchNorm");
-  try {
-    const put = (name: string, v: Float32Array) => {
-      const t = bufs.get(name, [C]);
-      t.data.set(v);
-      return t.ptr;
-    };
-    const g = put("gamma", bn.weight ? bn.weight.value.toArray() : new Float32Array(C).fill(1));
-    const beta = put("beta", bn.bias ? bn.bias.value.toArray() : new Float32Array(C));
-    const rm = put("rm", bn.runningMean!.toArray());
-    const rv = put("rv", bn.runningVar!.toArray());
-    const a = bufs.get("a", [C]), b = bufs.get("b", [C]);
-    getBackend().kernels.bn_fold(a.ptr, b.ptr, g, beta, rm, rv, bn.eps, C);
-    return { a: a.toArray(), b: b.toArray() };
-  } finally {
-    bufs.releaseAll();
-  }
+  return foldBatchNormArrays({
+    gamma: bn.weight ? bn.weight.value.toArray() : null,
+    beta: bn.bias ? bn.bias.value.toArray() : null,
+    runningMean: bn.runningMean!.toArray(),
+    runningVar: bn.runningVar!.toArray(),
+    eps: bn.eps,
+  });
 }
 
 function foldPair(dense: Dense, bn: BatchNorm): Dense {

@@ -140,7 +140,7 @@ export function batchNormInference(x: Float32Array, shape: Shape, options: Infer
 }
 
 /** Folds BN's inference parameters into per-channel a, b (y = a*x + b). */
-export function foldBatchNorm(options: Omit<InferenceOptions, "relu" | "dataFormat"> & { numFeatures?: number }) {
+export function foldBatchNorm(options: Omit<InferenceOptions, "relu" | "dataFormat">) {
   const C = options.runningMean?.length ?? 0;
   const fn = "foldBatchNorm";
   const gamma = perChannel(fn, "gamma", options.gamma, C, 1);

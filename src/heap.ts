@@ -18,6 +18,7 @@ export class WasmHeap {
   private readonly freeList: Block[] = [];
   private readonly sizes = new Map<number, number>();
   private viewF32: Float32Array;
+  private viewI32: Int32Array;
   private inUse = 0;
 
   constructor(memory: WebAssembly.Memory, base: number) {
@@ -25,6 +26,7 @@ export class WasmHeap {
     this.base = alignUp(base);
     this.top = this.base;
     this.viewF32 = new Float32Array(memory.buffer);
+    this.viewI32 = new Int32Array(memory.buffer);
   }
 
   /** Bytes currently handed out (not counting free-list holes). */
@@ -36,6 +38,12 @@ export class WasmHeap {
   get f32(): Float32Array {
     if (this.viewF32.buffer !== this.memory.buffer) this.viewF32 = new Float32Array(this.memory.buffer);
     return this.viewF32;
+  }
+
+  /** An Int32Array over all of memory (int32 labels), re-created like f32. */
+  get i32(): Int32Array {
+    if (this.viewI32.buffer !== this.memory.buffer) this.viewI32 = new Int32Array(this.memory.buffer);
+    return this.viewI32;
   }
 
   alloc(bytes: number): number {

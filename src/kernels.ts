@@ -55,4 +55,21 @@ export interface MlpKernels {
   mul(y: number, x: number, mask: number, n: number): void;
 }
 
-export type Kernels = BnKernels & Partial<MlpKernels>;
+export type Kernels = BnKernels & MlpKernels;
+
+/** Every export createBackend() requires of a kernel module (checked complete against Kernels below). */
+export const KERNEL_NAMES = [
+  "heap_base", "has_simd", "has_relaxed_simd", "bn_scratch_bytes", "bn_stats_nc", "bn_stats_nchw",
+  "bn_forward_train_nc", "bn_forward_train_nchw", "bn_backward_nc", "bn_backward_nchw", "bn_fold",
+  "bn_update_running", "bn_saved_from_running", "scale_shift_nc", "scale_shift_nchw",
+  "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
+  "act_forward", "act_backward", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
+  "sgd_step", "adam_step",
+] as const satisfies readonly (keyof Kernels)[];
+// A compile error here names a kernel of the interfaces missing from KERNEL_NAMES.
+const kernelNamesComplete: [Exclude<keyof Kernels, (typeof KERNEL_NAMES)[number]>] extends [never] ? true : never = true;
+void kernelNamesComplete;
+
+/** Activation codes of act_forward / act_backward / gemm_nt. */
+export const ACT = { none: 0, relu: 1, sigmoid: 2, tanh: 3 } as const;
+export type ActName = Exclude<keyof typeof ACT, "none">;

@@ -3,10 +3,9 @@
 // probabilities for backward: dlogits = (softmax - onehot) / M.
 import { type Backend, getBackend } from "./backend.js";
 import { Buffers } from "./buffers.js";
-import type { MlpKernels } from "./kernels.js";
-import { checkTensorArg, heapI32, mlp } from "./mlp_kernels.js";
+import type { Kernels } from "./kernels.js";
 import { fmt } from "./shape.js";
-import type { Tensor } from "./tensor.js";
+import { checkTensorArg, type Tensor } from "./tensor.js";
 
 export type Labels = Int32Array | Uint8Array;
 
@@ -18,13 +17,13 @@ export interface Loss {
 
 export class CrossEntropyLoss implements Loss {
   private readonly backend: Backend;
-  private readonly k: MlpKernels;
+  private readonly k: Kernels;
   private readonly bufs = new Buffers(getBackend(), "CrossEntropyLoss");
   private saved: { M: number; N: number; probs: Tensor; labels: Tensor; shape: readonly number[] } | null = null;
 
   constructor() {
     this.backend = getBackend();
-    this.k = mlp(this.backend, ["softmax_xent_forward", "softmax_xent_backward"]);
+    this.k = this.backend.kernels;
   }
 
   toString(): string {
@@ -58,7 +57,7 @@ export class CrossEntropyLoss implements Loss {
     }
     const probs = this.bufs.get("probs", logits.shape);
     const lab = this.bufs.get("labels", [M]);
-    const i32 = heapI32(this.backend);
+    const i32 = this.backend.heap.i32;
     const off = lab.ptr >>> 2;
     for (let i = 0; i < rows; i++) i32[off + i] = labels[i];
     const loss = this.k.softmax_xent_forward(probs.ptr, logits.ptr, lab.ptr, rows, N);

@@ -21,4 +21,4 @@ export { fromSafetensors, toSafetensors } from "./serialize/safetensors.js";
 export type { SafetensorsContents, Shapes } from "./serialize/safetensors.js";
 // Takes a Sequential (returns the folded model) or, as functional.ts's did, BN arrays (returns { a, b }).
 export { foldBatchNorm } from "./fold.js";
-export { manualSeed } from "./mlp_kernels.js";
+export { manualSeed } from "./random.js";

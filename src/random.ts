@@ -1,6 +1,6 @@
 // Seeded pseudo-random numbers for weight init, dropout masks and data shuffling.
-// uniform: mulberry32 (Tommy Ettinger's 32-bit generator; the same sequence as test/check.ts
-// rng(seed)), 2^-32 resolution in [0, 1). normal: Box-Muller, both values of each pair used.
+// uniform: mulberry32 (Tommy Ettinger's 32-bit generator; test/check.ts's rng(seed) draws
+// from it too), 2^-32 resolution in [0, 1). normal: Box-Muller, both values of each pair used.
 // Not cryptographic; the point is that one seed gives one run, on every engine.
 
 /** Anything indexable and writable: number[], Int32Array, Float32Array, ... */
@@ -69,4 +69,23 @@ export class Rng {
     this.shuffle(p);
     return p;
   }
+}
+
+let seedCounter = 0x5eed;
+
+/**
+ * Seeds the layers created afterwards without an explicit `seed` (Dense initialisation,
+ * Dropout masks), like torch.manual_seed: the same calls after manualSeed(s) give the same
+ * model. Without it, a process starts from a fixed seed, so runs repeat anyway.
+ */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed)) throw new Error(`manualSeed: seed must be an integer, got ${seed}`);
+  seedCounter = seed >>> 0;
+}
+
+/** The seed of the next layer created without one (each call moves on, so layers differ). */
+export function nextSeed(): number {
+  const s = seedCounter;
+  seedCounter = (seedCounter + 0x9e3779b9) >>> 0;
+  return s;
 }

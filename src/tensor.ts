@@ -16,20 +16,39 @@ export class Tensor {
   readonly ptr: number;
   /** Who may dispose this tensor: null for the user, otherwise the owning layer's name. */
   readonly owner: string | null;
+  /** The tensor whose memory this one views (see view()), or null if it owns its memory. */
+  readonly base: Tensor | null;
   private disposed = false;
 
-  /** @internal Use tensor() / zeros(); layers create owned tensors through this. */
-  constructor(backend: Backend, shape: Shape, owner: string | null = null) {
+  /**
+   * @internal Use tensor() / zeros() / view(); layers create owned tensors through this.
+   * With `base`, the new tensor shares base's memory (same element count) and allocates nothing.
+   */
+  constructor(backend: Backend, shape: Shape, owner: string | null = null, base: Tensor | null = null) {
     checkShape(shape, "Tensor");
     this.backend = backend;
     this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
-    this.ptr = backend.heap.alloc(this.size * 4);
+    if (base && base.size !== this.size) {
+      throw new Error(`view: shape ${fmt(shape)} holds ${this.size} values, but the tensor ${fmt(base.shape)} has ${base.size}`);
+    }
+    this.base = base ? (base.base ?? base) : null;
+    this.ptr = base ? base.ptr : backend.heap.alloc(this.size * 4);
     this.owner = owner;
   }
 
+  /** True once this tensor's memory is released (for a view: once its base's is). */
   get isDisposed(): boolean {
-    return this.disposed;
+    return this.base ? this.base.isDisposed : this.disposed;
+  }
+
+  /**
+   * The same memory under another shape with the same number of values, like PyTorch's
+   * view(): nothing is copied, and the view is valid exactly as long as this tensor.
+   */
+  view(shape: Shape, owner: string | null = null): Tensor {
+    this.assertLive();
+    return new Tensor(this.backend, shape, owner, this);
   }
 
   /**
@@ -61,19 +80,20 @@ export class Tensor {
     if (this.owner !== null) {
       throw new Error(`dispose: this tensor belongs to ${this.owner}, which reuses it; clone() it if you need a copy you can dispose`);
     }
+    if (this.base) throw new Error("dispose: this tensor is a view of another tensor's memory; dispose that tensor");
     this.release();
   }
 
   /** @internal */
   release(): void {
-    if (this.disposed) return;
+    if (this.base || this.disposed) return;
     this.disposed = true;
     this.backend.heap.release(this.ptr);
   }
 
   /** @internal */
   assertLive(): void {
-    if (this.disposed) {
+    if (this.isDisposed) {
       throw new Error(
         `Tensor ${fmt(this.shape)} was disposed` +
           (this.owner ? ` (it belonged to ${this.owner}, which released it when its input shape changed; clone() layer outputs to keep them)` : ""),
@@ -82,7 +102,7 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor(${fmt(this.shape)}${this.disposed ? ", disposed" : ""})`;
+    return `Tensor(${fmt(this.shape)}${this.base ? ", a view" : ""}${this.isDisposed ? ", disposed" : ""})`;
   }
 }
 
@@ -113,4 +133,21 @@ export function full(shape: Shape, value: number): Tensor {
   const t = new Tensor(getBackend(), shape);
   t.data.fill(value);
   return t;
+}
+
+/**
+ * The checks every layer makes on a tensor argument: a live Tensor of `backend`. The error
+ * names `owner` (a layer, through its toString(), built only on error) and `what`.
+ */
+export function checkTensorArg(t: unknown, backend: Backend, owner: string | object, what: string): asserts t is Tensor {
+  if (t instanceof Tensor && t.backend === backend) {
+    t.assertLive();
+    return;
+  }
+  const where = `${String(owner)}.${what}`;
+  if (!(t instanceof Tensor)) {
+    const got = t === null ? "null" : Array.isArray(t) ? "an array" : typeof t === "object" ? ((t as object).constructor?.name ?? "an object") : typeof t;
+    throw new Error(`${where}: expected a Tensor (see tensor()), got ${got}`);
+  }
+  throw new Error(`${where}: the tensor was created by another backend (init() was called again after this layer was made)`);
 }

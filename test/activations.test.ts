@@ -2,24 +2,23 @@
 // references, on both builds, over sizes around the f32x4 tile; the accuracy of exp, sigmoid
 // and tanh on dense grids; saturation and special values; SIMD/scalar parity to the bit.
 import { beforeAll, describe, expect, it } from "vitest";
-import { type BuildName, createBackend } from "../src/backend.js";
-import { rng } from "./check.js";
-import { ACT, ACT_NAMES, type ActCode, get, maxRelErr, type MlpBackend, put, refActBackward, refActForward, refMul } from "./reference_mlp.js";
+import { type Backend, type BuildName, createBackend } from "../src/backend.js";
+import { get, maxRelErr, put, rng } from "./check.js";
+import { ACT, ACT_NAMES, type ActCode, refActBackward, refActForward, refMul } from "./reference_mlp.js";
 import { TAIL_SIZES } from "./shapes.js";
 
 const SIZES = [...TAIL_SIZES, 1000];
 const ACTS = [ACT.identity, ACT.relu, ACT.sigmoid, ACT.tanh] as ActCode[];
 const BUILDS: BuildName[] = ["simd", "scalar"];
 
-type ExpKernel = { exp_forward(y: number, x: number, n: number): void };
 
-const backends = {} as Record<BuildName, MlpBackend>;
+const backends = {} as Record<BuildName, Backend>;
 beforeAll(async () => {
-  for (const build of BUILDS) backends[build] = (await createBackend({ build })) as MlpBackend;
+  for (const build of BUILDS) backends[build] = (await createBackend({ build }));
 });
 
 /** Runs a unary kernel (y, x, n) over xs in fresh memory; returns y. */
-function unary(b: MlpBackend, xs: ArrayLike<number>, run: (y: number, x: number, n: number) => void): Float32Array {
+function unary(b: Backend, xs: ArrayLike<number>, run: (y: number, x: number, n: number) => void): Float32Array {
   const x = put(b, xs), y = b.heap.alloc(xs.length * 4);
   run(y, x, xs.length);
   const out = get(b, y, xs.length);
@@ -28,8 +27,8 @@ function unary(b: MlpBackend, xs: ArrayLike<number>, run: (y: number, x: number,
   return out;
 }
 
-const expOf = (b: MlpBackend) => (y: number, x: number, n: number) => (b.kernels as unknown as ExpKernel).exp_forward(y, x, n);
-const actOf = (b: MlpBackend, act: ActCode) => (y: number, x: number, n: number) => b.kernels.act_forward(y, x, n, act);
+const expOf = (b: Backend) => (y: number, x: number, n: number) => b.kernels.exp_forward(y, x, n);
+const actOf = (b: Backend, act: ActCode) => (y: number, x: number, n: number) => b.kernels.act_forward(y, x, n, act);
 
 /** n evenly spaced float32 values from lo to hi. */
 function grid(lo: number, hi: number, n: number): Float32Array {

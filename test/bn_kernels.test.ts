@@ -2,9 +2,9 @@
 // tile in C and H*W, N in {2, 3, 60}) and the real shapes, in all three layouts, in both
 // builds; then the two builds against each other on the same inputs.
 import { beforeAll, describe, expect, it } from "vitest";
-import { type BuildName, createBackend, init } from "../src/backend.js";
+import { createBackend, init } from "../src/backend.js";
 import { batchNormBackward, batchNormInference, batchNormTrain } from "../src/functional.js";
-import { BUILDS, expectClose, relErr, rng } from "./check.js";
+import { BUILDS, expectClose, get, put, relErr, rng } from "./check.js";
 import { channelIndex, refBackward, refForwardTrain, refInference } from "./reference.js";
 import { type BnCase, REAL_TEST_CASES, sweepCases } from "./shapes.js";
 
@@ -98,12 +98,7 @@ describe("SIMD and scalar builds agree", () => {
       const n = x.length;
       const outs = builds.map((b) => {
         const h = b.heap, k = b.kernels;
-        const p = (len: number, src?: Float32Array) => {
-          const ptr = h.alloc(len * 4);
-          if (src) h.f32.set(src, ptr >>> 2);
-          else h.f32.fill(0, ptr >>> 2, (ptr >>> 2) + len);
-          return ptr;
-        };
+        const p = (len: number, src?: Float32Array) => put(b, src ?? new Float32Array(len));
         const px = p(n, x), pdy = p(n, dy), pg = p(C, gamma), pb = p(C, beta);
         const py = p(n), pm = p(C), pv = p(C), pi = p(C), pdx = p(n), pdg = p(C), pdb = p(C);
         const s = h.alloc(k.bn_scratch_bytes(C));
@@ -115,8 +110,7 @@ describe("SIMD and scalar builds agree", () => {
           k.bn_forward_train_nchw(py, pm, pv, pi, px, pg, pb, 1e-5, c.shape[0], C, HW, s);
           k.bn_backward_nchw(pdx, pdg, pdb, pdy, px, pm, pi, pg, c.shape[0], C, HW, 1, s);
         }
-        const get = (ptr: number, len: number) => h.f32.slice(ptr >>> 2, (ptr >>> 2) + len);
-        return { y: get(py, n), dx: get(pdx, n), dg: get(pdg, C), db: get(pdb, C) };
+        return { y: get(b, py, n), dx: get(b, pdx, n), dg: get(b, pdg, C), db: get(b, pdb, C) };
       });
       const label = `${c.dataFormat} ${JSON.stringify(c.shape)}`;
       // Same math, different summation order: agreement to float32 rounding.

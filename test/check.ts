@@ -1,7 +1,8 @@
 // The one comparison every kernel test uses (tinygrad's helper_test_op idea): run a wasm
 // result against its float64 reference with a stated tolerance and report where it fails.
 import { expect } from "vitest";
-import { type BuildName, relaxedSimdSupported } from "../src/backend.js";
+import { type Backend, type BuildName, relaxedSimdSupported } from "../src/backend.js";
+import { Rng } from "../src/random.js";
 
 /**
  * Normwise relative error: max_i |got_i - want_i| / max_i |want_i| (the denominator floored
@@ -33,16 +34,13 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol
   }
 }
 
-/** Deterministic pseudo-random numbers (mulberry32) and normals (Box-Muller). */
+/**
+ * Deterministic test data: the library's seeded Rng for uniforms, and one Box-Muller normal
+ * per pair of uniforms (so a seed gives the same arrays it always gave these tests).
+ */
 export function rng(seed: number) {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  const uniform = () => r.uniform();
   const normal = () => {
     const u = Math.max(uniform(), 1e-12), v = uniform();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
@@ -56,3 +54,42 @@ export function rng(seed: number) {
  * starts Node 20 with --experimental-wasm-relaxed-simd, see vitest.config.ts).
  */
 export const BUILDS: BuildName[] = relaxedSimdSupported() ? ["relaxed", "simd", "scalar"] : ["simd", "scalar"];
+
+// Test buffers in a backend's memory (tests allocate freely; nothing here is a hot path).
+
+type Arr = ArrayLike<number>;
+
+/** Copies values into a fresh float32 block of the backend's heap; returns its pointer. */
+export function put(b: Backend, values: Arr): number {
+  const p = b.heap.alloc(values.length * 4);
+  b.heap.f32.set(values, p >> 2); // the view is re-taken after alloc: growth detaches it
+  return p;
+}
+
+/** A copy of n float32 values at p. */
+export function get(b: Backend, p: number, n: number): Float32Array {
+  return b.heap.f32.slice(p >> 2, (p >> 2) + n);
+}
+
+/** Copies int32 values into a fresh block; returns its pointer. */
+export function putI32(b: Backend, values: Arr): number {
+  const p = b.heap.alloc(values.length * 4);
+  new Int32Array(b.heap.memory.buffer, p, values.length).set(values);
+  return p;
+}
+
+/**
+ * Elementwise max of |got - want| / max(|want|, floor). NaN against NaN counts as equal;
+ * NaN against a number, or a differing infinity, is Infinity.
+ */
+export function maxRelErr(got: Arr, want: Arr, floor = 1e-30): number {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i], w = want[i];
+    if (Number.isNaN(w) && Number.isNaN(g)) continue;
+    if (g === w) continue;
+    const e = Math.abs(g - w) / Math.max(Math.abs(w), floor);
+    worst = Math.max(worst, Number.isNaN(e) ? Infinity : e);
+  }
+  return worst;
+}

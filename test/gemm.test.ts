@@ -4,7 +4,6 @@
 // non-zero gradients, no writes outside the output, and SIMD/scalar parity.
 import { beforeAll, describe, expect, it } from "vitest";
 import { createBackend, type Backend, type BuildName } from "../src/backend.js";
-import type { MlpKernels } from "../src/kernels.js";
 import { BUILDS, expectClose, rng } from "./check.js";
 import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "./reference_gemm.js";
 import { MNIST_MLP, TAIL_SIZES } from "./shapes.js";
@@ -60,11 +59,6 @@ class Bufs {
   }
 }
 
-function mlp(be: Backend): MlpKernels {
-  const k = be.kernels as Partial<MlpKernels>;
-  if (typeof k.gemm_nt !== "function") throw new Error("the wasm build has no gemm_nt export");
-  return k as MlpKernels;
-}
 
 interface Outputs {
   y: Float32Array;
@@ -80,7 +74,7 @@ function checkShape(be: Backend, [M, N, K]: Mnk, seed: number, act: number, bias
   // sigmoid / tanh are not all saturated.
   const x = r.array(M * K), w = r.array(N * K, 1 / Math.sqrt(Math.max(K, 1))), b = r.array(N, 0.1), dy = r.array(M * N);
   const dw0 = r.array(N * K), db0 = r.array(N);
-  const k = mlp(be);
+  const k = be.kernels;
   const bufs = new Bufs(be);
   const tag = `${be.build} M=${M} N=${N} K=${K}`;
   try {
@@ -133,7 +127,7 @@ describe.each(builds)("gemm kernels, %s build", (build) => {
   });
 
   it("handle K = 0: Y = act(b), nothing written to the empty dX and dW", () => {
-    const be = backends[build], k = mlp(be), bufs = new Bufs(be);
+    const be = backends[build], k = be.kernels, bufs = new Bufs(be);
     const [M, N] = [5, 9];
     const b = rng(3).array(N);
     try {
@@ -151,7 +145,7 @@ describe.each(builds)("gemm kernels, %s build", (build) => {
   });
 
   it("gemm_nt traps on an unknown act code", () => {
-    const be = backends[build], k = mlp(be), bufs = new Bufs(be);
+    const be = backends[build], k = be.kernels, bufs = new Bufs(be);
     try {
       const px = bufs.put([1, 2]), pw = bufs.put([3, 4]), py = bufs.out(1);
       expect(() => k.gemm_nt(py, px, pw, 0, 1, 1, 2, 4)).toThrow(WebAssembly.RuntimeError);
@@ -162,7 +156,7 @@ describe.each(builds)("gemm kernels, %s build", (build) => {
   });
 
   it("accumulate: a second gemm_tn_acc / bias_backward_acc call adds the same product again", () => {
-    const be = backends[build], k = mlp(be), bufs = new Bufs(be);
+    const be = backends[build], k = be.kernels, bufs = new Bufs(be);
     const [M, N, K] = [60, 100, 784];
     const r = rng(11);
     const dy = r.array(M * N), x = r.array(M * K), dw0 = r.array(N * K), db0 = r.array(N);
@@ -199,7 +193,7 @@ describe("SIMD and scalar builds agree", () => {
 describe("per-instance scratch (for a threaded build sharing one memory)", () => {
   it("gives the same results bit for bit with the scratch moved into the heap, and back", () => {
     const be = backends.simd;
-    const k = be.kernels as unknown as MlpKernels;
+    const k = be.kernels;
     const shape: Mnk = [261, 13, 513];
     const before = checkShape(be, shape, 5, 1, true);
     const scratch = be.heap.alloc(k.gemm_scratch_bytes());

@@ -6,7 +6,7 @@
 // 3. central differences of the wasm model itself in float32 (eps 1e-2) on a smooth variant
 //    (Tanh for ReLU, so that no difference straddles a kink), for a sample of entries.
 import { beforeAll, describe, expect, it } from "vitest";
-import { type BuildName, init } from "../src/backend.js";
+import { init } from "../src/backend.js";
 import { BatchNorm1d } from "../src/batchnorm.js";
 import { ReLU, Sigmoid, Tanh } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";

@@ -2,7 +2,7 @@
 // their float64 references on both builds; Dense's initialisations by their distributions;
 // the errors users see.
 import { beforeAll, describe, expect, it } from "vitest";
-import { backendInfo, type BuildName, getBackend, init } from "../src/backend.js";
+import { backendInfo, getBackend, init } from "../src/backend.js";
 import { Activation, ReLU, Sigmoid, Tanh } from "../src/layers/activations.js";
 import { Dense, type DenseInit } from "../src/layers/dense.js";
 import { Dropout } from "../src/layers/dropout.js";

@@ -2,19 +2,19 @@
 // references on both builds: shapes with SIMD tails, a case worked by hand, logits of 1e4,
 // bad labels, in-place use, finite differences of the loss, SIMD/scalar agreement.
 import { beforeAll, describe, expect, it } from "vitest";
-import { type BuildName, createBackend } from "../src/backend.js";
-import { expectClose, rng } from "./check.js";
-import { get, maxRelErr, type MlpBackend, put, putI32, refSoftmaxXentBackward, refSoftmaxXentForward } from "./reference_mlp.js";
+import { type Backend, type BuildName, createBackend } from "../src/backend.js";
+import { expectClose, get, maxRelErr, put, putI32, rng } from "./check.js";
+import { refSoftmaxXentBackward, refSoftmaxXentForward } from "./reference_mlp.js";
 import { MNIST_MLP, TAIL_SIZES } from "./shapes.js";
 
 const BUILDS: BuildName[] = ["simd", "scalar"];
-const backends = {} as Record<BuildName, MlpBackend>;
+const backends = {} as Record<BuildName, Backend>;
 beforeAll(async () => {
-  for (const build of BUILDS) backends[build] = (await createBackend({ build })) as MlpBackend;
+  for (const build of BUILDS) backends[build] = (await createBackend({ build }));
 });
 
 /** Forward then backward in fresh memory; returns probs, loss and dlogits. */
-function xent(b: MlpBackend, logits: ArrayLike<number>, labels: ArrayLike<number>, M: number, N: number) {
+function xent(b: Backend, logits: ArrayLike<number>, labels: ArrayLike<number>, M: number, N: number) {
   const x = put(b, logits), l = putI32(b, labels), p = b.heap.alloc(M * N * 4), d = b.heap.alloc(M * N * 4);
   const loss = b.kernels.softmax_xent_forward(p, x, l, M, N);
   b.kernels.softmax_xent_backward(d, p, l, M, N);

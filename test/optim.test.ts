@@ -3,29 +3,29 @@
 // then 5 steps of every option combination over sizes around the f32x4 tile, and the
 // SIMD/scalar builds agreeing to the bit.
 import { beforeAll, describe, expect, it } from "vitest";
-import { type BuildName, createBackend } from "../src/backend.js";
-import { expectClose, rng } from "./check.js";
-import { type AdamOptions, get, type MlpBackend, put, RefAdam, RefSgd, type SgdOptions } from "./reference_mlp.js";
+import { type Backend, type BuildName, createBackend } from "../src/backend.js";
+import { expectClose, get, put, rng } from "./check.js";
+import { type AdamOptions, RefAdam, RefSgd, type SgdOptions } from "./reference_mlp.js";
 import { TAIL_SIZES } from "./shapes.js";
 
 const SIZES = [...TAIL_SIZES, 1000];
 const STEPS = 5;
 const BUILDS: BuildName[] = ["simd", "scalar"];
-const backends = {} as Record<BuildName, MlpBackend>;
+const backends = {} as Record<BuildName, Backend>;
 beforeAll(async () => {
-  for (const build of BUILDS) backends[build] = (await createBackend({ build })) as MlpBackend;
+  for (const build of BUILDS) backends[build] = (await createBackend({ build }));
 });
 
 /** Parameters, momentum/moment buffers and one gradient per step, held in wasm memory. */
 class WasmParam {
-  readonly b: MlpBackend;
+  readonly b: Backend;
   readonly n: number;
   readonly param: number;
   readonly grad: number;
   readonly buf: number;
   readonly v: number;
 
-  constructor(b: MlpBackend, init: ArrayLike<number>, bufFill = NaN) {
+  constructor(b: Backend, init: ArrayLike<number>, bufFill = NaN) {
     this.b = b;
     this.n = init.length;
     this.param = put(b, init);

@@ -3,8 +3,6 @@
 // optimizers replay PyTorch's torch.optim update rules (torch/optim/sgd.py and adam.py,
 // _single_tensor_sgd and _single_tensor_adam) line by line. At the end: the few lines of
 // wasm-memory plumbing that the MLP kernel tests share.
-import type { Backend } from "../src/backend.js";
-import type { BnKernels, MlpKernels } from "../src/kernels.js";
 
 type Arr = ArrayLike<number>;
 
@@ -159,43 +157,4 @@ export class RefAdam {
       p[i] -= stepSize * (m[i] / denom); // param.addcdiv_(exp_avg, denom, value=-step_size)
     }
   }
-}
-
-// ---- wasm-memory plumbing shared by test/activations, loss and optim.test.ts ----
-
-export type MlpBackend = Backend & { kernels: BnKernels & MlpKernels };
-
-/** Copies values into a fresh float32 block of the backend's heap; returns its pointer. */
-export function put(b: Backend, values: Arr): number {
-  const p = b.heap.alloc(values.length * 4);
-  b.heap.f32.set(values, p >> 2); // the view is re-taken after alloc: growth detaches it
-  return p;
-}
-
-/** A copy of n float32 values at p. */
-export function get(b: Backend, p: number, n: number): Float32Array {
-  return b.heap.f32.slice(p >> 2, (p >> 2) + n);
-}
-
-/** Copies int32 values into a fresh block; returns its pointer. */
-export function putI32(b: Backend, values: Arr): number {
-  const p = b.heap.alloc(values.length * 4);
-  new Int32Array(b.heap.memory.buffer, p, values.length).set(values);
-  return p;
-}
-
-/**
- * Elementwise max of |got - want| / max(|want|, floor). NaN against NaN counts as equal;
- * NaN against a number, or a differing infinity, is Infinity.
- */
-export function maxRelErr(got: Arr, want: Arr, floor = 1e-30): number {
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i], w = want[i];
-    if (Number.isNaN(w) && Number.isNaN(g)) continue;
-    if (g === w) continue;
-    const e = Math.abs(g - w) / Math.max(Math.abs(w), floor);
-    worst = Math.max(worst, Number.isNaN(e) ? Infinity : e);
-  }
-  return worst;
 }

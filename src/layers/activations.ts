@@ -3,24 +3,23 @@
 // the output (sigmoid' = y(1-y), tanh' = 1-y^2, relu' = [y > 0]), so backward needs only y.
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import type { MlpKernels } from "../kernels.js";
-import { ACT, type ActName, checkTensorArg, mlp } from "../mlp_kernels.js";
-import { Layer, type Parameter, type StateDict } from "../module.js";
+import { ACT, type ActName, type Kernels } from "../kernels.js";
+import { Layer } from "../module.js";
 import { fmt, sameShape } from "../shape.js";
-import type { Tensor } from "../tensor.js";
+import { checkTensorArg, type Tensor } from "../tensor.js";
 
 export abstract class Activation extends Layer {
   /** Which function: 'relu', 'sigmoid' or 'tanh'. */
   abstract readonly kind: ActName;
   private readonly backend: Backend;
-  private readonly k: MlpKernels;
+  private readonly k: Kernels;
   private readonly bufs: Buffers;
   private savedY: Tensor | null = null;
 
   constructor() {
     super();
     this.backend = getBackend();
-    this.k = mlp(this.backend, ["act_forward", "act_backward"]);
+    this.k = this.backend.kernels;
     this.bufs = new Buffers(this.backend, `${new.target.name}()`);
   }
 
@@ -46,12 +45,6 @@ export abstract class Activation extends Layer {
     this.k.act_backward(dx.ptr, dy.ptr, y.ptr, dy.size, ACT[this.kind]);
     return dx;
   }
-
-
-
-
-
-
 
   /** Releases the layer's buffers. */
   dispose(): void {

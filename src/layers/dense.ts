@@ -3,12 +3,11 @@
 // db += sum_rows dY and returns dX = dY W. All three are wasm kernels on pointers.
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import { checkTensorArg, mlp, nextSeed } from "../mlp_kernels.js";
-import type { MlpKernels } from "../kernels.js";
+import type { Kernels } from "../kernels.js";
 import { Layer, Parameter, type StateDict } from "../module.js";
-import { Rng } from "../random.js";
+import { nextSeed, Rng } from "../random.js";
 import { fmt, type Shape } from "../shape.js";
-import { Tensor } from "../tensor.js";
+import { checkTensorArg, Tensor } from "../tensor.js";
 
 /**
  * Weight initialisation:
@@ -28,8 +27,6 @@ export interface DenseOptions {
   seed?: number;
 }
 
-const KERNELS = ["gemm_nt", "gemm_nn", "gemm_tn_acc", "bias_backward_acc"] as const;
-
 export class Dense extends Layer {
   readonly inFeatures: number;
   readonly outFeatures: number;
@@ -38,7 +35,7 @@ export class Dense extends Layer {
   readonly bias: Parameter | null;
 
   private readonly backend: Backend;
-  private readonly k: MlpKernels;
+  private readonly k: Kernels;
   private readonly bufs: Buffers;
   private savedX: Tensor | null = null;
 
@@ -58,7 +55,7 @@ export class Dense extends Layer {
     else throw new Error(`Dense: seed must be an integer, got ${options.seed}`);
 
     this.backend = getBackend();
-    this.k = mlp(this.backend, KERNELS);
+    this.k = this.backend.kernels;
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     const owner = this.toString();
@@ -88,7 +85,7 @@ export class Dense extends Layer {
     const expected = this.expectedInput(x.shape);
     if (expected) throw new Error(`${this}: expected input ${expected}, got ${fmt(x.shape)}`);
     const M = x.size / this.inFeatures;
-    const y = this.bufs.get("y", [...x.shape.slice(0, -1), this.outFeatures]);
+    const y = this.bufs.getWithLastDim("y", x.shape, this.outFeatures);
     this.k.gemm_nt(y.ptr, x.ptr, this.weight.value.ptr, this.bias ? this.bias.value.ptr : 0, M, this.outFeatures, this.inFeatures, 0);
     this.savedX = x;
     return y;
@@ -128,8 +125,6 @@ export class Dense extends Layer {
     this.k.gemm_tn_acc(this.weight.grad.ptr, dy.ptr, x.ptr, M, this.outFeatures, this.inFeatures);
     if (this.bias) this.k.bias_backward_acc(this.bias.grad.ptr, dy.ptr, M, this.outFeatures);
   }
-
-
 
   parameters(): Parameter[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];

@@ -4,12 +4,11 @@
 // memory, and forward and backward are both y = x * mask (the `mul` kernel).
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import type { MlpKernels } from "../kernels.js";
-import { checkTensorArg, mlp, nextSeed } from "../mlp_kernels.js";
-import { Layer, type Parameter, type StateDict } from "../module.js";
-import { Rng } from "../random.js";
+import type { Kernels } from "../kernels.js";
+import { Layer } from "../module.js";
+import { nextSeed, Rng } from "../random.js";
 import { fmt, sameShape } from "../shape.js";
-import type { Tensor } from "../tensor.js";
+import { checkTensorArg, type Tensor } from "../tensor.js";
 
 export interface DropoutOptions {
   /** Seed of the masks. Default: the next of the sequence set by manualSeed(). */
@@ -20,7 +19,7 @@ export class Dropout extends Layer {
   /** Probability of zeroing an element. */
   readonly p: number;
   private readonly backend: Backend;
-  private readonly k: MlpKernels;
+  private readonly k: Kernels;
   private readonly bufs: Buffers;
   private readonly rng: Rng;
   /** Shape of the last forward's input (null before any), and its mask (null: it was the identity). */
@@ -34,7 +33,7 @@ export class Dropout extends Layer {
     if (!Number.isInteger(seed)) throw new Error(`Dropout: seed must be an integer, got ${seed}`);
     this.p = p;
     this.backend = getBackend();
-    this.k = mlp(this.backend, ["mul"]);
+    this.k = this.backend.kernels;
     this.bufs = new Buffers(this.backend, this.toString());
     this.rng = new Rng(seed);
   }
@@ -74,12 +73,6 @@ export class Dropout extends Layer {
     this.k.mul(dx.ptr, dy.ptr, mask.ptr, dy.size);
     return dx;
   }
-
-
-
-
-
-
 
   dispose(): void {
     this.bufs.releaseAll();

@@ -3,48 +3,18 @@
 // shape) and backward a view of dy with the input's shape: nothing is copied. A view is
 // alive exactly as long as the tensor it looks at.
 import { type Backend, getBackend } from "../backend.js";
-import { checkTensorArg } from "../mlp_kernels.js";
-import { Layer, type Parameter, type StateDict } from "../module.js";
+import { Layer } from "../module.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { Tensor } from "../tensor.js";
-
-/** A Tensor that shares another tensor's memory under a different shape (never allocates or frees). */
-class TensorView extends Tensor {
-  declare readonly base: Tensor;
-  override get isDisposed(): boolean {
-    return this.base.isDisposed;
-  }
-  override assertLive(): void {
-    this.base.assertLive();
-  }
-  override release(): void {}
-  override toString(): string {
-    return `Tensor(${fmt(this.shape)}, a view${this.isDisposed ? ", disposed" : ""})`;
-  }
-}
-
-/** A view of `base` with `shape` (same element count); the Tensor constructor is bypassed because it allocates. */
-export function viewAs(base: Tensor, shape: Shape, owner: string): Tensor {
-  const v = Object.create(TensorView.prototype) as TensorView;
-  Object.defineProperties(v, {
-    shape: { value: Object.freeze([...shape]), enumerable: true },
-    size: { value: base.size, enumerable: true },
-    backend: { value: base.backend, enumerable: true },
-    ptr: { value: base.ptr, enumerable: true },
-    owner: { value: owner, enumerable: true },
-    base: { value: base, enumerable: true },
-  });
-  return v;
-}
+import { checkTensorArg, type Tensor } from "../tensor.js";
 
 /** Caches one view so that steady-state forward/backward calls create no objects. */
 class ViewSlot {
   private view: Tensor | null = null;
   constructor(private readonly owner: string) {}
   of(base: Tensor, shape: Shape): Tensor {
-    const v = this.view as TensorView | null;
-    if (v && v.base === base && sameShape(v.shape, shape)) return v;
-    return (this.view = viewAs(base, shape, this.owner));
+    const v = this.view;
+    if (v && v.base === (base.base ?? base) && v.ptr === base.ptr && sameShape(v.shape, shape)) return v;
+    return (this.view = base.view(shape, this.owner));
   }
 }
 
@@ -87,12 +57,6 @@ export class Flatten extends Layer {
     if (shape.length === 2) return dy;
     return this.din.of(dy, shape);
   }
-
-
-
-
-
-
 
   dispose(): void {
     this.savedShape = null;

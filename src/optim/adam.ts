@@ -28,7 +28,7 @@ export class Adam extends OptimizerBase {
   constructor(params: Iterable<Parameter>, options: AdamOptions = {}) {
     const name = options?.decoupled ? "AdamW" : "Adam";
     if (options === null || typeof options !== "object") throw new Error(`${name}: options must be an object, got ${options === null ? "null" : typeof options}`);
-    super(name, params, options.lr ?? 1e-3, "adam_step");
+    super(name, params, options.lr ?? 1e-3);
     const betas = options.betas ?? [0.9, 0.999];
     if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === "number" && b >= 0 && b < 1)) {
       throw new Error(`${name}: betas must be two numbers in [0, 1), got ${JSON.stringify(betas)}`);

@@ -2,8 +2,7 @@
 // step, on pointers: the state (momentum buffers, Adam's moments) lives in wasm memory,
 // allocated once when the optimizer is made. This file holds the shared base and SGD.
 import type { Backend } from "../backend.js";
-import type { MlpKernels } from "../kernels.js";
-import { mlp } from "../mlp_kernels.js";
+import type { Kernels } from "../kernels.js";
 import { Parameter } from "../module.js";
 import { Tensor } from "../tensor.js";
 
@@ -21,12 +20,12 @@ export abstract class OptimizerBase implements Optimizer {
   /** Number of step() calls so far. */
   stepCount = 0;
   protected readonly backend: Backend;
-  protected readonly k: MlpKernels;
+  protected readonly k: Kernels;
   private _lr = 0;
   private readonly state: Tensor[] = [];
   private readonly name: string;
 
-  constructor(name: string, params: Iterable<Parameter>, lr: number, kernel: "sgd_step" | "adam_step") {
+  constructor(name: string, params: Iterable<Parameter>, lr: number) {
     this.name = name;
     if (params === null || typeof params !== "object" || typeof (params as Iterable<Parameter>)[Symbol.iterator] !== "function") {
       throw new Error(`${name}: expected the parameters as an array (e.g. model.parameters()), got ${params === null ? "null" : typeof params}`);
@@ -44,7 +43,7 @@ export abstract class OptimizerBase implements Optimizer {
       p.value.assertLive();
       if (p.value.backend !== this.backend) throw new Error(`${name}: the parameters come from different backends (init() was called again in between)`);
     }
-    this.k = mlp(this.backend, [kernel]);
+    this.k = this.backend.kernels;
     this.lr = lr;
   }
 
@@ -108,7 +107,7 @@ export class SGD extends OptimizerBase {
     if (options === null || typeof options !== "object" || options.lr === undefined) {
       throw new Error("SGD: options.lr is required, e.g. new SGD(model.parameters(), { lr: 0.01 })");
     }
-    super("SGD", params, options.lr, "sgd_step");
+    super("SGD", params, options.lr);
     this.momentum = nonNegative("SGD", "momentum", options.momentum, 0);
     this.dampening = nonNegative("SGD", "dampening", options.dampening, 0);
     this.weightDecay = nonNegative("SGD", "weightDecay", options.weightDecay, 0);
