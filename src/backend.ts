@@ -5,6 +5,7 @@
 // relative to this module's URL); nothing here imports a Node-only module statically.
 // Importing the memory, rather than using the module's own, is what lets a later
 // threaded build share one memory between workers without changing any kernel.
+import { checkOptions, describe } from "./options.js";
 import { WasmHeap } from "./heap.js";
 import { KERNEL_NAMES, type Kernels } from "./kernels.js";
 
@@ -119,7 +120,12 @@ async function compileSource(src: NonNullable<InitOptions["wasm"]>): Promise<Web
   return WebAssembly.compile(src);
 }
 
-export async function createBackend(options: InitOptions = {}): Promise<Backend> {
+export async function createBackend(opts?: InitOptions): Promise<Backend> {
+  const options = checkOptions("batchnorm-wasm: init", opts, ["build", "wasm", "initialMemoryBytes"]);
+  const bytes = options.initialMemoryBytes;
+  if (bytes !== undefined && (typeof bytes !== "number" || !Number.isInteger(bytes) || bytes < 0 || bytes > 4 * 1024 ** 3)) {
+    throw new Error(`batchnorm-wasm: init: initialMemoryBytes must be an integer number of bytes in [0, 4 GiB], got ${describe(bytes)}`);
+  }
   const wanted = options.build ?? "auto";
   if (wanted !== "auto" && wanted !== "relaxed" && wanted !== "simd" && wanted !== "scalar") {
     throw new Error(`batchnorm-wasm: build must be 'auto', 'relaxed', 'simd' or 'scalar', got ${JSON.stringify(wanted)}`);
@@ -158,7 +164,7 @@ let loading: Promise<Backend> | null = null;
  * Loads the kernels; call once (await it) before anything else. Calling it again with
  * different options loads a new backend for tensors and layers created afterwards.
  */
-export async function init(options: InitOptions = {}): Promise<BackendInfo> {
+export async function init(options?: InitOptions): Promise<BackendInfo> {
   const p = createBackend(options);
   loading = p;
   try {

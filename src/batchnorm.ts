@@ -4,7 +4,8 @@
 // Layouts: channels-first ([N, C], [N, C, L], [N, C, H, W]) or channels-last ([N, H, W, C]).
 import { type Backend, getBackend } from "./backend.js";
 import { Buffers } from "./buffers.js";
-import { Layer, Parameter, type StateDict, type StateValue } from "./module.js";
+import { checkFinite, Layer, Parameter, type StateDict, type StateValue } from "./module.js";
+import { boolOption, checkOptions, describe, epsOption } from "./options.js";
 import { fmt, type Shape, sameShape } from "./shape.js";
 import { checkTensorArg, Tensor } from "./tensor.js";
 
@@ -81,6 +82,9 @@ export abstract class BatchNorm extends Layer {
   private readonly scratch: Tensor;
   private readonly bufs: Buffers;
   private saved: Saved | null = null;
+  /** saveForwardState()'s copy: running mean then running var, and the counter. */
+  private backup: Tensor | null = null;
+  private backupBatches = 0;
   private lastLayout: { shape: number[]; layout: BnLayout } | null = null;
 
   protected abstract describeExpected(): string;
@@ -92,27 +96,27 @@ export abstract class BatchNorm extends Layer {
     if (!Number.isInteger(numFeatures) || numFeatures < 1) {
       throw new Error(`${name}: numFeatures must be a positive integer, got ${numFeatures}`);
     }
-    const eps = options.eps ?? 1e-5;
-    if (typeof eps !== "number" || !(eps > 0) || !Number.isFinite(eps)) {
-      throw new Error(`${name}: eps must be a positive finite number, got ${eps}`);
-    }
+    checkOptions(name, options, ["eps", "momentum", "affine", "trackRunningStats", "scale", "center", "dataFormat"]);
+    const eps = epsOption(name, options.eps, 1e-5);
     const momentum = options.momentum === undefined ? 0.1 : options.momentum;
     if (momentum !== null && (typeof momentum !== "number" || !(momentum >= 0 && momentum <= 1))) {
-      throw new Error(`${name}: momentum must be a number in [0, 1] or null (cumulative average), got ${momentum}`);
+      throw new Error(`${name}: momentum must be a number in [0, 1] or null (cumulative average), got ${describe(momentum)}`);
     }
     const dataFormat = options.dataFormat ?? "channelsFirst";
     if (dataFormat !== "channelsFirst" && dataFormat !== "channelsLast") {
-      throw new Error(`${name}: dataFormat must be 'channelsFirst' or 'channelsLast', got ${JSON.stringify(dataFormat)}`);
+      throw new Error(`${name}: dataFormat must be 'channelsFirst' or 'channelsLast', got ${describe(dataFormat)}`);
     }
+    const affine = boolOption(name, "affine", options.affine, true);
+    const trackRunningStats = boolOption(name, "trackRunningStats", options.trackRunningStats, true);
+    const scale = boolOption(name, "scale", options.scale, affine);
+    const center = boolOption(name, "center", options.center, affine);
     this.backend = getBackend();
     this.numFeatures = numFeatures;
     this.eps = eps;
     this.momentum = momentum;
-    this.affine = options.affine ?? true;
-    this.trackRunningStats = options.trackRunningStats ?? true;
+    this.affine = affine;
+    this.trackRunningStats = trackRunningStats;
     this.dataFormat = dataFormat;
-    const scale = options.scale ?? this.affine;
-    const center = options.center ?? this.affine;
     const C = numFeatures;
     const owner = `${name}(${C})`;
     const make = (v: number) => {
@@ -162,6 +166,7 @@ export abstract class BatchNorm extends Layer {
 
   private deriveLayout(shape: Shape): BnLayout {
     const C = this.numFeatures;
+    if (shape.includes(0)) throw new Error(`${this.name}: expected a ${this.describeExpected()} input without empty dimensions, got shape ${fmt(shape)}`);
     if (!this.ranks().includes(shape.length)) {
       throw new Error(`${this.name}: expected a ${this.describeExpected()} input, got shape ${fmt(shape)} (rank ${shape.length})`);
     }
@@ -175,13 +180,31 @@ export abstract class BatchNorm extends Layer {
     return layoutFor(shape, this.dataFormat);
   }
 
-  forward(x: Tensor): Tensor {
-    checkTensorArg(x, this.backend, this, "forward");
-    const layout = this.layoutOf(x.shape);
-    const batchStats = this.training || !this.trackRunningStats;
-    if (batchStats && layout.m <= 1) {
-      throw new Error(`${this.name}: Expected more than 1 value per channel when training, got input size ${fmt(x.shape)}`);
+  /** The input's shape, once it is checked as forward checks it (in the current mode). */
+  outputShape(input: Shape): Shape {
+    this.checkedLayout(input);
+    return input;
+  }
+
+  /** layoutOf(), and in batch-statistics mode at least 2 values per channel. */
+  private checkedLayout(shape: Shape): BnLayout {
+    const layout = this.layoutOf(shape);
+    if (this.usesBatchStats && layout.m <= 1) {
+      throw new Error(`${this.name}: Expected more than 1 value per channel when training, got input size ${fmt(shape)}`);
     }
+    return layout;
+  }
+
+  /** Training normalizes with the batch's statistics, and so does eval without running estimates. */
+  private get usesBatchStats(): boolean {
+    return this.training || !this.trackRunningStats;
+  }
+
+  forward(x: Tensor): Tensor {
+    this.assertUsable("forward");
+    checkTensorArg(x, this.backend, this, "forward");
+    const layout = this.checkedLayout(x.shape);
+    const batchStats = this.usesBatchStats;
     const k = this.backend.kernels;
     const y = this.bufs.get("y", x.shape);
     const C = this.numFeatures;
@@ -210,6 +233,7 @@ export abstract class BatchNorm extends Layer {
 
   /** dx for the last forward's input; accumulates into weight.grad and bias.grad. */
   backward(dy: Tensor): Tensor {
+    this.assertUsable("backward");
     const saved = this.saved;
     if (!saved) throw new Error(`${this.name}.backward: called before forward (there is no saved input to differentiate)`);
     checkTensorArg(dy, this.backend, this, "backward");
@@ -248,7 +272,32 @@ export abstract class BatchNorm extends Layer {
     return [this.weight, this.bias].filter((p): p is Parameter => p !== null);
   }
 
+  /** Copies the running estimates and their counter aside (buffers made on the first call). */
+  saveForwardState(): void {
+    if (!this.trackRunningStats) return;
+    this.assertUsable("saveForwardState");
+    const C = this.numFeatures;
+    const backup = this.backup ?? (this.backup = new Tensor(this.backend, [2 * C], this.name));
+    const f32 = this.backend.heap.f32;
+    f32.copyWithin(backup.ptr >>> 2, this.runningMean!.ptr >>> 2, (this.runningMean!.ptr >>> 2) + C);
+    f32.copyWithin((backup.ptr >>> 2) + C, this.runningVar!.ptr >>> 2, (this.runningVar!.ptr >>> 2) + C);
+    this.backupBatches = this.numBatchesTracked;
+  }
+
+  /** Puts back what saveForwardState() copied. */
+  restoreForwardState(): void {
+    const backup = this.backup;
+    if (!this.trackRunningStats || !backup) return;
+    this.assertUsable("restoreForwardState");
+    const C = this.numFeatures;
+    const f32 = this.backend.heap.f32;
+    f32.copyWithin(this.runningMean!.ptr >>> 2, backup.ptr >>> 2, (backup.ptr >>> 2) + C);
+    f32.copyWithin(this.runningVar!.ptr >>> 2, (backup.ptr >>> 2) + C, (backup.ptr >>> 2) + 2 * C);
+    this.numBatchesTracked = this.backupBatches;
+  }
+
   stateDict(): StateDict {
+    this.assertUsable("stateDict");
     const sd: StateDict = {};
     if (this.weight) sd.weight = this.weight.value.toArray();
     if (this.bias) sd.bias = this.bias.value.toArray();
@@ -262,6 +311,8 @@ export abstract class BatchNorm extends Layer {
 
   /** Loads PyTorch-named state; checks every entry before changing anything. */
   loadStateDict(sd: StateDict): void {
+    this.assertUsable("loadStateDict");
+    if (sd === null || typeof sd !== "object") throw new Error(`${this.name}.loadStateDict: expected an object of typed arrays (stateDict() gives one), got ${describe(sd)}`);
     const C = this.numFeatures;
     const targets: [string, Tensor][] = [];
     if (this.weight) targets.push(["weight", this.weight.value]);
@@ -277,6 +328,11 @@ export abstract class BatchNorm extends Layer {
         throw new Error(`${this.name}.loadStateDict: "${key}" must be a Float32Array of length ${C}, got ${v === undefined ? "nothing" : v.constructor.name}`);
       }
       if (v.length !== C) throw new Error(`${this.name}.loadStateDict: "${key}" must have length ${C}, got ${v.length}`);
+      checkFinite(`${this.name}.loadStateDict`, key, v);
+      if (key === "running_var") {
+        const i = v.findIndex((x) => x < 0);
+        if (i >= 0) throw new Error(`${this.name}.loadStateDict: "running_var" holds ${v[i]} at index ${i}; a variance must be >= 0`);
+      }
     }
     let nbt: number | null = null;
     if (this.trackRunningStats) {
@@ -290,10 +346,10 @@ export abstract class BatchNorm extends Layer {
     if (nbt !== null) this.numBatchesTracked = nbt;
   }
 
-  /** Releases every tensor this layer owns. The layer cannot be used afterwards. */
-  dispose(): void {
+  /** Releases every tensor this layer owns. */
+  protected releaseMemory(): void {
     this.bufs.releaseAll();
-    for (const t of [this.gamma, this.beta, this.mean, this.invStd, this.batchVar, this.foldA, this.foldB, this.scratch, this.runningMean, this.runningVar, this.weight?.grad, this.bias?.grad]) {
+    for (const t of [this.gamma, this.beta, this.mean, this.invStd, this.batchVar, this.foldA, this.foldB, this.scratch, this.runningMean, this.runningVar, this.weight?.grad, this.bias?.grad, this.backup]) {
       t?.release();
     }
     this.saved = null;

@@ -3,6 +3,7 @@
 import { getBackend } from "./backend.js";
 import { type BnLayout, type DataFormat, layoutFor } from "./batchnorm.js";
 import { Buffers } from "./buffers.js";
+import { boolOption, checkOptions, epsOption } from "./options.js";
 import { checkShape, fmt, type Shape, sizeOf } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 
@@ -40,6 +41,7 @@ function layoutOf(fn: string, data: Float32Array, shape: Shape, dataFormat: Data
   if (!(data instanceof Float32Array)) throw new Error(`${fn}: expected a Float32Array, got ${data === null ? "null" : typeof data}`);
   if (data.length !== sizeOf(shape)) throw new Error(`${fn}: shape ${fmt(shape)} holds ${sizeOf(shape)} values, but the array has ${data.length}`);
   if (dataFormat !== "channelsFirst" && dataFormat !== "channelsLast") throw new Error(`${fn}: dataFormat must be 'channelsFirst' or 'channelsLast', got ${JSON.stringify(dataFormat)}`);
+  if (shape.includes(0)) throw new Error(`${fn}: expected a shape without empty dimensions, got ${fmt(shape)} (dimension ${shape.indexOf(0)} is 0)`);
   return layoutFor(shape, dataFormat);
 }
 
@@ -54,10 +56,16 @@ function perChannel(fn: string, name: string, v: Float32Array | null | undefined
   return v;
 }
 
-function checkEps(fn: string, eps: number): number {
-  if (typeof eps !== "number" || !(eps > 0) || !Number.isFinite(eps)) throw new Error(`${fn}: eps must be a positive finite number, got ${eps}`);
-  return eps;
+/** The running variance a fold divides by: no negative values (sqrt of a negative is NaN). */
+function checkVariance(fn: string, name: string, v: Float32Array): Float32Array {
+  const i = v.findIndex((x) => !(x >= 0) || x === Infinity);
+  if (i >= 0) throw new Error(`${fn}: ${name} holds ${v[i]} at index ${i}; expected finite variances >= 0`);
+  return v;
 }
+
+const TRAIN_OPTIONS = ["gamma", "beta", "eps", "dataFormat"];
+const BACKWARD_OPTIONS = ["mean", "invStd", "gamma", "dataFormat"];
+const INFERENCE_OPTIONS = ["gamma", "beta", "runningMean", "runningVar", "eps", "relu", "dataFormat"];
 
 function withBuffers<T>(fn: (bufs: Buffers, put: (name: string, v: Float32Array, shape: Shape) => Tensor) => T): T {
   const bufs = new Buffers(getBackend(), "batchNorm functional call");
@@ -73,14 +81,15 @@ function withBuffers<T>(fn: (bufs: Buffers, put: (name: string, v: Float32Array,
 }
 
 /** Training-mode forward: returns y, the batch mean, biased var and invStd = 1/sqrt(var + eps). */
-export function batchNormTrain(x: Float32Array, shape: Shape, options: TrainOptions = {}) {
+export function batchNormTrain(x: Float32Array, shape: Shape, opts?: TrainOptions) {
   const fn = "batchNormTrain";
+  const options = checkOptions(fn, opts, TRAIN_OPTIONS);
   const L = layoutOf(fn, x, shape, options.dataFormat);
   if (L.m <= 1) throw new Error(`${fn}: Expected more than 1 value per channel when training, got input size ${fmt(shape)}`);
   const C = L.C;
   const gamma = perChannel(fn, "gamma", options.gamma, C, 1);
   const beta = perChannel(fn, "beta", options.beta, C, 0);
-  const eps = checkEps(fn, options.eps ?? 1e-5);
+  const eps = epsOption(fn, options.eps, 1e-5);
   const k = getBackend().kernels;
   return withBuffers((bufs, put) => {
     const xt = put("x", x, shape), g = put("gamma", gamma, [C]), b = put("beta", beta, [C]);
@@ -94,8 +103,10 @@ export function batchNormTrain(x: Float32Array, shape: Shape, options: TrainOpti
 }
 
 /** Backward of batchNormTrain: dx, dgamma = sum dy * xhat, dbeta = sum dy. */
-export function batchNormBackward(dy: Float32Array, x: Float32Array, shape: Shape, options: BackwardOptions) {
+export function batchNormBackward(dy: Float32Array, x: Float32Array, shape: Shape, opts: BackwardOptions) {
   const fn = "batchNormBackward";
+  if (opts === undefined) throw new Error(`${fn}: options { mean, invStd } are required (what batchNormTrain returned)`);
+  const options = checkOptions(fn, opts, BACKWARD_OPTIONS);
   const L = layoutOf(fn, dy, shape, options.dataFormat);
   layoutOf(fn, x, shape, options.dataFormat);
   const C = L.C;
@@ -117,16 +128,18 @@ export function batchNormBackward(dy: Float32Array, x: Float32Array, shape: Shap
 }
 
 /** Inference-mode forward: y = a*x + b with a, b folded from the running estimates. */
-export function batchNormInference(x: Float32Array, shape: Shape, options: InferenceOptions): Float32Array {
+export function batchNormInference(x: Float32Array, shape: Shape, opts: InferenceOptions): Float32Array {
   const fn = "batchNormInference";
+  if (opts === undefined) throw new Error(`${fn}: options { runningMean, runningVar } are required`);
+  const options = checkOptions(fn, opts, INFERENCE_OPTIONS);
   const L = layoutOf(fn, x, shape, options.dataFormat);
   const C = L.C;
   const gamma = perChannel(fn, "gamma", options.gamma, C, 1);
   const beta = perChannel(fn, "beta", options.beta, C, 0);
   const rm = perChannel(fn, "runningMean", options.runningMean, C, null);
-  const rv = perChannel(fn, "runningVar", options.runningVar, C, null);
-  const eps = checkEps(fn, options.eps ?? 1e-5);
-  const relu = options.relu ? 1 : 0;
+  const rv = checkVariance(fn, "runningVar", perChannel(fn, "runningVar", options.runningVar, C, null));
+  const eps = epsOption(fn, options.eps, 1e-5);
+  const relu = boolOption(fn, "relu", options.relu, false) ? 1 : 0;
   const k = getBackend().kernels;
   return withBuffers((bufs, put) => {
     const xt = put("x", x, shape), g = put("gamma", gamma, [C]), b = put("beta", beta, [C]);
@@ -140,14 +153,16 @@ export function batchNormInference(x: Float32Array, shape: Shape, options: Infer
 }
 
 /** Folds BN's inference parameters into per-channel a, b (y = a*x + b). */
-export function foldBatchNorm(options: Omit<InferenceOptions, "relu" | "dataFormat">) {
-  const C = options.runningMean?.length ?? 0;
+export function foldBatchNorm(opts: Omit<InferenceOptions, "relu" | "dataFormat">) {
   const fn = "foldBatchNorm";
+  if (opts === undefined) throw new Error(`${fn}: options { runningMean, runningVar } are required`);
+  const options = checkOptions(fn, opts, INFERENCE_OPTIONS.filter((k) => k !== "relu" && k !== "dataFormat"));
+  const C = options.runningMean?.length ?? 0;
   const gamma = perChannel(fn, "gamma", options.gamma, C, 1);
   const beta = perChannel(fn, "beta", options.beta, C, 0);
   const rm = perChannel(fn, "runningMean", options.runningMean, C, null);
-  const rv = perChannel(fn, "runningVar", options.runningVar, C, null);
-  const eps = checkEps(fn, options.eps ?? 1e-5);
+  const rv = checkVariance(fn, "runningVar", perChannel(fn, "runningVar", options.runningVar, C, null));
+  const eps = epsOption(fn, options.eps, 1e-5);
   const k = getBackend().kernels;
   return withBuffers((bufs, put) => {
     const g = put("gamma", gamma, [C]), b = put("beta", beta, [C]), rmt = put("rm", rm, [C]), rvt = put("rv", rv, [C]);

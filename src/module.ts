@@ -1,8 +1,12 @@
 // What every layer offers (PyTorch's nn.Module, reduced to what training needs).
+import type { Shape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 
 export type StateValue = Float32Array | BigInt64Array;
 export type StateDict = Record<string, StateValue>;
+
+/** Node's util.inspect hook (console.log), without importing node:util in browsers. */
+export const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 
 /** A trainable tensor and its gradient, which backward() accumulates into. */
 export class Parameter {
@@ -16,8 +20,21 @@ export class Parameter {
     this.grad = grad;
   }
 
+  /** True once the layer that owns this parameter was disposed. */
+  get isDisposed(): boolean {
+    return this.value.isDisposed || this.grad.isDisposed;
+  }
+
   zeroGrad(): void {
     this.grad.data.fill(0);
+  }
+
+  toString(): string {
+    return `Parameter ${this.name} ${this.value}`;
+  }
+
+  [INSPECT](): string {
+    return this.toString();
   }
 }
 
@@ -31,18 +48,56 @@ export interface Module {
   zeroGrad(): void;
   stateDict(): StateDict;
   loadStateDict(sd: StateDict): void;
+  /**
+   * The shape forward returns for an input of `input`'s shape in the current mode; throws
+   * what forward would throw for that shape. Containers check a whole chain with it before
+   * any layer runs, so a wiring error leaves every layer's state as it was.
+   */
+  outputShape?(input: Shape): Shape;
+  /**
+   * Save and restore the state a training forward changes besides the parameters (running
+   * statistics, their counter, dropout's generator): fit() undoes a step it skips with it.
+   */
+  saveForwardState?(): void;
+  restoreForwardState?(): void;
+  dispose?(): void;
 }
 
 /**
- * What layers share: the train/eval switch, and for layers without parameters or state,
- * empty parameters() and stateDict() and a loadStateDict() that accepts only {}. Layers
- * with parameters override parameters(), stateDict() and loadStateDict().
+ * What layers share: the train/eval switch, disposal (after which every call throws instead
+ * of writing into memory that now belongs to other tensors), a readable inspect output, and
+ * for layers without parameters or state, empty parameters() and stateDict(), a
+ * loadStateDict() that accepts only {}, and nothing to save for a skipped step.
  */
 export abstract class Layer implements Module {
   training = true;
+  private disposedFlag = false;
 
   abstract forward(x: Tensor): Tensor;
   abstract backward(dy: Tensor): Tensor;
+  abstract outputShape(input: Shape): Shape;
+  abstract toString(): string;
+
+  get isDisposed(): boolean {
+    return this.disposedFlag;
+  }
+
+  /** Releases the layer's memory; any later call on the layer throws. Idempotent. */
+  dispose(): void {
+    if (this.disposedFlag) return;
+    this.disposedFlag = true;
+    this.releaseMemory();
+  }
+
+  /** Frees what the layer owns (called once, by dispose()). */
+  protected releaseMemory(): void {}
+
+  /** Throws if the layer was disposed; `what` names the call in the message. */
+  protected assertUsable(what: string): void {
+    if (this.disposedFlag) {
+      throw new Error(`${this}.${what}: this layer was disposed (its memory now belongs to other tensors); create a new layer`);
+    }
+  }
 
   train(mode = true): this {
     this.training = mode;
@@ -62,11 +117,29 @@ export abstract class Layer implements Module {
   }
 
   stateDict(): StateDict {
+    this.assertUsable("stateDict");
     return {};
   }
 
   loadStateDict(sd: StateDict): void {
-    const keys = Object.keys(sd ?? {});
+    this.assertUsable("loadStateDict");
+    if (sd === null || typeof sd !== "object") throw new Error(`${this}.loadStateDict: expected an object (this layer has no state: {}), got ${sd === null ? "null" : typeof sd}`);
+    const keys = Object.keys(sd);
     if (keys.length > 0) throw new Error(`${this}.loadStateDict: unexpected key "${keys[0]}" (this layer has no state)`);
+  }
+
+  saveForwardState(): void {}
+
+  restoreForwardState(): void {}
+
+  [INSPECT](): string {
+    return this.toString() + (this.disposedFlag ? " (disposed)" : "");
+  }
+}
+
+/** Throws naming `key` and the index of the first NaN or infinite value of a loaded state entry. */
+export function checkFinite(where: string, key: string, v: Float32Array): void {
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) throw new Error(`${where}: "${key}" holds ${v[i]} at index ${i}; expected finite values (a checkpoint with NaN or Inf would train or predict garbage)`);
   }
 }

@@ -20,6 +20,13 @@ export class Rng {
     this.state = Math.trunc(seed) >>> 0;
   }
 
+  /** Puts this generator where `other` is (both then draw the same sequence). */
+  copyFrom(other: Rng): void {
+    this.state = other.state;
+    this.spare = other.spare;
+    this.hasSpare = other.hasSpare;
+  }
+
   /** Uniform in [0, 1). */
   uniform(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

@@ -2,8 +2,7 @@
 // Before each layer it checks the input shape, so a wiring mistake names the layer index,
 // the layer and both shapes instead of failing inside a kernel. State is keyed like
 // PyTorch's state_dict(): "<index>.<name>" ("0.weight", "1.running_mean", ...).
-import { Dense } from "./layers/dense.js";
-import type { Module, Parameter, StateDict, StateValue } from "./module.js";
+import { INSPECT, type Module, type Parameter, type StateDict, type StateValue } from "./module.js";
 import { fmt, type Shape, sameShape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 
@@ -35,16 +34,53 @@ function rethrow(e: unknown, prefix: string): never {
   throw e;
 }
 
+/**
+ * Where each module of a tree of Sequentials stands ("2", "3.1"); throws if one instance
+ * stands in two places. A layer keeps what its last forward saved for its backward, so a
+ * second use in the same pass would overwrite what the first one's backward needs.
+ */
+function checkDistinct(list: readonly Module[], self: Module): void {
+  const seen = new Map<Module, string>([[self, "the model itself"]]);
+  const walk = (mods: readonly Module[], prefix: string) => {
+    mods.forEach((m, i) => {
+      const at = `${prefix}${i}`;
+      const first = seen.get(m);
+      if (first !== undefined) {
+        throw new Error(
+          `Sequential: layer ${at} (${layerName(m)}) is the same instance as ${first === "the model itself" ? first : `layer ${first}`}; ` +
+            "a module keeps the state of its last forward for backward, so one instance cannot appear twice in a model: create a separate one for each place (weight sharing is not supported)",
+        );
+      }
+      seen.set(m, at);
+      if (m instanceof Sequential) walk(m.layers, `${at}.`);
+    });
+  };
+  walk(list, "");
+}
+
 export class Sequential implements Module {
   private readonly list: Module[];
   training = true;
   private lastOutputShape: readonly number[] | null = null;
+  /** The input shape and mode whose chain of shapes was last checked (the check runs once per shape). */
+  private checkedShape: readonly number[] | null = null;
+  private checkedTraining = true;
+  private disposed = false;
 
   /** `new Sequential([a, b, c])` or, as in PyTorch, `new Sequential(a, b, c)`. */
   constructor(layers: readonly Module[] | Module = [], ...rest: Module[]) {
     const list = Array.isArray(layers) ? [...(layers as readonly Module[]), ...rest] : [layers as Module, ...rest];
     list.forEach((m, i) => this.checkLayer(m, i));
+    checkDistinct(list, this);
     this.list = list;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private assertUsable(what: string): void {
+    if (this.disposed) throw new Error(`Sequential.${what}: this model was disposed (its layers' memory now belongs to other tensors); build a new model`);
   }
 
   private checkLayer(m: unknown, i: number): void {
@@ -65,9 +101,12 @@ export class Sequential implements Module {
 
   /** Adds a layer at the end (PyTorch's append). */
   append(layer: Module): this {
+    this.assertUsable("append");
     this.checkLayer(layer, this.list.length);
+    checkDistinct([...this.list, layer], this);
     layer.train(this.training);
     this.list.push(layer);
+    this.checkedShape = null;
     return this;
   }
 
@@ -75,13 +114,45 @@ export class Sequential implements Module {
     return `Sequential(\n${this.list.map((m, i) => `  (${i}): ${layerName(m).replace(/\n/g, "\n  ")}`).join("\n")}\n)`;
   }
 
+  [INSPECT](): string {
+    return this.toString() + (this.disposed ? " (disposed)" : "");
+  }
+
+  /**
+   * The output shape for `input`, checking every layer's input on the way (what each
+   * forward would reject, in the current mode). Stops checking at a custom module that
+   * cannot tell its output shape; that module and the ones after it check their own input.
+   */
+  outputShape(input: Shape): Shape {
+    let h = input;
+    for (let i = 0; i < this.list.length; i++) {
+      const layer = this.list[i];
+      const expected = expectedInput(layer, h);
+      if (expected !== null) throw new Error(`Sequential: layer ${i} (${layerName(layer)}) expects input ${expected}, got ${fmt(h)}`);
+      if (typeof layer.outputShape !== "function") return h;
+      try {
+        h = layer.outputShape(h);
+      } catch (e) {
+        rethrow(e, `Sequential: layer ${i} (${layerName(layer)})`);
+      }
+    }
+    return h;
+  }
+
   /** Runs the layers in order. The result belongs to the last layer (overwritten by the next call). */
   forward(x: Tensor): Tensor {
+    this.assertUsable("forward");
+    // The whole chain is checked before any layer runs, so that a wiring error leaves every
+    // layer's state (running statistics, counters) as it was.
+    if (x && Array.isArray(x.shape) && !(this.checkedShape && this.checkedTraining === this.training && sameShape(x.shape, this.checkedShape))) {
+      this.outputShape(x.shape);
+      checkDistinct(this.list, this);
+      this.checkedShape = x.shape;
+      this.checkedTraining = this.training;
+    }
     let h = x;
     for (let i = 0; i < this.list.length; i++) {
       const layer = this.list[i];
-      const expected = h && Array.isArray(h.shape) ? expectedInput(layer, h.shape) : null;
-      if (expected !== null) throw new Error(`Sequential: layer ${i} (${layerName(layer)}) expects input ${expected}, got ${fmt(h.shape)}`);
       try {
         h = layer.forward(h);
       } catch (e) {
@@ -107,6 +178,7 @@ export class Sequential implements Module {
   }
 
   private backwardFrom(dy: Tensor, inputGrad: boolean): Tensor | null {
+    this.assertUsable("backward");
     const want = this.lastOutputShape;
     if (!want) throw new Error("Sequential.backward: called before forward");
     if (dy && Array.isArray(dy.shape) && !sameShape(dy.shape, want)) {
@@ -121,7 +193,8 @@ export class Sequential implements Module {
       const layer = this.list[i];
       try {
         if (i === stop && !inputGrad) {
-          if (layer instanceof Dense || layer instanceof Sequential) layer.backwardParams(g);
+          const params = (layer as { backwardParams?: (dy: Tensor) => void }).backwardParams;
+          if (typeof params === "function") params.call(layer, g);
           else layer.backward(g);
           return null;
         }
@@ -163,6 +236,7 @@ export class Sequential implements Module {
 
   /** PyTorch-keyed copies of every layer's state ("0.weight", "1.num_batches_tracked", ...). */
   stateDict(): StateDict {
+    this.assertUsable("stateDict");
     const sd: StateDict = {};
     this.list.forEach((m, i) => {
       for (const [k, v] of Object.entries(m.stateDict())) sd[`${i}.${k}`] = v;
@@ -184,6 +258,7 @@ export class Sequential implements Module {
    * unexpected keys and wrong lengths throw naming the key) and changes nothing on error.
    */
   loadStateDict(sd: StateDict): void {
+    this.assertUsable("loadStateDict");
     if (sd === null || typeof sd !== "object") throw new Error(`Sequential.loadStateDict: expected an object of typed arrays, got ${sd === null ? "null" : typeof sd}`);
     const shapes = this.stateShapes();
     for (const key of Object.keys(sd)) {
@@ -217,9 +292,19 @@ export class Sequential implements Module {
     }
   }
 
-  /** Releases every layer's memory (layers that have a dispose()). */
+  saveForwardState(): void {
+    for (const m of this.list) m.saveForwardState?.();
+  }
+
+  restoreForwardState(): void {
+    for (const m of this.list) m.restoreForwardState?.();
+  }
+
+  /** Releases every layer's memory (layers that have a dispose()); any later call throws. */
   dispose(): void {
-    for (const m of this.list) (m as { dispose?: () => void }).dispose?.();
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const m of this.list) m.dispose?.();
   }
 }
 

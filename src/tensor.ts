@@ -6,6 +6,8 @@
 // Tensors a layer returns (forward's output, backward's dx) belong to the layer and are
 // overwritten by its next forward (resp. backward) call; clone() or toArray() to keep one.
 import { type Backend, getBackend } from "./backend.js";
+import { INSPECT } from "./module.js";
+import { describe } from "./options.js";
 import { checkShape, fmt, type Shape, sizeOf } from "./shape.js";
 
 export class Tensor {
@@ -101,17 +103,41 @@ export class Tensor {
     }
   }
 
+  /** `Tensor([2, 3], float32) [0.1, 0.2, ...]`: shape, dtype and up to 6 values. */
   toString(): string {
-    return `Tensor(${fmt(this.shape)}${this.base ? ", a view" : ""}${this.isDisposed ? ", disposed" : ""})`;
+    const flags = `${this.base ? ", a view" : ""}${this.isDisposed ? ", disposed" : ""}`;
+    return `Tensor(${fmt(this.shape)}, float32${flags})${this.isDisposed ? "" : ` ${preview(this.data)}`}`;
+  }
+
+  /** What console.log shows in Node (instead of the backend's internals). */
+  [INSPECT](): string {
+    return this.toString();
   }
 }
 
-/** Copies data into a new tensor of the given shape. */
+function preview(v: Float32Array, max = 6): string {
+  const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(4));
+  const shown = Array.from(v.subarray(0, Math.min(v.length, max)), num);
+  return `[${shown.join(", ")}${v.length > max ? `, ... (${v.length} values)` : ""}]`;
+}
+
+/**
+ * Copies data into a new tensor of the given shape. Takes numbers only: an array of numbers
+ * or a numeric typed array (strings, booleans and BigInt arrays are errors, not NaN). Values
+ * are rounded to float32, so magnitudes beyond 3.4e38 (1e300, say) become +-Infinity.
+ */
 export function tensor(data: Float32Array | ArrayLike<number>, shape: Shape): Tensor {
   checkShape(shape, "tensor");
   const n = sizeOf(shape);
-  if (data == null || typeof data.length !== "number") {
-    throw new Error(`tensor: expected a Float32Array or an array of numbers, got ${data === null ? "null" : typeof data}`);
+  const numericTyped = ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array);
+  if (!numericTyped && !Array.isArray(data)) {
+    throw new Error(`tensor: expected a Float32Array (or another numeric typed array) or an array of numbers, got ${describe(data)}`);
+  }
+  if (!numericTyped) {
+    const a = data as unknown as unknown[];
+    for (let i = 0; i < a.length; i++) {
+      if (typeof a[i] !== "number") throw new Error(`tensor: expected an array of numbers, got ${describe(a[i])} at index ${i}`);
+    }
   }
   if (data.length !== n) {
     throw new Error(`tensor: shape ${fmt(shape)} holds ${n} values, but the data has ${data.length}`);
@@ -130,6 +156,7 @@ export function zeros(shape: Shape): Tensor {
 
 /** A new tensor filled with one value. */
 export function full(shape: Shape, value: number): Tensor {
+  if (typeof value !== "number") throw new Error(`full: expected a number to fill with, got ${describe(value)}`);
   const t = new Tensor(getBackend(), shape);
   t.data.fill(value);
   return t;

@@ -9,6 +9,7 @@ import type { Optimizer } from "./optim/sgd.js";
 import { Rng } from "./random.js";
 import { fmt } from "./shape.js";
 import { Tensor } from "./tensor.js";
+import { boolOption, checkOptions, describe } from "./options.js";
 
 /** Samples as one row-major Float32Array; shape [N, ...featureShape] (default [N, x.length / N]). */
 export interface ArrayDataset {
@@ -143,8 +144,27 @@ interface Data {
   features: number;
 }
 
-function describe(v: unknown): string {
-  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? ((v as object).constructor?.name ?? "an object") : typeof v;
+const FIT_OPTIONS = [
+  "epochs", "steps", "batchSize", "optimizer", "loss", "seed", "shuffle", "dropLast", "validation",
+  "evalEvery", "evalBatchSize", "callbacks", "scheduler", "onNonFinite", "verbose", "log",
+] as const;
+const EVALUATE_OPTIONS = ["batchSize", "loss"] as const;
+const CALLBACKS = ["onStep", "onEval", "onEpochEnd"] as const;
+
+/**
+ * Checks every label against the model's output before the first step (a bad label found
+ * mid-epoch would stop training after running statistics had moved): integers in
+ * [0, classes) when the model can tell its output shape, >= 0 otherwise.
+ */
+function checkLabels(where: string, d: Data, classes: number | null): void {
+  const y = d.y;
+  for (let i = 0; i < d.count; i++) {
+    const c = y[i];
+    if (c < 0 || (classes !== null && c >= classes)) {
+      const range = classes === null ? "labels must be >= 0" : `the model outputs ${classes} classes, so labels must be integers in [0, ${classes})`;
+      throw new Error(`${where}: label ${c} of sample ${i} is out of range: ${range}`);
+    }
+  }
 }
 
 function toData(d: Dataset, where: string): Data {
@@ -235,8 +255,9 @@ class Evaluator {
 }
 
 /** Loss and accuracy of `model` on `data`, in eval mode (the previous mode is restored). */
-export function evaluate(model: Module, data: Dataset, options: EvaluateOptions = {}): EvalResult {
+export function evaluate(model: Module, data: Dataset, opts?: EvaluateOptions): EvalResult {
   checkModel("evaluate", model);
+  const options = checkOptions("evaluate", opts, EVALUATE_OPTIONS);
   const d = toData(data, "evaluate");
   const B = Math.min(positiveInt("evaluate", "batchSize", options.batchSize ?? 256), d.count);
   const loss = options.loss ?? new CrossEntropyLoss();
@@ -316,6 +337,7 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
   const where = "fit";
   checkModel(where, model);
   if (options === null || typeof options !== "object") throw new Error(`${where}: options are required, e.g. { epochs: 1, batchSize: 60, optimizer }`);
+  checkOptions(where, options, FIT_OPTIONS);
   const d = toData(data, where);
   const opt = options.optimizer;
   if (!opt || typeof opt.step !== "function" || typeof opt.lr !== "number") {
@@ -328,8 +350,10 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
   if (totalSteps === null && (!Number.isInteger(epochs) || epochs < 0)) throw new Error(`${where}: epochs must be a non-negative integer, got ${options.epochs}`);
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`${where}: seed must be an integer, got ${seed}`);
-  const shuffle = options.shuffle ?? true;
-  const dropLast = options.dropLast ?? false;
+  const shuffle = boolOption(where, "shuffle", options.shuffle, true);
+  const dropLast = boolOption(where, "dropLast", options.dropLast, false);
+  const verbose = boolOption(where, "verbose", options.verbose, true);
+  if (options.log !== undefined && typeof options.log !== "function") throw new Error(`${where}: log must be a function (line: string) => void, got ${describe(options.log)}`);
   const onNonFinite = options.onNonFinite ?? "throw";
   if (onNonFinite !== "throw" && onNonFinite !== "continue") throw new Error(`${where}: onNonFinite must be 'throw' or 'continue', got ${JSON.stringify(onNonFinite)}`);
   const evalEvery = options.evalEvery === undefined ? null : positiveInt(where, "evalEvery", options.evalEvery);
@@ -338,18 +362,28 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
     throw new Error(`${where}: validation samples have shape ${fmt(val.featureShape)}, but the training samples have ${fmt(d.featureShape)}`);
   }
   const evalB = options.evalBatchSize === undefined ? null : positiveInt(where, "evalBatchSize", options.evalBatchSize);
-  const cb = options.callbacks ?? {};
+  const cb = checkOptions(`${where}: callbacks`, options.callbacks, CALLBACKS);
+  for (const k of CALLBACKS) {
+    if (cb[k] !== undefined && typeof cb[k] !== "function") throw new Error(`${where}: callbacks.${k} must be a function, got ${describe(cb[k])}`);
+  }
+  if (options.scheduler !== undefined && typeof options.scheduler?.step !== "function") throw new Error(`${where}: scheduler must have a step() method (StepLR, LambdaLR, ...), got ${describe(options.scheduler)}`);
   const loss = options.loss ?? new CrossEntropyLoss();
   if (typeof loss.forward !== "function" || typeof loss.backward !== "function") throw new Error(`${where}: options.loss must have forward(logits, labels) and backward(), got ${describe(loss)}`);
 
-  const batchesPerEpoch = dropLast ? Math.floor(d.count / B) : Math.ceil(d.count / B);
-  if (batchesPerEpoch === 0) throw new Error(`${where}: dropLast with batchSize ${B} > ${d.count} samples leaves no batch`);
-  const lastRows = dropLast ? B : d.count - (batchesPerEpoch - 1) * B;
+  // The last, partial batch is trained on when it holds 2 or more samples and dropped when it
+  // holds 1 (batch statistics need two values; one sample of an epoch changes next to nothing).
+  const partial = d.count % B;
+  const dropTail = dropLast || partial === 1;
+  const batchesPerEpoch = dropTail ? Math.floor(d.count / B) : Math.ceil(d.count / B);
+  if (batchesPerEpoch === 0) {
+    throw new Error(`${where}: ${d.count} sample${d.count === 1 ? "" : "s"} with batchSize ${B} leave${d.count === 1 ? "s" : ""} no batch to train on (${dropLast ? "dropLast drops the partial one" : "a last batch of 1 sample is dropped"}); use a batchSize of at most ${d.count}`);
+  }
+  const lastRows = dropTail ? B : d.count - (batchesPerEpoch - 1) * B;
   const F = d.features;
   const backend = getBackend();
 
   const history: History = { step: [], loss: [], epoch: [], lr: [], epochLoss: [], valStep: [], valLoss: [], valAccuracy: [], steps: 0, epochs: 0, stopped: false, seconds: 0 };
-  const progress = new Progress(options.verbose ?? true, options.log);
+  const progress = new Progress(verbose, options.log);
   const t0 = performance.now();
   const wasTraining = model.training;
   const perm = new Int32Array(d.count);
@@ -394,6 +428,18 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
 
   try {
     model.train(true);
+    // Every batch shape through the whole model, and every label, before the first step.
+    if (typeof model.outputShape === "function") {
+      const out = model.outputShape(full.shape);
+      if (tail) model.outputShape(tail.shape);
+      checkLabels(where, d, out.length === 2 ? out[1] : null);
+      if (val) checkLabels(`${where}: validation`, val, out.length === 2 ? out[1] : null);
+    } else {
+      checkLabels(where, d, null);
+      if (val) checkLabels(`${where}: validation`, val, null);
+    }
+    // A skipped step (onNonFinite: 'continue') must leave the model as it was before it.
+    const undoable = onNonFinite === "continue" && typeof model.saveForwardState === "function" && typeof model.restoreForwardState === "function";
     let go = true;
     for (let epoch = 0; go && epoch < epochs; epoch++) {
       if (shuffle) rng.shuffle(perm);
@@ -412,15 +458,8 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
           inp.set(d.x.subarray(j * F, (j + 1) * F), r * F);
           labels[r] = d.y[j];
         }
-        let logits: Tensor;
-        try {
-          logits = model.forward(input);
-        } catch (e) {
-          if (rows === 1 && e instanceof Error && /more than 1 value per channel/.test(e.message)) {
-            throw new Error(`${e.message} (the last batch of each epoch holds 1 of the ${d.count} samples: pass dropLast: true or another batchSize)`, { cause: e });
-          }
-          throw e;
-        }
+        if (undoable) model.saveForwardState!();
+        const logits = model.forward(input);
         const value = loss.forward(logits, labels);
         step++;
         const lr = opt.lr;
@@ -436,7 +475,9 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
           if (backwardParams) backwardParams.call(model, dlogits);
           else model.backward(dlogits);
           opt.step();
-        } else if (onNonFinite === "throw") {
+        } else if (onNonFinite === "continue") {
+          if (undoable) model.restoreForwardState!();
+        } else {
           throw new Error(
             `fit: the loss is ${value} at step ${step} (epoch ${epoch + 1}, batch ${b + 1} of ${batchesPerEpoch}); ` +
               "lower the learning rate or check the data for NaN/Inf values, or pass onNonFinite: 'continue' to skip such steps",

@@ -5,7 +5,7 @@ import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import { ACT, type ActName, type Kernels } from "../kernels.js";
 import { Layer } from "../module.js";
-import { fmt, sameShape } from "../shape.js";
+import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, type Tensor } from "../tensor.js";
 
 export abstract class Activation extends Layer {
@@ -27,7 +27,13 @@ export abstract class Activation extends Layer {
     return `${this.constructor.name}()`;
   }
 
+  /** The input's shape: activations are element-wise. */
+  outputShape(input: Shape): Shape {
+    return input;
+  }
+
   forward(x: Tensor): Tensor {
+    this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
     const y = this.bufs.get("y", x.shape);
     this.k.act_forward(y.ptr, x.ptr, x.size, ACT[this.kind]);
@@ -36,6 +42,7 @@ export abstract class Activation extends Layer {
   }
 
   backward(dy: Tensor): Tensor {
+    this.assertUsable("backward");
     const y = this.savedY;
     if (!y) throw new Error(`${this}.backward: called before forward (there is no saved output to differentiate)`);
     checkTensorArg(dy, this.backend, this, "backward");
@@ -46,8 +53,7 @@ export abstract class Activation extends Layer {
     return dx;
   }
 
-  /** Releases the layer's buffers. */
-  dispose(): void {
+  protected releaseMemory(): void {
     this.bufs.releaseAll();
     this.savedY = null;
   }

@@ -4,7 +4,8 @@
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import type { Kernels } from "../kernels.js";
-import { Layer, Parameter, type StateDict } from "../module.js";
+import { checkFinite, Layer, Parameter, type StateDict } from "../module.js";
+import { boolOption, checkOptions } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
 import { fmt, type Shape } from "../shape.js";
 import { checkTensorArg, Tensor } from "../tensor.js";
@@ -44,9 +45,8 @@ export class Dense extends Layer {
     for (const [name, v] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`Dense: ${name} must be a positive integer, got ${v}`);
     }
-    if (options === null || typeof options !== "object") throw new Error(`Dense: options must be an object, got ${options === null ? "null" : typeof options}`);
-    const useBias = options.bias ?? true;
-    if (typeof useBias !== "boolean") throw new Error(`Dense: bias must be true or false, got ${JSON.stringify(useBias)}`);
+    checkOptions("Dense", options, ["bias", "init", "seed"]);
+    const useBias = boolOption("Dense", "bias", options.bias, true);
     const init = options.init ?? "torch";
     checkInit(init);
     let seed: number;
@@ -79,8 +79,16 @@ export class Dense extends Layer {
     return shape.length >= 1 && shape[shape.length - 1] === this.inFeatures ? null : `[N, ${this.inFeatures}]`;
   }
 
+  /** [..., in] -> [..., out]. */
+  outputShape(input: Shape): Shape {
+    const expected = this.expectedInput(input);
+    if (expected) throw new Error(`${this}: expected input ${expected}, got ${fmt(input)}`);
+    return [...input.slice(0, -1), this.outFeatures];
+  }
+
   /** y[..., out] = x[..., in] W^T + b. The output belongs to the layer (overwritten by the next call). */
   forward(x: Tensor): Tensor {
+    this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
     const expected = this.expectedInput(x.shape);
     if (expected) throw new Error(`${this}: expected input ${expected}, got ${fmt(x.shape)}`);
@@ -109,6 +117,7 @@ export class Dense extends Layer {
   }
 
   private checkBackward(dy: Tensor): Tensor {
+    this.assertUsable("backward");
     const x = this.savedX;
     if (!x) throw new Error(`${this}.backward: called before forward (there is no saved input to differentiate)`);
     checkTensorArg(dy, this.backend, this, "backward");
@@ -130,12 +139,9 @@ export class Dense extends Layer {
     return this.bias ? [this.weight, this.bias] : [this.weight];
   }
 
-  zeroGrad(): void {
-    for (const p of this.parameters()) p.zeroGrad();
-  }
-
   /** "weight" [out * in] (row-major [out, in], PyTorch's layout) and "bias" [out]; copies. */
   stateDict(): StateDict {
+    this.assertUsable("stateDict");
     const sd: StateDict = { weight: this.weight.value.toArray() };
     if (this.bias) sd.bias = this.bias.value.toArray();
     return sd;
@@ -150,6 +156,7 @@ export class Dense extends Layer {
 
   /** Loads "weight" (and "bias"); checks every entry before changing anything. */
   loadStateDict(sd: StateDict): void {
+    this.assertUsable("loadStateDict");
     const shapes = this.stateShapes();
     if (sd === null || typeof sd !== "object") throw new Error(`${this}.loadStateDict: expected an object of Float32Arrays, got ${sd === null ? "null" : typeof sd}`);
     for (const key of Object.keys(sd)) {
@@ -161,13 +168,14 @@ export class Dense extends Layer {
       if (v === undefined) throw new Error(`${this}.loadStateDict: missing key "${key}"`);
       if (!(v instanceof Float32Array)) throw new Error(`${this}.loadStateDict: "${key}" must be a Float32Array of length ${n}, got ${v.constructor.name}`);
       if (v.length !== n) throw new Error(`${this}.loadStateDict: "${key}" must have length ${n} (shape ${fmt(shape)}), got ${v.length}`);
+      checkFinite(`${this}.loadStateDict`, key, v);
     }
     this.weight.value.data.set(sd.weight as Float32Array);
     if (this.bias) this.bias.value.data.set(sd.bias as Float32Array);
   }
 
-  /** Releases every tensor this layer owns. The layer cannot be used afterwards. */
-  dispose(): void {
+  /** Releases every tensor this layer owns. */
+  protected releaseMemory(): void {
     this.bufs.releaseAll();
     for (const p of this.parameters()) {
       p.value.release();

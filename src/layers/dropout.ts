@@ -6,8 +6,9 @@ import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import type { Kernels } from "../kernels.js";
 import { Layer } from "../module.js";
+import { checkOptions, describe } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
-import { fmt, sameShape } from "../shape.js";
+import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, type Tensor } from "../tensor.js";
 
 export interface DropoutOptions {
@@ -22,13 +23,15 @@ export class Dropout extends Layer {
   private readonly k: Kernels;
   private readonly bufs: Buffers;
   private readonly rng: Rng;
+  private readonly rngSaved = new Rng(0);
   /** Shape of the last forward's input (null before any), and its mask (null: it was the identity). */
   private savedShape: readonly number[] | null = null;
   private savedMask: Tensor | null = null;
 
-  constructor(p = 0.5, options: DropoutOptions = {}) {
+  constructor(p = 0.5, opts?: DropoutOptions) {
     super();
-    if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability in [0, 1], got ${p}`);
+    const options = checkOptions("Dropout", opts, ["seed"]);
+    if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability in [0, 1], got ${describe(p)}`);
     const seed = options.seed ?? nextSeed();
     if (!Number.isInteger(seed)) throw new Error(`Dropout: seed must be an integer, got ${seed}`);
     this.p = p;
@@ -42,8 +45,14 @@ export class Dropout extends Layer {
     return `Dropout(p=${this.p})`;
   }
 
+  /** The input's shape: dropout is element-wise. */
+  outputShape(input: Shape): Shape {
+    return input;
+  }
+
   /** Training: x * mask with a fresh mask; eval (or p = 0): x itself. */
   forward(x: Tensor): Tensor {
+    this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
     this.savedShape = x.shape;
     if (!this.training || this.p === 0) {
@@ -63,6 +72,7 @@ export class Dropout extends Layer {
   }
 
   backward(dy: Tensor): Tensor {
+    this.assertUsable("backward");
     const shape = this.savedShape, mask = this.savedMask;
     if (!shape) throw new Error(`${this}.backward: called before forward`);
     checkTensorArg(dy, this.backend, this, "backward");
@@ -74,7 +84,16 @@ export class Dropout extends Layer {
     return dx;
   }
 
-  dispose(): void {
+  /** The mask generator's position: a skipped step draws its mask again. */
+  saveForwardState(): void {
+    this.rngSaved.copyFrom(this.rng);
+  }
+
+  restoreForwardState(): void {
+    this.rng.copyFrom(this.rngSaved);
+  }
+
+  protected releaseMemory(): void {
     this.bufs.releaseAll();
     this.savedShape = null;
     this.savedMask = null;

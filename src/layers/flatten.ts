@@ -38,7 +38,14 @@ export class Flatten extends Layer {
     return shape.length >= 1 ? null : "[N, ...]";
   }
 
+  /** [N, d1, d2, ...] -> [N, d1*d2*...]. */
+  outputShape(input: Shape): Shape {
+    if (input.length < 1) throw new Error(`Flatten: expected an input of rank >= 1 ([N, ...]), got ${fmt(input)}`);
+    return input.length === 2 ? input : [input[0], input.slice(1).reduce((a, b) => a * b, 1)];
+  }
+
   forward(x: Tensor): Tensor {
+    this.assertUsable("forward");
     checkTensorArg(x, this.backend, "Flatten", "forward");
     if (x.shape.length < 1) throw new Error(`Flatten: expected an input of rank >= 1 ([N, ...]), got ${fmt(x.shape)}`);
     this.savedShape = x.shape;
@@ -48,6 +55,7 @@ export class Flatten extends Layer {
   }
 
   backward(dy: Tensor): Tensor {
+    this.assertUsable("backward");
     const shape = this.savedShape;
     if (!shape) throw new Error("Flatten.backward: called before forward");
     checkTensorArg(dy, this.backend, "Flatten", "backward");
@@ -58,7 +66,7 @@ export class Flatten extends Layer {
     return this.din.of(dy, shape);
   }
 
-  dispose(): void {
+  protected releaseMemory(): void {
     this.savedShape = null;
   }
 }

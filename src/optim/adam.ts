@@ -2,6 +2,7 @@
 // rules; the first and second moments live in wasm memory, one pair per parameter.
 import type { Parameter } from "../module.js";
 import type { Tensor } from "../tensor.js";
+import { boolOption, checkOptions } from "../options.js";
 import { nonNegative, OptimizerBase } from "./sgd.js";
 
 export interface AdamOptions {
@@ -27,7 +28,7 @@ export class Adam extends OptimizerBase {
 
   constructor(params: Iterable<Parameter>, options: AdamOptions = {}) {
     const name = options?.decoupled ? "AdamW" : "Adam";
-    if (options === null || typeof options !== "object") throw new Error(`${name}: options must be an object, got ${options === null ? "null" : typeof options}`);
+    checkOptions(name, options, ["lr", "betas", "eps", "weightDecay", "decoupled"]);
     super(name, params, options.lr ?? 1e-3);
     const betas = options.betas ?? [0.9, 0.999];
     if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === "number" && b >= 0 && b < 1)) {
@@ -35,14 +36,14 @@ export class Adam extends OptimizerBase {
     }
     this.betas = [betas[0], betas[1]];
     this.eps = nonNegative(name, "eps", options.eps, 1e-8);
-    this.decoupled = options.decoupled ?? false;
-    if (typeof this.decoupled !== "boolean") throw new Error(`${name}: decoupled must be true or false, got ${JSON.stringify(options.decoupled)}`);
+    this.decoupled = boolOption(name, "decoupled", options.decoupled, false);
     this.weightDecay = nonNegative(name, "weightDecay", options.weightDecay, 0);
     this.m = this.params.map((p) => this.stateLike(p));
     this.v = this.params.map((p) => this.stateLike(p));
   }
 
   step(): void {
+    this.assertUsable();
     const step = ++this.stepCount;
     const { lr, eps, weightDecay } = this;
     const [b1, b2] = this.betas;
@@ -57,6 +58,7 @@ export class Adam extends OptimizerBase {
 /** Adam with decoupled weight decay (torch.optim.AdamW; weightDecay defaults to 0.01 as there). */
 export class AdamW extends Adam {
   constructor(params: Iterable<Parameter>, options: Omit<AdamOptions, "decoupled"> = {}) {
+    checkOptions("AdamW", options, ["lr", "betas", "eps", "weightDecay"]);
     super(params, { ...options, weightDecay: options?.weightDecay ?? 0.01, decoupled: true });
   }
 }

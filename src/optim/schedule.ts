@@ -1,6 +1,7 @@
 // Learning-rate schedules. Like PyTorch's lr_scheduler they wrap an optimizer, set its lr
 // when made (epoch 0), and are stepped once per epoch: `sched.step()` after each epoch
 // (fit() does it when given `scheduler`).
+import { checkOptions } from "../options.js";
 import type { Optimizer } from "./sgd.js";
 
 export interface Scheduler {
@@ -59,7 +60,7 @@ export class StepLR extends EpochScheduler {
 
   constructor(optimizer: Optimizer, options: StepLROptions) {
     super("StepLR", optimizer);
-    const { stepSize, gamma = 0.1 } = options ?? ({} as StepLROptions);
+    const { stepSize, gamma = 0.1 } = checkOptions("StepLR", options, ["stepSize", "gamma"]);
     if (!Number.isInteger(stepSize) || stepSize < 1) throw new Error(`StepLR: stepSize must be a positive integer, got ${stepSize}`);
     if (typeof gamma !== "number" || !(gamma >= 0) || !Number.isFinite(gamma)) throw new Error(`StepLR: gamma must be a finite number >= 0, got ${gamma}`);
     this.stepSize = stepSize;
@@ -120,7 +121,7 @@ export interface StepDecayOptions {
  * (epochs counted from 0). Use with LearningRateScheduler.
  */
 export function stepDecay(options: StepDecayOptions): (epoch: number) => number {
-  const { lr0, drop, epochsDrop } = options ?? ({} as StepDecayOptions);
+  const { lr0, drop, epochsDrop } = checkOptions("stepDecay", options, ["lr0", "drop", "epochsDrop"]);
   if (typeof lr0 !== "number" || !(lr0 >= 0) || !Number.isFinite(lr0)) throw new Error(`stepDecay: lr0 must be a finite number >= 0, got ${lr0}`);
   if (typeof drop !== "number" || !(drop >= 0) || !Number.isFinite(drop)) throw new Error(`stepDecay: drop must be a finite number >= 0, got ${drop}`);
   if (typeof epochsDrop !== "number" || !(epochsDrop > 0)) throw new Error(`stepDecay: epochsDrop must be a number > 0, got ${epochsDrop}`);

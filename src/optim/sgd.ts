@@ -3,7 +3,8 @@
 // allocated once when the optimizer is made. This file holds the shared base and SGD.
 import type { Backend } from "../backend.js";
 import type { Kernels } from "../kernels.js";
-import { Parameter } from "../module.js";
+import { INSPECT, Parameter } from "../module.js";
+import { boolOption, checkOptions } from "../options.js";
 import { Tensor } from "../tensor.js";
 
 /** What fit() and the schedules need from an optimizer. */
@@ -24,6 +25,7 @@ export abstract class OptimizerBase implements Optimizer {
   private _lr = 0;
   private readonly state: Tensor[] = [];
   private readonly name: string;
+  private disposed = false;
 
   constructor(name: string, params: Iterable<Parameter>, lr: number) {
     this.name = name;
@@ -66,12 +68,35 @@ export abstract class OptimizerBase implements Optimizer {
 
   abstract step(): void;
 
+  /**
+   * Throws before a step writes anything if the optimizer or the layer of one of its
+   * parameters was disposed: the kernels would otherwise write into freed memory.
+   */
+  protected assertUsable(): void {
+    if (this.disposed) throw new Error(`${this.name}.step: this optimizer was disposed; create a new one`);
+    const params = this.params;
+    for (let i = 0; i < params.length; i++) {
+      if (params[i].isDisposed) {
+        throw new Error(`${this.name}.step: parameter ${i} ("${params[i].name}") belongs to a layer that was disposed; create the optimizer from the parameters of a live model`);
+      }
+    }
+  }
+
   zeroGrad(): void {
     for (const p of this.params) p.zeroGrad();
   }
 
-  /** Releases the optimizer's state buffers. */
+  toString(): string {
+    return `${this.name}(lr=${this.lr}, ${this.params.length} parameters${this.disposed ? ", disposed" : ""})`;
+  }
+
+  [INSPECT](): string {
+    return this.toString();
+  }
+
+  /** Releases the optimizer's state buffers; step() throws afterwards. */
   dispose(): void {
+    this.disposed = true;
     for (const t of this.state) t.release();
     this.state.length = 0;
   }
@@ -89,6 +114,8 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
+const SGD_OPTIONS = ["lr", "momentum", "dampening", "nesterov", "weightDecay"] as const;
+
 export function nonNegative(name: string, key: string, v: unknown, fallback: number): number {
   const x = v ?? fallback;
   if (typeof x !== "number" || !(x >= 0) || !Number.isFinite(x)) throw new Error(`${name}: ${key} must be a finite number >= 0, got ${String(v)}`);
@@ -104,15 +131,15 @@ export class SGD extends OptimizerBase {
   private readonly bufs: (Tensor | null)[];
 
   constructor(params: Iterable<Parameter>, options: SGDOptions) {
-    if (options === null || typeof options !== "object" || options.lr === undefined) {
+    checkOptions("SGD", options, SGD_OPTIONS);
+    if (options === undefined || options.lr === undefined) {
       throw new Error("SGD: options.lr is required, e.g. new SGD(model.parameters(), { lr: 0.01 })");
     }
     super("SGD", params, options.lr);
     this.momentum = nonNegative("SGD", "momentum", options.momentum, 0);
     this.dampening = nonNegative("SGD", "dampening", options.dampening, 0);
     this.weightDecay = nonNegative("SGD", "weightDecay", options.weightDecay, 0);
-    this.nesterov = options.nesterov ?? false;
-    if (typeof this.nesterov !== "boolean") throw new Error(`SGD: nesterov must be true or false, got ${JSON.stringify(options.nesterov)}`);
+    this.nesterov = boolOption("SGD", "nesterov", options.nesterov, false);
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error(`SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got momentum ${this.momentum}, dampening ${this.dampening}`);
     }
@@ -120,6 +147,7 @@ export class SGD extends OptimizerBase {
   }
 
   step(): void {
+    this.assertUsable();
     const first = this.stepCount === 0 ? 1 : 0;
     const { lr, momentum, dampening, weightDecay } = this;
     const nesterov = this.nesterov ? 1 : 0;
