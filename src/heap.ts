@@ -1,22 +1,51 @@
 // The allocator for WebAssembly linear memory. The kernels never allocate; TypeScript owns
-// every byte above the module's static data. First-fit over a free list kept sorted by
-// offset, neighbours coalesced on release, the top of the heap grown with memory.grow.
-// Blocks are 16-byte aligned so that f32x4 loads never straddle a block's start.
+// every byte above the module's static data. Blocks are 16-byte aligned so that f32x4 loads
+// never straddle a block's start.
+//
+// Two-level segregated fit (TLSF: Masmano, Ripoll, Crespo, Real, "TLSF: a New Dynamic Memory
+// Allocator for Real-Time Systems", ECRTS 2004). Free blocks sit in size classes, 16 per
+// power of two (one class per size below 256 bytes), each a doubly linked list; a bitmap of
+// the non-empty classes finds the smallest class whose blocks all hold a request, so alloc
+// and release take O(1) time whatever the number of blocks (findFit says why it also looks
+// at a few blocks of the request's own class). Neighbours are found through two maps of the
+// free blocks, by start and by end offset (boundary tags kept here rather than in wasm
+// memory, so every byte of a block belongs to its tensor), and merged on release. The space
+// above the highest live block is not a free block but the top: it grows with memory.grow
+// and comes back down when the block under it is freed, so a heap whose blocks are all
+// released is back at its base.
 
 const PAGE = 65536;
 const ALIGN = 16;
+/** wasm32 addresses 65536 pages: 4 GiB. */
+const MAX_BYTES = 65536 * PAGE;
+/** log2 of the number of size classes per power of two. */
+const SUB_LOG2 = 4;
+const SUB = 1 << SUB_LOG2;
+/** Sizes are counted in 16-byte granules, fewer than 2^28 of them: class indices stay below this. */
+const CLASSES = (28 - SUB_LOG2) * SUB + SUB;
+/** Blocks of a request's own size class looked at before a larger class is split. */
+const OWN_CLASS_LOOKS = 8;
 
-interface Block {
+interface FreeBlock {
   offset: number;
   bytes: number;
+  sizeClass: number;
+  prev: FreeBlock | null;
+  next: FreeBlock | null;
 }
 
 export class WasmHeap {
   readonly memory: WebAssembly.Memory;
   private readonly base: number;
   private top: number;
-  private readonly freeList: Block[] = [];
+  /** Live blocks: offset -> bytes. */
   private readonly sizes = new Map<number, number>();
+  private readonly freeByStart = new Map<number, FreeBlock>();
+  private readonly freeByEnd = new Map<number, FreeBlock>();
+  /** The first free block of each size class. */
+  private readonly classHeads: (FreeBlock | null)[] = new Array(CLASSES).fill(null);
+  /** Bit c set: size class c has a free block. */
+  private readonly nonEmpty = new Uint32Array(Math.ceil(CLASSES / 32));
   private viewF32: Float32Array;
   private viewI32: Int32Array;
   private inUse = 0;
@@ -29,7 +58,7 @@ export class WasmHeap {
     this.viewI32 = new Int32Array(memory.buffer);
   }
 
-  /** Bytes currently handed out (not counting free-list holes). */
+  /** Bytes currently handed out (not counting free holes). */
   get bytesInUse(): number {
     return this.inUse;
   }
@@ -46,66 +75,115 @@ export class WasmHeap {
     return this.viewI32;
   }
 
+  /**
+   * A 16-byte aligned block of at least `bytes` bytes (at least 16). Throws a RangeError, and
+   * changes nothing, when memory cannot grow enough.
+   */
   alloc(bytes: number): number {
     if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`alloc: expected a non-negative integer byte count, got ${bytes}`);
+    if (bytes > MAX_BYTES) throw this.outOfMemory(bytes, `a wasm32 memory addresses at most 4 GiB (${MAX_BYTES} bytes)`);
     const size = Math.max(ALIGN, alignUp(bytes));
-    for (let i = 0; i < this.freeList.length; i++) {
-      const b = this.freeList[i];
-      if (b.bytes >= size) {
-        const offset = b.offset;
-        if (b.bytes === size) this.freeList.splice(i, 1);
-        else {
-          b.offset += size;
-          b.bytes -= size;
-        }
-        return this.hand(offset, size);
-      }
+    const block = this.findFit(size);
+    if (block) {
+      this.unlinkFree(block);
+      if (block.bytes > size) this.linkFree(block.offset + size, block.bytes - size);
+      return this.hand(block.offset, size);
     }
     const offset = this.top;
     const need = offset + size;
+    if (need > MAX_BYTES) {
+      throw this.outOfMemory(bytes, `the block would end at byte ${need}, past the 4 GiB (${MAX_BYTES} bytes) a wasm32 memory addresses`);
+    }
     const have = this.memory.buffer.byteLength;
     if (need > have) {
-      // Grow by at least a quarter of the current size so that a growing workload
-      // grows memory O(log n) times, not once per allocation.
-      const pages = Math.max(Math.ceil((need - have) / PAGE), Math.ceil(have / PAGE / 4));
+      const pages = Math.ceil((need - have) / PAGE);
       try {
-        this.memory.grow(pages);
+        // Grow by at least a quarter of the current size so that a growing workload
+        // grows memory O(log n) times, not once per allocation.
+        this.memory.grow(Math.max(pages, Math.ceil(have / PAGE / 4)));
       } catch {
-        this.memory.grow(Math.ceil((need - have) / PAGE));
+        try {
+          this.memory.grow(pages);
+        } catch (e) {
+          throw this.outOfMemory(bytes, `memory.grow(${pages}) failed: ${e instanceof Error ? e.message : String(e)}`, e);
+        }
       }
     }
     this.top = need;
     return this.hand(offset, size);
   }
 
+  /** Returns a block from alloc to the heap, merged with the free blocks on either side. */
   release(offset: number): void {
     const size = this.sizes.get(offset);
-    if (size === undefined) throw new Error(`release: ${offset} is not a live allocation`);
+    if (size === undefined) {
+      throw new Error(`release: expected the offset of a live block, got ${offset} (never allocated, or already released)`);
+    }
     this.sizes.delete(offset);
     this.inUse -= size;
-    if (offset + size === this.top) {
-      this.top = offset;
-      // The block below the top may now be the last free one: fold it into the top.
-      const last = this.freeList[this.freeList.length - 1];
-      if (last && last.offset + last.bytes === this.top) {
-        this.top = last.offset;
-        this.freeList.pop();
+    let start = offset, end = offset + size;
+    const below = this.freeByEnd.get(start);
+    if (below) {
+      this.unlinkFree(below);
+      start = below.offset;
+    }
+    const above = this.freeByStart.get(end);
+    if (above) {
+      this.unlinkFree(above);
+      end = above.offset + above.bytes;
+    }
+    // No free block ends at the top (it would have been merged into it): a block that
+    // reaches the top lowers it instead of joining the free lists.
+    if (end === this.top) this.top = start;
+    else this.linkFree(start, end - start);
+  }
+
+  /**
+   * A free block of at least `size` bytes, or null. TLSF takes the first block of the smallest
+   * class whose every block is large enough. That alone passes over the blocks of the
+   * request's own class that would fit, and splits a larger one instead: in
+   * bench/heap_churn.bench.ts the heap then reaches 1.09x the peak live bytes on random churn
+   * (1.06x with the look below) and 1.66x when holes of exactly the requested sizes are
+   * refilled (1.00x). So the first few blocks of the own class are looked at first; a bounded
+   * number, so alloc stays O(1).
+   */
+  private findFit(size: number): FreeBlock | null {
+    const granules = size / ALIGN;
+    if (granules >= 1 << 28) return null;
+    let c = sizeClassOf(granules);
+    if (smallestOfClass(c) < granules) {
+      let best: FreeBlock | null = null;
+      for (let b = this.classHeads[c], seen = 0; b && seen < OWN_CLASS_LOOKS; b = b.next, seen++) {
+        if (b.bytes >= size && (!best || b.bytes < best.bytes)) best = b;
       }
-      return;
+      if (best) return best;
+      c++;
     }
-    let i = 0;
-    while (i < this.freeList.length && this.freeList[i].offset < offset) i++;
-    this.freeList.splice(i, 0, { offset, bytes: size });
-    const next = this.freeList[i + 1];
-    if (next && offset + size === next.offset) {
-      this.freeList[i].bytes += next.bytes;
-      this.freeList.splice(i + 1, 1);
+    for (let word = c >>> 5; word < this.nonEmpty.length; word++) {
+      const bits = word === c >>> 5 ? this.nonEmpty[word] & (~0 << (c & 31)) : this.nonEmpty[word];
+      if (bits !== 0) return this.classHeads[word * 32 + (31 - Math.clz32(bits & -bits))];
     }
-    const prev = this.freeList[i - 1];
-    if (prev && prev.offset + prev.bytes === offset) {
-      prev.bytes += this.freeList[i].bytes;
-      this.freeList.splice(i, 1);
-    }
+    return null;
+  }
+
+  private linkFree(offset: number, bytes: number): void {
+    const sizeClass = sizeClassOf(bytes / ALIGN);
+    const head = this.classHeads[sizeClass];
+    const block: FreeBlock = { offset, bytes, sizeClass, prev: null, next: head };
+    if (head) head.prev = block;
+    this.classHeads[sizeClass] = block;
+    this.nonEmpty[sizeClass >>> 5] |= 1 << (sizeClass & 31);
+    this.freeByStart.set(offset, block);
+    this.freeByEnd.set(offset + bytes, block);
+  }
+
+  private unlinkFree(block: FreeBlock): void {
+    if (block.prev) block.prev.next = block.next;
+    else this.classHeads[block.sizeClass] = block.next;
+    if (block.next) block.next.prev = block.prev;
+    if (this.classHeads[block.sizeClass] === null) this.nonEmpty[block.sizeClass >>> 5] &= ~(1 << (block.sizeClass & 31));
+    this.freeByStart.delete(block.offset);
+    this.freeByEnd.delete(block.offset + block.bytes);
   }
 
   private hand(offset: number, size: number): number {
@@ -113,6 +191,32 @@ export class WasmHeap {
     this.inUse += size;
     return offset;
   }
+
+  private outOfMemory(bytes: number, why: string, cause?: unknown): RangeError {
+    const have = this.memory.buffer.byteLength;
+    const pages = have / PAGE;
+    return new RangeError(
+      `batchnorm-wasm: out of memory: asked for ${bytes} bytes with ${this.inUse} bytes in use and WebAssembly memory ` +
+        `at ${have} bytes (${pages} page${pages === 1 ? "" : "s"}); ${why}. ` +
+        "dispose() the tensors you no longer need (or use smaller batches) and try again",
+      { cause },
+    );
+  }
+}
+
+/**
+ * Size class of a block of `granules` 16-byte granules: the granule count itself below 16,
+ * above that 16 classes per power of two, numbered in increasing order of size.
+ */
+function sizeClassOf(granules: number): number {
+  const shift = Math.max(0, 31 - Math.clz32(granules) - SUB_LOG2);
+  return shift * SUB + (granules >>> shift);
+}
+
+/** The fewest granules a block of class c holds (sizeClassOf's inverse at the class's start). */
+function smallestOfClass(c: number): number {
+  const shift = Math.max(0, (c >>> SUB_LOG2) - 1);
+  return (c - shift * SUB) << shift;
 }
 
 function alignUp(n: number): number {
