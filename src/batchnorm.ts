@@ -5,11 +5,10 @@
 import { type Backend, getBackend } from "./backend.js";
 import { Buffers } from "./buffers.js";
 import { checkFinite, Layer, Parameter, type StateDict, type StateValue } from "./module.js";
+import { type BnBatchStats, type BnLayout, bnBackward, bnForwardTrain, bnFold, bnLayout, bnSavedFromRunning, bnScratchBytes, bnUpdateRunning, type DataFormat, scaleShift } from "./ops/bn.js";
 import { boolOption, checkOptions, describe, epsOption } from "./options.js";
 import { fmt, type Shape, sameShape } from "./shape.js";
 import { checkTensorArg, Tensor } from "./tensor.js";
-
-export type DataFormat = "channelsFirst" | "channelsLast";
 
 export interface BatchNormOptions {
   /** Added to the variance before the square root. Default 1e-5. */
@@ -28,23 +27,8 @@ export interface BatchNormOptions {
   dataFormat?: DataFormat;
 }
 
-/** How a shape maps onto the kernels: rows x C (channels contiguous) or N x C planes of HW. */
-export type BnLayout =
-  | { planar: false; rows: number; C: number; m: number }
-  | { planar: true; N: number; C: number; HW: number; m: number };
-
 /** The kernel layout of a shape whose channel axis is 1 (channelsFirst) or last (channelsLast). */
-export function layoutFor(shape: Shape, dataFormat: DataFormat): BnLayout {
-  if (dataFormat === "channelsLast") {
-    const C = shape[shape.length - 1];
-    const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    return { planar: false, rows, C, m: rows };
-  }
-  const N = shape[0], C = shape[1];
-  if (shape.length === 2) return { planar: false, rows: N, C, m: N };
-  const HW = shape.slice(2).reduce((a, b) => a * b, 1);
-  return { planar: true, N, C, HW, m: N * HW };
-}
+export const layoutFor = bnLayout;
 
 interface Saved {
   x: Tensor;
@@ -52,6 +36,8 @@ interface Saved {
   layout: BnLayout;
   batchStats: boolean;
 }
+
+export type { BnLayout, DataFormat };
 
 export abstract class BatchNorm extends Layer {
   readonly numFeatures: number;
@@ -71,10 +57,8 @@ export abstract class BatchNorm extends Layer {
   protected readonly backend: Backend;
   private readonly gamma: Tensor;
   private readonly beta: Tensor;
-  /** Batch mean / invStd of the last forward (or the running ones in eval), for backward. */
-  private readonly mean: Tensor;
-  private readonly invStd: Tensor;
-  private readonly batchVar: Tensor;
+  /** Batch mean, variance and invStd of the last forward (mean and invStd: the running ones in eval), for backward. */
+  private readonly stats: BnBatchStats;
   /** Eval mode's folded y = a*x + b. */
   private readonly foldA: Tensor;
   private readonly foldB: Tensor;
@@ -130,12 +114,10 @@ export abstract class BatchNorm extends Layer {
     this.bias = center ? new Parameter("bias", this.beta, make(0)) : null;
     this.runningMean = this.trackRunningStats ? make(0) : null;
     this.runningVar = this.trackRunningStats ? make(1) : null;
-    this.mean = make(0);
-    this.invStd = make(0);
-    this.batchVar = make(0);
+    this.stats = { mean: make(0), var: make(0), invStd: make(0) };
     this.foldA = make(0);
     this.foldB = make(0);
-    this.scratch = new Tensor(this.backend, [Math.ceil(this.backend.kernels.bn_scratch_bytes(C) / 4)], owner);
+    this.scratch = new Tensor(this.backend, [Math.ceil(bnScratchBytes(this.backend, C) / 4)], owner);
     this.bufs = new Buffers(this.backend, owner);
   }
 
@@ -205,23 +187,16 @@ export abstract class BatchNorm extends Layer {
     checkTensorArg(x, this.backend, this, "forward");
     const layout = this.checkedLayout(x.shape);
     const batchStats = this.usesBatchStats;
-    const k = this.backend.kernels;
     const y = this.bufs.get("y", x.shape);
-    const C = this.numFeatures;
-    const scratch = this.scratch.ptr;
     if (batchStats) {
-      const { mean, batchVar, invStd, gamma, beta, eps } = this;
-      if (layout.planar) k.bn_forward_train_nchw(y.ptr, mean.ptr, batchVar.ptr, invStd.ptr, x.ptr, gamma.ptr, beta.ptr, eps, layout.N, C, layout.HW, scratch);
-      else k.bn_forward_train_nc(y.ptr, mean.ptr, batchVar.ptr, invStd.ptr, x.ptr, gamma.ptr, beta.ptr, eps, layout.rows, C, scratch);
+      bnForwardTrain(y, this.stats, x, this.gamma, this.beta, this.eps, layout, this.scratch);
       if (this.training && this.trackRunningStats) this.updateRunningStats(layout.m);
     } else {
-      const a = this.foldA, b = this.foldB;
       const rm = this.runningMean!, rv = this.runningVar!;
-      k.bn_fold(a.ptr, b.ptr, this.gamma.ptr, this.beta.ptr, rm.ptr, rv.ptr, this.eps, C);
-      if (layout.planar) k.scale_shift_nchw(y.ptr, x.ptr, a.ptr, b.ptr, layout.N, C, layout.HW, 0);
-      else k.scale_shift_nc(y.ptr, x.ptr, a.ptr, b.ptr, layout.rows, C, 0);
+      bnFold(this.foldA, this.foldB, this.gamma, this.beta, rm, rv, this.eps);
+      scaleShift(y, x, this.foldA, this.foldB, layout, false);
       // Backward in eval mode differentiates the same fixed affine map.
-      k.bn_saved_from_running(this.mean.ptr, this.invStd.ptr, rm.ptr, rv.ptr, this.eps, C);
+      bnSavedFromRunning(this.stats.mean, this.stats.invStd, rm, rv, this.eps);
     }
     const saved = this.saved ?? (this.saved = { x, shape: x.shape, layout, batchStats });
     saved.x = x;
@@ -243,16 +218,9 @@ export abstract class BatchNorm extends Layer {
     if (saved.x.isDisposed) {
       throw new Error(`${this.name}.backward: the input of the last forward was disposed; keep it alive until backward`);
     }
-    const k = this.backend.kernels;
-    const C = this.numFeatures;
     const dx = this.bufs.get("dx", dy.shape);
-    const scratch = this.scratch.ptr;
-    const L = saved.layout;
-    const dgamma = this.weight ? this.weight.grad.ptr : 0, dbeta = this.bias ? this.bias.grad.ptr : 0;
-    const { mean, invStd, gamma } = this;
-    const batchStats = saved.batchStats ? 1 : 0;
-    if (L.planar) k.bn_backward_nchw(dx.ptr, dgamma, dbeta, dy.ptr, saved.x.ptr, mean.ptr, invStd.ptr, gamma.ptr, L.N, C, L.HW, batchStats, scratch);
-    else k.bn_backward_nc(dx.ptr, dgamma, dbeta, dy.ptr, saved.x.ptr, mean.ptr, invStd.ptr, gamma.ptr, L.rows, C, batchStats, scratch);
+    const { mean, invStd } = this.stats;
+    bnBackward(dx, this.weight?.grad ?? null, this.bias?.grad ?? null, dy, saved.x, mean, invStd, this.gamma, saved.layout, saved.batchStats, this.scratch);
     return dx;
   }
 
@@ -260,12 +228,12 @@ export abstract class BatchNorm extends Layer {
   private updateRunningStats(m: number): void {
     this.numBatchesTracked += 1;
     const f = this.momentum ?? 1 / this.numBatchesTracked;
-    this.backend.kernels.bn_update_running(this.runningMean!.ptr, this.runningVar!.ptr, this.mean.ptr, this.batchVar.ptr, f, m / (m - 1), this.numFeatures);
+    bnUpdateRunning(this.runningMean!, this.runningVar!, this.stats, f, m / (m - 1));
   }
 
   /** Batch mean and biased variance of the last training forward (copies). */
   lastBatchStats(): { mean: Float32Array; var: Float32Array } {
-    return { mean: this.mean.toArray(), var: this.batchVar.toArray() };
+    return { mean: this.stats.mean.toArray(), var: this.stats.var.toArray() };
   }
 
   parameters(): Parameter[] {
@@ -349,7 +317,7 @@ export abstract class BatchNorm extends Layer {
   /** Releases every tensor this layer owns. */
   protected releaseMemory(): void {
     this.bufs.releaseAll();
-    for (const t of [this.gamma, this.beta, this.mean, this.invStd, this.batchVar, this.foldA, this.foldB, this.scratch, this.runningMean, this.runningVar, this.weight?.grad, this.bias?.grad, this.backup]) {
+    for (const t of [this.gamma, this.beta, this.stats.mean, this.stats.invStd, this.stats.var, this.foldA, this.foldB, this.scratch, this.runningMean, this.runningVar, this.weight?.grad, this.bias?.grad, this.backup]) {
       t?.release();
     }
     this.saved = null;

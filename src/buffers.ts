@@ -36,13 +36,6 @@ export class Buffers {
     return this.get(name, [...like.slice(0, -1), last]);
   }
 
-  /** Raw scratch memory of at least `bytes` bytes (reused while large enough). */
-  scratch(bytes: number): number {
-    const t = this.slots.get("#scratch");
-    if (t && t.size * 4 >= bytes) return t.ptr;
-    return this.get("#scratch", [Math.ceil(bytes / 4)]).ptr;
-  }
-
   releaseAll(): void {
     for (const t of this.slots.values()) t.release();
     this.slots.clear();

@@ -6,6 +6,7 @@ import { Buffers } from "./buffers.js";
 import { boolOption, checkOptions, epsOption } from "./options.js";
 import { checkShape, fmt, type Shape, sizeOf } from "./shape.js";
 import type { Tensor } from "./tensor.js";
+import { bnBackward, bnFold, bnForwardTrain, bnScratchBytes, scaleShift } from "./ops/bn.js";
 
 interface Common {
   /** Channel axis: 1 (default) or last. */
@@ -67,6 +68,11 @@ const TRAIN_OPTIONS = ["gamma", "beta", "eps", "dataFormat"];
 const BACKWARD_OPTIONS = ["mean", "invStd", "gamma", "dataFormat"];
 const INFERENCE_OPTIONS = ["gamma", "beta", "runningMean", "runningVar", "eps", "relu", "dataFormat"];
 
+/** The statistics kernels' per-channel scratch, as a buffer. */
+function scratchFor(bufs: Buffers, C: number): Tensor {
+  return bufs.get("#scratch", [Math.ceil(bnScratchBytes(getBackend(), C) / 4)]);
+}
+
 function withBuffers<T>(fn: (bufs: Buffers, put: (name: string, v: Float32Array, shape: Shape) => Tensor) => T): T {
   const bufs = new Buffers(getBackend(), "batchNorm functional call");
   try {
@@ -90,14 +96,10 @@ export function batchNormTrain(x: Float32Array, shape: Shape, opts?: TrainOption
   const gamma = perChannel(fn, "gamma", options.gamma, C, 1);
   const beta = perChannel(fn, "beta", options.beta, C, 0);
   const eps = epsOption(fn, options.eps, 1e-5);
-  const k = getBackend().kernels;
   return withBuffers((bufs, put) => {
     const xt = put("x", x, shape), g = put("gamma", gamma, [C]), b = put("beta", beta, [C]);
     const y = bufs.get("y", shape), mean = bufs.get("mean", [C]), v = bufs.get("var", [C]), inv = bufs.get("invStd", [C]);
-    const scratch = bufs.scratch(k.bn_scratch_bytes(C));
-    const args = [y.ptr, mean.ptr, v.ptr, inv.ptr, xt.ptr, g.ptr, b.ptr, eps] as const;
-    if (L.planar) k.bn_forward_train_nchw(...args, L.N, C, L.HW, scratch);
-    else k.bn_forward_train_nc(...args, L.rows, C, scratch);
+    bnForwardTrain(y, { mean, var: v, invStd: inv }, xt, g, b, eps, L, scratchFor(bufs, C));
     return { y: y.toArray(), mean: mean.toArray(), var: v.toArray(), invStd: inv.toArray() };
   });
 }
@@ -113,16 +115,12 @@ export function batchNormBackward(dy: Float32Array, x: Float32Array, shape: Shap
   const mean = perChannel(fn, "mean", options.mean, C, null);
   const invStd = perChannel(fn, "invStd", options.invStd, C, null);
   const gamma = perChannel(fn, "gamma", options.gamma, C, 1);
-  const k = getBackend().kernels;
   return withBuffers((bufs, put) => {
     const dyt = put("dy", dy, shape), xt = put("x", x, shape);
     const m = put("mean", mean, [C]), inv = put("invStd", invStd, [C]), g = put("gamma", gamma, [C]);
     const dgamma = put("dgamma", new Float32Array(C), [C]), dbeta = put("dbeta", new Float32Array(C), [C]);
     const dx = bufs.get("dx", shape);
-    const scratch = bufs.scratch(k.bn_scratch_bytes(C));
-    const args = [dx.ptr, dgamma.ptr, dbeta.ptr, dyt.ptr, xt.ptr, m.ptr, inv.ptr, g.ptr] as const;
-    if (L.planar) k.bn_backward_nchw(...args, L.N, C, L.HW, 1, scratch);
-    else k.bn_backward_nc(...args, L.rows, C, 1, scratch);
+    bnBackward(dx, dgamma, dbeta, dyt, xt, m, inv, g, L, true, scratchFor(bufs, C));
     return { dx: dx.toArray(), dgamma: dgamma.toArray(), dbeta: dbeta.toArray() };
   });
 }
@@ -139,15 +137,13 @@ export function batchNormInference(x: Float32Array, shape: Shape, opts: Inferenc
   const rm = perChannel(fn, "runningMean", options.runningMean, C, null);
   const rv = checkVariance(fn, "runningVar", perChannel(fn, "runningVar", options.runningVar, C, null));
   const eps = epsOption(fn, options.eps, 1e-5);
-  const relu = boolOption(fn, "relu", options.relu, false) ? 1 : 0;
-  const k = getBackend().kernels;
+  const relu = boolOption(fn, "relu", options.relu, false);
   return withBuffers((bufs, put) => {
     const xt = put("x", x, shape), g = put("gamma", gamma, [C]), b = put("beta", beta, [C]);
     const rmt = put("rm", rm, [C]), rvt = put("rv", rv, [C]);
     const a = bufs.get("a", [C]), bb = bufs.get("b", [C]), y = bufs.get("y", shape);
-    k.bn_fold(a.ptr, bb.ptr, g.ptr, b.ptr, rmt.ptr, rvt.ptr, eps, C);
-    if (L.planar) k.scale_shift_nchw(y.ptr, xt.ptr, a.ptr, bb.ptr, L.N, C, L.HW, relu);
-    else k.scale_shift_nc(y.ptr, xt.ptr, a.ptr, bb.ptr, L.rows, C, relu);
+    bnFold(a, bb, g, b, rmt, rvt, eps);
+    scaleShift(y, xt, a, bb, L, relu);
     return y.toArray();
   });
 }
@@ -163,11 +159,10 @@ export function foldBatchNorm(opts: Omit<InferenceOptions, "relu" | "dataFormat"
   const rm = perChannel(fn, "runningMean", options.runningMean, C, null);
   const rv = checkVariance(fn, "runningVar", perChannel(fn, "runningVar", options.runningVar, C, null));
   const eps = epsOption(fn, options.eps, 1e-5);
-  const k = getBackend().kernels;
   return withBuffers((bufs, put) => {
     const g = put("gamma", gamma, [C]), b = put("beta", beta, [C]), rmt = put("rm", rm, [C]), rvt = put("rv", rv, [C]);
     const a = bufs.get("a", [C]), bb = bufs.get("b", [C]);
-    k.bn_fold(a.ptr, bb.ptr, g.ptr, b.ptr, rmt.ptr, rvt.ptr, eps, C);
+    bnFold(a, bb, g, b, rmt, rvt, eps);
     return { a: a.toArray(), b: bb.toArray() };
   });
 }

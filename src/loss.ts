@@ -3,7 +3,7 @@
 // probabilities for backward: dlogits = (softmax - onehot) / M.
 import { type Backend, getBackend } from "./backend.js";
 import { Buffers } from "./buffers.js";
-import type { Kernels } from "./kernels.js";
+import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from "./ops/loss.js";
 import { fmt } from "./shape.js";
 import { checkTensorArg, type Tensor } from "./tensor.js";
 
@@ -17,13 +17,11 @@ export interface Loss {
 
 export class CrossEntropyLoss implements Loss {
   private readonly backend: Backend;
-  private readonly k: Kernels;
   private readonly bufs = new Buffers(getBackend(), "CrossEntropyLoss");
   private saved: { M: number; N: number; probs: Tensor; labels: Tensor; shape: readonly number[] } | null = null;
 
   constructor() {
     this.backend = getBackend();
-    this.k = this.backend.kernels;
   }
 
   toString(): string {
@@ -60,7 +58,7 @@ export class CrossEntropyLoss implements Loss {
     const i32 = this.backend.heap.i32;
     const off = lab.ptr >>> 2;
     for (let i = 0; i < rows; i++) i32[off + i] = labels[i];
-    const loss = this.k.softmax_xent_forward(probs.ptr, logits.ptr, lab.ptr, rows, N);
+    const loss = softmaxCrossEntropyForward(probs, logits, lab, rows, N);
     this.saved = { M: rows, N, probs, labels: lab, shape: logits.shape };
     return loss;
   }
@@ -71,7 +69,7 @@ export class CrossEntropyLoss implements Loss {
     if (!s) throw new Error("CrossEntropyLoss.backward: called before forward");
     const d = this.bufs.get("dlogits", s.shape);
     if (s.M < s.shape[0]) d.data.fill(0);
-    this.k.softmax_xent_backward(d.ptr, s.probs.ptr, s.labels.ptr, s.M, s.N);
+    softmaxCrossEntropyBackward(d, s.probs, s.labels, s.M, s.N);
     return d;
   }
 

@@ -113,6 +113,16 @@ describe("loadStateDict checks values", () => {
   });
 });
 
+describe("out of memory", () => {
+  it("is an error naming the bytes asked for and in use, and the library keeps working", () => {
+    // 4.4e9 bytes: more than wasm32's 4 GiB, rejected before memory is grown.
+    expect(() => full([1100, 1000, 1000], 0)).toThrow(/out of memory: asked for 4400000000 bytes with \d+ bytes in use/);
+    const model = new Sequential([new Dense(1000, 4), new BatchNorm1d(4)]);
+    const x = full([2, 1000], 1);
+    expect(Array.from(model.forward(x).data)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+});
+
 describe("console.log output", () => {
   it("shows shape, dtype and a few values of a tensor, and PyTorch-style reprs of layers, not backend internals", () => {
     const t = tensor([1, 2.5, 3, 4, 5, 6, 7, 8], [2, 4]);

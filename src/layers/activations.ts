@@ -3,8 +3,9 @@
 // the output (sigmoid' = y(1-y), tanh' = 1-y^2, relu' = [y > 0]), so backward needs only y.
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import { ACT, type ActName, type Kernels } from "../kernels.js";
+import type { ActName } from "../kernels.js";
 import { Layer } from "../module.js";
+import { activationBackward, activationForward } from "../ops/elementwise.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, type Tensor } from "../tensor.js";
 
@@ -12,14 +13,12 @@ export abstract class Activation extends Layer {
   /** Which function: 'relu', 'sigmoid' or 'tanh'. */
   abstract readonly kind: ActName;
   private readonly backend: Backend;
-  private readonly k: Kernels;
   private readonly bufs: Buffers;
   private savedY: Tensor | null = null;
 
   constructor() {
     super();
     this.backend = getBackend();
-    this.k = this.backend.kernels;
     this.bufs = new Buffers(this.backend, `${new.target.name}()`);
   }
 
@@ -36,7 +35,7 @@ export abstract class Activation extends Layer {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
     const y = this.bufs.get("y", x.shape);
-    this.k.act_forward(y.ptr, x.ptr, x.size, ACT[this.kind]);
+    activationForward(y, x, this.kind);
     this.savedY = y;
     return y;
   }
@@ -49,7 +48,7 @@ export abstract class Activation extends Layer {
     if (!sameShape(dy.shape, y.shape)) throw new Error(`${this}.backward: expected dy of shape ${fmt(y.shape)} (the last forward's output), got ${fmt(dy.shape)}`);
     y.assertLive();
     const dx = this.bufs.get("dx", dy.shape);
-    this.k.act_backward(dx.ptr, dy.ptr, y.ptr, dy.size, ACT[this.kind]);
+    activationBackward(dx, dy, y, this.kind);
     return dx;
   }
 

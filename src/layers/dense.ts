@@ -3,8 +3,8 @@
 // db += sum_rows dY and returns dX = dY W. All three are wasm kernels on pointers.
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import type { Kernels } from "../kernels.js";
 import { checkFinite, Layer, Parameter, type StateDict } from "../module.js";
+import { linearBackwardInput, linearBackwardParams, linearForward } from "../ops/matmul.js";
 import { boolOption, checkOptions } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
 import { fmt, type Shape } from "../shape.js";
@@ -36,7 +36,6 @@ export class Dense extends Layer {
   readonly bias: Parameter | null;
 
   private readonly backend: Backend;
-  private readonly k: Kernels;
   private readonly bufs: Buffers;
   private savedX: Tensor | null = null;
 
@@ -55,7 +54,6 @@ export class Dense extends Layer {
     else throw new Error(`Dense: seed must be an integer, got ${options.seed}`);
 
     this.backend = getBackend();
-    this.k = this.backend.kernels;
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     const owner = this.toString();
@@ -92,9 +90,8 @@ export class Dense extends Layer {
     checkTensorArg(x, this.backend, this, "forward");
     const expected = this.expectedInput(x.shape);
     if (expected) throw new Error(`${this}: expected input ${expected}, got ${fmt(x.shape)}`);
-    const M = x.size / this.inFeatures;
     const y = this.bufs.getWithLastDim("y", x.shape, this.outFeatures);
-    this.k.gemm_nt(y.ptr, x.ptr, this.weight.value.ptr, this.bias ? this.bias.value.ptr : 0, M, this.outFeatures, this.inFeatures, 0);
+    linearForward(y, x, this.weight.value, this.bias?.value ?? null);
     this.savedX = x;
     return y;
   }
@@ -103,7 +100,7 @@ export class Dense extends Layer {
   backward(dy: Tensor): Tensor {
     const x = this.checkBackward(dy);
     const dx = this.bufs.get("dx", x.shape);
-    this.k.gemm_nn(dx.ptr, dy.ptr, this.weight.value.ptr, x.size / this.inFeatures, this.outFeatures, this.inFeatures);
+    linearBackwardInput(dx, dy, this.weight.value);
     this.accumulate(dy, x);
     return dx;
   }
@@ -130,9 +127,7 @@ export class Dense extends Layer {
   }
 
   private accumulate(dy: Tensor, x: Tensor): void {
-    const M = x.size / this.inFeatures;
-    this.k.gemm_tn_acc(this.weight.grad.ptr, dy.ptr, x.ptr, M, this.outFeatures, this.inFeatures);
-    if (this.bias) this.k.bias_backward_acc(this.bias.grad.ptr, dy.ptr, M, this.outFeatures);
+    linearBackwardParams(this.weight.grad, this.bias?.grad ?? null, dy, x);
   }
 
   parameters(): Parameter[] {

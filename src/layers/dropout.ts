@@ -4,8 +4,8 @@
 // memory, and forward and backward are both y = x * mask (the `mul` kernel).
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import type { Kernels } from "../kernels.js";
 import { Layer } from "../module.js";
+import { multiply } from "../ops/elementwise.js";
 import { checkOptions, describe } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
@@ -20,7 +20,6 @@ export class Dropout extends Layer {
   /** Probability of zeroing an element. */
   readonly p: number;
   private readonly backend: Backend;
-  private readonly k: Kernels;
   private readonly bufs: Buffers;
   private readonly rng: Rng;
   private readonly rngSaved = new Rng(0);
@@ -36,7 +35,6 @@ export class Dropout extends Layer {
     if (!Number.isInteger(seed)) throw new Error(`Dropout: seed must be an integer, got ${seed}`);
     this.p = p;
     this.backend = getBackend();
-    this.k = this.backend.kernels;
     this.bufs = new Buffers(this.backend, this.toString());
     this.rng = new Rng(seed);
   }
@@ -66,7 +64,7 @@ export class Dropout extends Layer {
     const rng = this.rng;
     for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < keep ? scale : 0;
     const y = this.bufs.get("y", x.shape);
-    this.k.mul(y.ptr, x.ptr, mask.ptr, x.size);
+    multiply(y, x, mask);
     this.savedMask = mask;
     return y;
   }
@@ -80,7 +78,7 @@ export class Dropout extends Layer {
     if (!mask) return dy;
     mask.assertLive();
     const dx = this.bufs.get("dx", dy.shape);
-    this.k.mul(dx.ptr, dy.ptr, mask.ptr, dy.size);
+    multiply(dx, dy, mask);
     return dx;
   }
 

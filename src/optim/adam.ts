@@ -2,6 +2,7 @@
 // rules; the first and second moments live in wasm memory, one pair per parameter.
 import type { Parameter } from "../module.js";
 import type { Tensor } from "../tensor.js";
+import { adamStep } from "../ops/optim.js";
 import { boolOption, checkOptions } from "../options.js";
 import { nonNegative, OptimizerBase } from "./sgd.js";
 
@@ -45,12 +46,9 @@ export class Adam extends OptimizerBase {
   step(): void {
     this.assertUsable();
     const step = ++this.stepCount;
-    const { lr, eps, weightDecay } = this;
-    const [b1, b2] = this.betas;
-    const decoupled = this.decoupled ? 1 : 0;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
-      this.k.adam_step(p.value.ptr, p.grad.ptr, this.m[i].ptr, this.v[i].ptr, p.value.size, lr, b1, b2, eps, weightDecay, decoupled, step);
+      adamStep(p.value, p.grad, this.m[i], this.v[i], this, step);
     }
   }
 }

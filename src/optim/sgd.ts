@@ -2,8 +2,8 @@
 // step, on pointers: the state (momentum buffers, Adam's moments) lives in wasm memory,
 // allocated once when the optimizer is made. This file holds the shared base and SGD.
 import type { Backend } from "../backend.js";
-import type { Kernels } from "../kernels.js";
 import { INSPECT, Parameter } from "../module.js";
+import { sgdStep } from "../ops/optim.js";
 import { boolOption, checkOptions } from "../options.js";
 import { Tensor } from "../tensor.js";
 
@@ -21,7 +21,6 @@ export abstract class OptimizerBase implements Optimizer {
   /** Number of step() calls so far. */
   stepCount = 0;
   protected readonly backend: Backend;
-  protected readonly k: Kernels;
   private _lr = 0;
   private readonly state: Tensor[] = [];
   private readonly name: string;
@@ -45,7 +44,6 @@ export abstract class OptimizerBase implements Optimizer {
       p.value.assertLive();
       if (p.value.backend !== this.backend) throw new Error(`${name}: the parameters come from different backends (init() was called again in between)`);
     }
-    this.k = this.backend.kernels;
     this.lr = lr;
   }
 
@@ -148,13 +146,10 @@ export class SGD extends OptimizerBase {
 
   step(): void {
     this.assertUsable();
-    const first = this.stepCount === 0 ? 1 : 0;
-    const { lr, momentum, dampening, weightDecay } = this;
-    const nesterov = this.nesterov ? 1 : 0;
+    const first = this.stepCount === 0;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
-      const buf = this.bufs[i];
-      this.k.sgd_step(p.value.ptr, p.grad.ptr, buf ? buf.ptr : 0, p.value.size, lr, momentum, dampening, weightDecay, nesterov, first);
+      sgdStep(p.value, p.grad, this.bufs[i], this, first);
     }
     this.stepCount++;
   }
