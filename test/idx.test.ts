@@ -1,4 +1,5 @@
-// IDX parsing on the real MNIST files and on small damaged files made here.
+// IDX parsing on small files made here (complete and damaged), gzip files that decompress
+// past their header's size, and the real MNIST files when ../shared/data has them.
 import { mkdtemp, rm, symlink, writeFile, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,33 +12,14 @@ import {
   isGzip,
   loadMnist,
   loadMnistFromBytes,
+  maybeGunzip,
   parseIdxImages,
   parseIdxLabels,
 } from "../src/data/index.js";
+import { idxFile, idxImages, idxLabels, mnistFiles, SHARED_MNIST_DIR, SHARED_MNIST_SKIP, syntheticDigits, toBytes, warnIfNoSharedMnist, withSharedMnist, writeMnistDir } from "./fixtures.js";
 
-const MNIST_DIR = new URL("../../shared/data/mnist/", import.meta.url);
-const real = (name: string) => readFile(new URL(name, MNIST_DIR));
-
-/** An IDX images file: magic 2051, [count, rows, cols], pixel i = (i * 7) mod 256. */
-function idxImages(count: number, rows = 28, cols = 28, magic = 2051): Uint8Array {
-  const b = new Uint8Array(16 + count * rows * cols);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, magic);
-  v.setUint32(4, count);
-  v.setUint32(8, rows);
-  v.setUint32(12, cols);
-  for (let i = 16; i < b.length; i++) b[i] = ((i - 16) * 7) & 255;
-  return b;
-}
-
-function idxLabels(labels: number[], magic = 2049): Uint8Array {
-  const b = new Uint8Array(8 + labels.length);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, magic);
-  v.setUint32(4, labels.length);
-  b.set(labels, 8);
-  return b;
-}
+warnIfNoSharedMnist("test/idx.test.ts");
+const real = (name: string) => readFile(new URL(name, SHARED_MNIST_DIR));
 
 /** Element-wise equality without vitest's deep diff, which is far too slow on 47M elements. */
 function expectSame(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
@@ -54,10 +36,10 @@ const concat = (a: Uint8Array, b: Uint8Array) => {
   return o;
 };
 
-describe("the real MNIST files", () => {
+describe.skipIf(SHARED_MNIST_SKIP !== null)(withSharedMnist("the real MNIST files"), () => {
   let mnist: Awaited<ReturnType<typeof loadMnist>>;
   beforeAll(async () => {
-    mnist = await loadMnist({ dir: MNIST_DIR });
+    mnist = await loadMnist({ dir: SHARED_MNIST_DIR });
   });
 
   it("has 60000 train and 10000 test images of 28x28 with the known first labels", () => {
@@ -117,8 +99,8 @@ describe("the real MNIST files", () => {
     try {
       await writeFile(join(dir, "t10k-images-idx3-ubyte"), rawImages);
       await writeFile(join(dir, "t10k-labels-idx1-ubyte"), rawLabels);
-      await symlink(new URL("train-labels-idx1-ubyte.gz", MNIST_DIR).pathname, join(dir, "train-labels-idx1-ubyte.gz"));
-      await symlink(new URL("train-images-idx3-ubyte.gz", MNIST_DIR).pathname, join(dir, "train-images-idx3-ubyte.gz"));
+      await symlink(new URL("train-labels-idx1-ubyte.gz", SHARED_MNIST_DIR).pathname, join(dir, "train-labels-idx1-ubyte.gz"));
+      await symlink(new URL("train-images-idx3-ubyte.gz", SHARED_MNIST_DIR).pathname, join(dir, "train-images-idx3-ubyte.gz"));
       const mixed = await loadMnist({ dir });
       expectSame(mixed.test.images, mnist.test.images, "test images");
       expectSame(mixed.test.labels, mnist.test.labels, "test labels");
@@ -127,6 +109,78 @@ describe("the real MNIST files", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("MNIST-shaped files generated here (the same checks on a clone without ../shared)", () => {
+  const train = syntheticDigits(300, 1);
+  const test = syntheticDigits(100, 2);
+  let dir = "";
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "bn-mnist-gen-"));
+    await writeMnistDir(join(dir, "gz"), train, test, true);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("loads 300 train and 100 test 28x28 images with their labels, pixels exactly byte/255", async () => {
+    const m = await loadMnist({ dir: join(dir, "gz") });
+    expect([m.train.count, m.test.count, m.train.rows, m.train.cols]).toEqual([300, 100, 28, 28]);
+    expect(m.source).toContain(join(dir, "gz", "train-images-idx3-ubyte.gz"));
+    for (const [got, want, what] of [[m.train, train, "train"], [m.test, test, "test"]] as const) {
+      expectSame(got.labels, want.labels, `${what} labels`);
+      expectSame(got.images, Float32Array.from(want.pixels, (b) => b / 255), `${what} pixels`);
+      expectSame(toBytes(got.images), want.pixels, `${what} bytes`);
+    }
+    expect([m.train.images.reduce((a, b) => Math.min(a, b)), m.train.images.reduce((a, b) => Math.max(a, b))]).toEqual([0, 1]);
+  });
+
+  it("gives the same from raw and gzip-compressed files, and from a directory mixing both", async () => {
+    const gz = mnistFiles(train, test, true);
+    const raw = mnistFiles(train, test, false);
+    expect(isGzip(gz["t10k-images-idx3-ubyte.gz"])).toBe(true);
+    expect(isGzip(raw["t10k-images-idx3-ubyte"])).toBe(false);
+    expectSame(await gunzipBytes(gz["t10k-images-idx3-ubyte.gz"]), gunzipSync(gz["t10k-images-idx3-ubyte.gz"]), "gunzipBytes vs node:zlib");
+    expectSame(await maybeGunzip(raw["t10k-labels-idx1-ubyte"]), raw["t10k-labels-idx1-ubyte"], "maybeGunzip of raw bytes");
+
+    const a = await decodeIdxImages(gz["t10k-images-idx3-ubyte.gz"], "t10k-images-idx3-ubyte.gz");
+    const b = parseIdxImages(raw["t10k-images-idx3-ubyte"], "t10k-images-idx3-ubyte");
+    expect([a.count, b.count]).toEqual([100, 100]);
+    expectSame(b.pixels, a.pixels, "raw vs gz pixels");
+    expectSame(parseIdxLabels(raw["t10k-labels-idx1-ubyte"]), await decodeIdxLabels(gz["t10k-labels-idx1-ubyte.gz"]), "raw vs gz labels");
+
+    // Raw test files beside links to the gzip training files; the loader detects gzip by its magic.
+    const mixed = join(dir, "mixed");
+    await writeMnistDir(mixed, train, test, false);
+    for (const f of ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]) {
+      await rm(join(mixed, f));
+      await symlink(join(dir, "gz", `${f}.gz`), join(mixed, `${f}.gz`));
+    }
+    const fromMixed = await loadMnist({ dir: mixed });
+    const fromGz = await loadMnist({ dir: join(dir, "gz") });
+    expectSame(fromMixed.test.images, fromGz.test.images, "test images");
+    expectSame(fromMixed.train.images, fromGz.train.images, "train images");
+    expectSame(fromMixed.train.labels, fromGz.train.labels, "train labels");
+    expect(fromMixed.source).toContain(join(mixed, "t10k-images-idx3-ubyte,"));
+
+    const fromBytes = await loadMnistFromBytes({
+      trainImages: gz["train-images-idx3-ubyte.gz"],
+      trainLabels: raw["train-labels-idx1-ubyte"],
+      testImages: raw["t10k-images-idx3-ubyte"],
+      testLabels: gz["t10k-labels-idx1-ubyte.gz"],
+    });
+    expectSame(fromBytes.train.images, fromGz.train.images, "loadMnistFromBytes train images");
+    expectSame(fromBytes.test.labels, fromGz.test.labels, "loadMnistFromBytes test labels");
+  });
+
+  it("uses the raw file when a directory holds both forms", async () => {
+    const both = join(dir, "both");
+    await writeMnistDir(both, train, test, true);
+    const other = syntheticDigits(100, 9);
+    await writeFile(join(both, "t10k-labels-idx1-ubyte"), idxLabels(other.labels));
+    const m = await loadMnist({ dir: both });
+    expectSame(m.test.labels, other.labels, "labels from the raw file");
   });
 });
 
@@ -240,5 +294,108 @@ describe("loadMnist on a directory", () => {
     await writeFile(join(dir, "t10k-images-idx3-ubyte"), idxImages(2));
     const m = await loadMnist({ dir });
     expect([m.train.count, m.test.count, m.train.labels[0]]).toEqual([1, 2, 3]);
+  });
+});
+
+/** `declared` IDX bytes (header and data) followed by `extra` zero bytes, gzip-compressed. */
+function bomb(declared: Uint8Array, extra: number): Uint8Array {
+  return gzipSync(concat(declared, new Uint8Array(extra)), { level: 9 });
+}
+
+/** The error a promise rejects with; fails the test when it resolves. */
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  return expect.fail("expected a rejection, but it resolved");
+}
+
+/** The "stopped at N bytes" of a decompression that went past the declared size. */
+function stoppedAt(message: string): number {
+  const m = /stopped at (\d+) bytes/.exec(message);
+  if (!m) expect.fail(`no "stopped at" in: ${message}`);
+  return Number(m[1]);
+}
+
+describe("gzip files are read no further than their header declares", () => {
+  const MiB = 1 << 20;
+
+  it("rejects an images file that inflates far past its header, as larger than declared, after reading little more", async () => {
+    const gz = bomb(idxImages(10), 16 * MiB);
+    expect(gz.length).toBeLessThan(40000);
+    const err = await rejection(decodeIdxImages(gz, "train-images-idx3-ubyte.gz"));
+    expect(err.message).toMatch(
+      /^batchnorm-wasm: train-images-idx3-ubyte\.gz: larger than its header declares: the header declares 10 images x 28 rows x 28 cols, so 7856 bytes \(16 header \+ 7840 data\), but the decompressed data goes on past that \(stopped at \d+ bytes\); trailing data, or a decompression bomb$/,
+    );
+    expect(err.message).not.toMatch(/corrupt/);
+    // Stopped within a few decompressed chunks of the declared size, not after 16 MiB.
+    expect(stoppedAt(err.message)).toBeGreaterThan(7856);
+    expect(stoppedAt(err.message)).toBeLessThan(7856 + 256 * 1024);
+  });
+
+  it("rejects a labels file that inflates past its header", async () => {
+    const err = await rejection(decodeIdxLabels(bomb(idxLabels([1, 2, 3]), 4 * MiB), "l.gz"));
+    expect(err.message).toMatch(/l\.gz: larger than its header declares: the header declares 3 labels, so 11 bytes \(8 header \+ 3 data\), but the decompressed data goes on past that/);
+    expect(stoppedAt(err.message)).toBeLessThan(256 * 1024);
+  });
+
+  it("names the file when loadMnist meets one in a directory", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "bn-mnist-bomb-"));
+    try {
+      const small = syntheticDigits(4, 3);
+      await writeMnistDir(dir, small, small, true);
+      await writeFile(join(dir, "t10k-images-idx3-ubyte.gz"), bomb(idxFile(2051, [4, 28, 28], small.pixels), 8 * MiB));
+      await expect(loadMnist({ dir })).rejects.toThrow(
+        new RegExp(`^batchnorm-wasm: ${join(dir, "t10k-images-idx3-ubyte.gz")}: larger than its header declares: the header declares 4 images x 28 rows x 28 cols, so 3152 bytes`),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("rejects a header that declares more than maxBytes before decompressing the data", async () => {
+    const header = (count: number) => gzipSync(idxFile(2051, [count, 28, 28], new Uint8Array(100)));
+    await expect(decodeIdxImages(header(60000), "big.gz", { maxBytes: 1000000 })).rejects.toThrow(
+      /^batchnorm-wasm: big\.gz: the header declares 60000 images x 28 rows x 28 cols, so 47040016 bytes \(16 header \+ 47040000 data\), more than the limit of 1000000 decompressed bytes; pass a larger maxBytes if the file is genuine$/,
+    );
+    // The default limit for IDX files is 1 GiB.
+    await expect(decodeIdxImages(header(4294967295), "huge.gz")).rejects.toThrow(/huge\.gz: the header declares 4294967295 images x 28 rows x 28 cols, so \d+ bytes .*more than the limit of 1073741824 decompressed bytes/);
+    await expect(loadMnistFromBytes({ trainImages: header(60000), trainLabels: idxLabels([1]), testImages: idxImages(1), testLabels: idxLabels([1]) }, { maxBytes: 5000 })).rejects.toThrow(
+      /train-images-idx3-ubyte: the header declares 60000 images .*more than the limit of 5000 decompressed bytes/,
+    );
+    // A file within the limit loads.
+    expect((await decodeIdxImages(gzipSync(idxImages(2)), "ok.gz", { maxBytes: 16 + 2 * 784 })).count).toBe(2);
+  });
+
+  it("caps gzip data without an IDX header at maxBytes", async () => {
+    const zeros = gzipSync(new Uint8Array(16 * MiB), { level: 9 });
+    // (rejection() rather than .rejects: a resolved 16 MiB array would be printed in full.)
+    expect((await rejection(gunzipBytes(zeros, "z.gz", { maxBytes: MiB }))).message).toMatch(
+      /^batchnorm-wasm: z\.gz: decompresses to more than 1048576 bytes, the limit \(stopped there\); pass a larger maxBytes if the file is genuine$/,
+    );
+    expect((await rejection(maybeGunzip(zeros, "z.gz", { maxBytes: MiB }))).message).toMatch(/more than 1048576 bytes/);
+    expect((await gunzipBytes(zeros, "z.gz", { maxBytes: 16 * MiB })).length).toBe(16 * MiB);
+    // The trailer's size field only guides the first allocation: a wrong one is still corrupt.
+    const lying = new Uint8Array(gzipSync(new Uint8Array(300000).fill(7)));
+    lying.set([1, 0, 0, 0], lying.length - 4);
+    await expect(gunzipBytes(lying, "lying.gz")).rejects.toThrow(/lying\.gz: corrupt/);
+  });
+
+  it("rejects a maxBytes that is not a positive integer", async () => {
+    const gz = gzipSync(idxImages(1));
+    expect((await rejection(gunzipBytes(gz, "a.gz", { maxBytes: 0 }))).message).toMatch(/a\.gz: maxBytes must be a positive integer, got 0/);
+    expect((await rejection(decodeIdxImages(gz, "b.gz", { maxBytes: Number.NaN }))).message).toMatch(/b\.gz: maxBytes must be a positive integer, got NaN/);
+    await expect(loadMnist({ dir: "/nonexistent", maxBytes: -1 })).rejects.toThrow(/loadMnist: maxBytes must be a positive integer \(the most decompressed bytes per file\), got -1/);
+  });
+
+  it("stops at the header of gzip data that is not IDX", async () => {
+    const page = gzipSync(new TextEncoder().encode("<html>" + "not found ".repeat(100000) + "</html>"));
+    await expect(decodeIdxImages(page, "page.gz")).rejects.toThrow(/^batchnorm-wasm: page\.gz: wrong magic number: expected an IDX images file .*not an IDX file/);
+    await expect(decodeIdxLabels(gzipSync(idxLabels([1]).subarray(0, 6)), "short.gz")).rejects.toThrow(/short\.gz: truncated header: expected at least 8 bytes .*got 6/);
+    await expect(decodeIdxImages(gzipSync(idxImages(3).subarray(0, 100)), "cut.gz")).rejects.toThrow(
+      /cut\.gz: truncated: the header declares 3 images x 28 rows x 28 cols, so expected 2368 bytes \(16 header \+ 2352 data\), got 100 \(2268 missing\)/,
+    );
   });
 });

@@ -1,9 +1,13 @@
-// The pure-TypeScript MD5 against RFC 1321's test suite, node:crypto and the data README.
+// The pure-TypeScript MD5 against RFC 1321's test suite, node:crypto on generated MNIST-shaped
+// files, and the data README's checksums of the real files when ../shared/data has them.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { Md5, md5Hex, MNIST_FILES, MNIST_MD5, type MnistFileKey } from "../src/data/index.js";
 import { Rng } from "../src/random.js";
+import { mnistFiles, SHARED_MNIST_DIR, SHARED_MNIST_SKIP, syntheticDigits, warnIfNoSharedMnist, withSharedMnist } from "./fixtures.js";
+
+warnIfNoSharedMnist("test/md5.test.ts");
 
 describe("md5", () => {
   it("matches RFC 1321's test suite", () => {
@@ -32,10 +36,23 @@ describe("md5", () => {
     }
   });
 
-  it("gives the README's md5 for the real MNIST files", async () => {
-    const dir = new URL("../../shared/data/mnist/", import.meta.url);
+  it("agrees with node:crypto on generated MNIST .gz files, whole and in 64 KiB reads", () => {
+    const files = mnistFiles(syntheticDigits(400, 11), syntheticDigits(100, 12), true);
+    for (const [name, bytes] of Object.entries(files)) {
+      const want = createHash("md5").update(bytes).digest("hex");
+      expect(md5Hex(bytes), name).toBe(want);
+      const h = new Md5();
+      for (let i = 0; i < bytes.length; i += 65536) h.update(bytes.subarray(i, i + 65536));
+      expect(h.digestHex(), `${name}, chunked`).toBe(want);
+    }
+    // A million bytes, a length that is no multiple of the block.
+    const big = Uint8Array.from({ length: 1_000_003 }, (_, i) => (i * 2654435761) >>> 24);
+    expect(md5Hex(big)).toBe(createHash("md5").update(big).digest("hex"));
+  });
+
+  it.skipIf(SHARED_MNIST_SKIP !== null)(withSharedMnist("gives the README's md5 for the real MNIST files"), async () => {
     for (const k of Object.keys(MNIST_FILES) as MnistFileKey[]) {
-      const bytes = await readFile(new URL(`${MNIST_FILES[k]}.gz`, dir));
+      const bytes = await readFile(new URL(`${MNIST_FILES[k]}.gz`, SHARED_MNIST_DIR));
       expect(md5Hex(bytes), MNIST_FILES[k]).toBe(MNIST_MD5[k]);
     }
     expect(MNIST_MD5.trainImages).toBe("f68b3c2dcbeaaa9fbdd348bbdeb94873");

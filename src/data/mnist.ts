@@ -2,7 +2,8 @@
 // loadMnistFromBytes takes bytes the caller fetched (browsers). Both check that the files
 // are what they claim (see idx.ts), that images and labels agree in count, that images are
 // 28x28 and labels 0..9, so Fashion-MNIST's files load too, and anything else fails loudly.
-import { decodeIdxImages, decodeIdxLabels } from "./idx.js";
+// Gzip files are never decompressed past the size their IDX header declares (maxBytes caps that).
+import { decodeIdxImages, decodeIdxLabels, type GunzipOptions } from "./idx.js";
 import { dirPath, nodeFs, nodePath } from "./node.js";
 
 /** One split: `count` images of rows*cols = 784 pixels in [0, 1], row-major, and their labels. */
@@ -39,9 +40,9 @@ export const MNIST_ROWS = 28;
 export const MNIST_COLS = 28;
 export const MNIST_CLASSES = 10;
 
-async function buildSplit(images: Uint8Array, labels: Uint8Array, imagesName: string, labelsName: string): Promise<MnistSplit> {
-  const im = await decodeIdxImages(images, imagesName);
-  const lb = await decodeIdxLabels(labels, labelsName);
+async function buildSplit(images: Uint8Array, labels: Uint8Array, imagesName: string, labelsName: string, gz: GunzipOptions): Promise<MnistSplit> {
+  const im = await decodeIdxImages(images, imagesName, gz);
+  const lb = await decodeIdxLabels(labels, labelsName, gz);
   if (im.rows !== MNIST_ROWS || im.cols !== MNIST_COLS) {
     throw new Error(`batchnorm-wasm: ${imagesName}: expected ${MNIST_ROWS}x${MNIST_COLS} MNIST images, got ${im.rows}x${im.cols}`);
   }
@@ -56,7 +57,16 @@ async function buildSplit(images: Uint8Array, labels: Uint8Array, imagesName: st
   return { images: im.pixels, labels: lb, count: im.count, rows: im.rows, cols: im.cols };
 }
 
-export interface LoadMnistFromBytesOptions {
+/** maxBytes checked before any file is read, even when no file turns out to be gzip. */
+function gunzipOptions(what: string, options: GunzipOptions): GunzipOptions {
+  const m = options.maxBytes;
+  if (m !== undefined && !(Number.isSafeInteger(m) && m >= 1)) {
+    throw new Error(`batchnorm-wasm: ${what}: maxBytes must be a positive integer (the most decompressed bytes per file), got ${String(m)}`);
+  }
+  return { maxBytes: m };
+}
+
+export interface LoadMnistFromBytesOptions extends GunzipOptions {
   /** Names used in error messages, per file (default: the standard file names). */
   names?: Partial<Record<MnistFileKey, string>>;
   /** Recorded as `source` in the result. */
@@ -71,12 +81,13 @@ export async function loadMnistFromBytes(bytes: MnistBytes, options: LoadMnistFr
     }
   }
   const name = (k: MnistFileKey) => options.names?.[k] ?? MNIST_FILES[k];
-  const train = await buildSplit(bytes.trainImages, bytes.trainLabels, name("trainImages"), name("trainLabels"));
-  const test = await buildSplit(bytes.testImages, bytes.testLabels, name("testImages"), name("testLabels"));
+  const gz = gunzipOptions("loadMnistFromBytes", options);
+  const train = await buildSplit(bytes.trainImages, bytes.trainLabels, name("trainImages"), name("trainLabels"), gz);
+  const test = await buildSplit(bytes.testImages, bytes.testLabels, name("testImages"), name("testLabels"), gz);
   return { train, test, source: options.source ?? "MNIST IDX bytes" };
 }
 
-export interface LoadMnistOptions {
+export interface LoadMnistOptions extends GunzipOptions {
   /** Directory holding train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz), t10k-labels-idx1-ubyte(.gz). */
   dir: string | URL;
 }
@@ -124,6 +135,7 @@ export async function loadMnist(options: LoadMnistOptions): Promise<MnistData> {
   if (options === null || typeof options !== "object" || options.dir === undefined) {
     throw new Error("batchnorm-wasm: loadMnist({ dir }) needs the directory holding the MNIST files");
   }
+  const gz = gunzipOptions("loadMnist", options);
   const files = await findMnistFiles(options.dir);
   const fs = await nodeFs("loadMnist");
   const read = async (k: MnistFileKey) => {
@@ -133,7 +145,7 @@ export async function loadMnist(options: LoadMnistOptions): Promise<MnistData> {
     return fs.readFile(p);
   };
   // One split at a time keeps the peak at one decompressed file plus its float copy.
-  const train = await buildSplit(await read("trainImages"), await read("trainLabels"), files.trainImages, files.trainLabels);
-  const test = await buildSplit(await read("testImages"), await read("testLabels"), files.testImages, files.testLabels);
+  const train = await buildSplit(await read("trainImages"), await read("trainLabels"), files.trainImages, files.trainLabels, gz);
+  const test = await buildSplit(await read("testImages"), await read("testLabels"), files.testImages, files.testLabels, gz);
   return { train, test, source: `MNIST IDX files: ${KEYS.map((k) => files[k]).join(", ")}` };
 }

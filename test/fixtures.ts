@@ -1,0 +1,106 @@
+// Small IDX files made by the tests, and where the full data sets are (../shared/data beside
+// the repository, or $BNWASM_SHARED_DATA) when they are there at all: a clone of the
+// repository alone has no ../shared, so the full-data checks skip and say why.
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
+import { Rng } from "../src/random.js";
+
+/** The shared data directory: $BNWASM_SHARED_DATA, else ../../shared/data from this file. */
+export const SHARED_DATA = process.env.BNWASM_SHARED_DATA
+  ? resolve(process.env.BNWASM_SHARED_DATA)
+  : fileURLToPath(new URL("../../shared/data/", import.meta.url));
+
+/** The real MNIST files (the four .gz files), with a trailing slash, as a file: URL. */
+export const SHARED_MNIST_DIR = new URL("mnist/", pathToFileURL(join(SHARED_DATA, "/")));
+
+/** Null when the real MNIST files can be read; otherwise why the full-data tests skip. */
+export const SHARED_MNIST_SKIP: string | null = existsSync(fileURLToPath(SHARED_MNIST_DIR))
+  ? null
+  : `skipped: ${fileURLToPath(SHARED_MNIST_DIR)} is absent; set BNWASM_SHARED_DATA to the directory holding mnist/`;
+
+/** A test name with the skip reason appended when the real MNIST files are absent. */
+export function withSharedMnist(name: string): string {
+  return SHARED_MNIST_SKIP ? `${name} (${SHARED_MNIST_SKIP})` : name;
+}
+
+/** Says once per test file why its full-data tests skip. */
+export function warnIfNoSharedMnist(testFile: string): void {
+  if (SHARED_MNIST_SKIP) console.warn(`${testFile}: the full-MNIST tests are ${SHARED_MNIST_SKIP}`);
+}
+
+/** An IDX file: big-endian magic, big-endian int32 sizes, then the bytes. */
+export function idxFile(magic: number, dims: number[], data: Uint8Array): Uint8Array {
+  const b = new Uint8Array(4 + 4 * dims.length + data.length);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, magic);
+  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
+  b.set(data, 4 + 4 * dims.length);
+  return b;
+}
+
+/** An IDX images file of `count` images: pixel i = (i * 7) mod 256. */
+export function idxImages(count: number, rows = 28, cols = 28, magic = 2051): Uint8Array {
+  return idxFile(magic, [count, rows, cols], Uint8Array.from({ length: count * rows * cols }, (_, i) => (i * 7) & 255));
+}
+
+export function idxLabels(labels: ArrayLike<number>, magic = 2049): Uint8Array {
+  return idxFile(magic, [labels.length], Uint8Array.from(labels));
+}
+
+/**
+ * `count` digit-like 28x28 images (a dark background, a bright blob, every byte value 0..255
+ * present once there are 256 images or more) and labels 0..9, reproducible from `seed`.
+ */
+export function syntheticDigits(count: number, seed: number): { pixels: Uint8Array; labels: Uint8Array } {
+  const r = new Rng(seed);
+  const pixels = new Uint8Array(count * 784);
+  const labels = new Uint8Array(count);
+  for (let n = 0; n < count; n++) {
+    labels[n] = r.int(10);
+    const cy = 8 + r.int(12), cx = 8 + r.int(12), rad = 3 + labels[n] / 2;
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        const d = Math.hypot(y - cy, x - cx);
+        pixels[n * 784 + y * 28 + x] = d < rad ? 255 - r.int(40) : d < rad + 2 ? r.int(256) : 0;
+      }
+    }
+    pixels[n * 784 + 27] = n & 255; // every byte value somewhere
+  }
+  return { pixels, labels };
+}
+
+export interface SplitBytes {
+  /** count * 784 bytes. */
+  pixels: Uint8Array;
+  labels: Uint8Array;
+}
+
+/** The four MNIST files' names and bytes for a train and a test split, gzip-compressed or raw. */
+export function mnistFiles(train: SplitBytes, test: SplitBytes, gzip: boolean): Record<string, Uint8Array> {
+  const images = (s: SplitBytes) => idxFile(2051, [s.labels.length, 28, 28], s.pixels);
+  const labels = (s: SplitBytes) => idxFile(2049, [s.labels.length], s.labels);
+  const files: Record<string, Uint8Array> = {
+    "train-images-idx3-ubyte": images(train),
+    "train-labels-idx1-ubyte": labels(train),
+    "t10k-images-idx3-ubyte": images(test),
+    "t10k-labels-idx1-ubyte": labels(test),
+  };
+  if (!gzip) return files;
+  return Object.fromEntries(Object.entries(files).map(([k, v]) => [`${k}.gz`, gzipSync(v)]));
+}
+
+/** Writes mnistFiles(...) into `dir` (created if missing); returns the names written. */
+export async function writeMnistDir(dir: string, train: SplitBytes, test: SplitBytes, gzip: boolean): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files = mnistFiles(train, test, gzip);
+  for (const [name, bytes] of Object.entries(files)) await writeFile(join(dir, name), bytes);
+  return Object.keys(files);
+}
+
+/** Float pixels byte/255 back to bytes (exact for pixels that came from bytes). */
+export function toBytes(images: Float32Array): Uint8Array {
+  return Uint8Array.from(images, (p) => Math.round(p * 255));
+}
