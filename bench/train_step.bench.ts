@@ -43,7 +43,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Bench } from "tinybench";
-import { gatherBatch } from "../src/experiments/common.js";
+import { gatherSamples, toSamples } from "../src/data/dataset.js";
 import { buildPaperNetworks } from "../src/experiments/mnist_paper.js";
 import { type BuildName, getBackend, relaxedSimdSupported } from "../src/backend.js";
 import { BatchNorm1d, CrossEntropyLoss, Dense, init, loadEmbeddedMnist, loadMnist, type MnistSplit, Rng, SGD, type Sequential, type Tensor, tensor } from "../src/index.js";
@@ -422,10 +422,11 @@ async function main(): Promise<void> {
     log(`check wasm-${build}: one step vs float64 reference: ${worst(check)} (tolerance ${TOL})`);
 
     const m = buildOurs();
+    const trainSamples = toSamples(train, "train");
     let pos = 0;
     const step = (): number => {
       if (pos + BATCH > nBatches * BATCH) pos = 0;
-      gatherBatch(train, order, pos, BATCH, m.x, m.labels);
+      gatherSamples(m.x, m.labels, trainSamples, order, pos, BATCH);
       pos += BATCH;
       m.opt.zeroGrad();
       const logits = m.model.forward(m.x);
@@ -569,6 +570,7 @@ async function main(): Promise<void> {
 
   // ---- our step, phase by phase (the best build; before disposing it)
   const bdModel = ours[builds[0]]!.m;
+  const trainSamples = toSamples(train, "train");
   let bdPos = 0;
   const breakdown: Breakdown = breakdownStep(
     bdModel.model,
@@ -576,7 +578,7 @@ async function main(): Promise<void> {
     bdModel.opt,
     () => {
       if (bdPos + BATCH > nBatches * BATCH) bdPos = 0;
-      gatherBatch(train, order, bdPos, BATCH, bdModel.x, bdModel.labels);
+      gatherSamples(bdModel.x, bdModel.labels, trainSamples, order, bdPos, BATCH);
       bdPos += BATCH;
       return bdModel.labels;
     },

@@ -10,7 +10,7 @@
 // -o /tmp/prof/bn.simd.named.wasm --debug, then --wasm-file=/tmp/prof/bn.simd.named.wasm.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { gatherBatch } from "../src/experiments/common.js";
+import { gatherSamples, toSamples } from "../src/data/dataset.js";
 import { buildPaperNetworks } from "../src/experiments/mnist_paper.js";
 import { CrossEntropyLoss, init, loadEmbeddedMnist, loadMnist, type MnistSplit, Rng, SGD, tensor } from "../src/index.js";
 
@@ -102,11 +102,12 @@ async function loop(steps: number, build: "simd" | "scalar"): Promise<void> {
   const x = tensor(new Float32Array(60 * 784), [60, 784]);
   const labels = new Uint8Array(60);
   const order = new Rng(0).permutation(train.count);
+  const trainSamples = toSamples(train, "train");
   let pos = 0, sink = 0;
   const t0 = performance.now();
   for (let s = 0; s < steps; s++) {
     if (pos + 60 > train.count) pos = 0;
-    gatherBatch(train, order, pos, 60, x, labels);
+    gatherSamples(x, labels, trainSamples, order, pos, 60);
     pos += 60;
     opt.zeroGrad();
     sink += loss.forward(model.forward(x), labels);

@@ -15,8 +15,13 @@ export { Adam, AdamW } from "./optim/adam.js";
 export type { AdamOptions } from "./optim/adam.js";
 export { LambdaLR, LearningRateScheduler, StepLR, stepDecay } from "./optim/schedule.js";
 export type { Scheduler, StepDecayOptions, StepLROptions } from "./optim/schedule.js";
-export { evaluate, fit } from "./train.js";
-export type { ArrayDataset, Callbacks, Dataset, EpochInfo, EvalInfo, EvalResult, EvaluateOptions, FitOptions, History, ImageDataset, StepInfo } from "./train.js";
+export { fit } from "./training/fit.js";
+export type { Callbacks, EpochInfo, EvalInfo, FitOptions, History, StepInfo } from "./training/fit.js";
+export { evaluate, Evaluator } from "./training/evaluate.js";
+export type { EvalResult, EvaluateOptions } from "./training/evaluate.js";
+export { TrainStep } from "./training/step.js";
+export type { TrainStepOptions } from "./training/step.js";
+export type { ArrayDataset, Dataset, ImageDataset } from "./data/dataset.js";
 export { fromSafetensors, toSafetensors } from "./serialize/safetensors.js";
 export type { SafetensorsContents, Shapes } from "./serialize/safetensors.js";
 // Takes a Sequential (returns the folded model) or, as functional.ts's did, BN arrays (returns { a, b }).

@@ -139,8 +139,11 @@ export class Sequential implements Module {
     return h;
   }
 
-  /** Runs the layers in order. The result belongs to the last layer (overwritten by the next call). */
-  forward(x: Tensor): Tensor {
+  /**
+   * Runs the layers in order. The result belongs to the last layer (overwritten by the next
+   * call). `observe`, if given, sees each layer's output as it is made (layer index, output).
+   */
+  forward(x: Tensor, observe?: (index: number, output: Tensor) => void): Tensor {
     this.assertUsable("forward");
     // The whole chain is checked before any layer runs, so that a wiring error leaves every
     // layer's state (running statistics, counters) as it was.
@@ -158,6 +161,7 @@ export class Sequential implements Module {
       } catch (e) {
         rethrow(e, `Sequential: layer ${i} (${layerName(layer)})`);
       }
+      observe?.(i, h);
     }
     this.lastOutputShape = h.shape;
     return h;

@@ -13,7 +13,8 @@ import { SGD } from "../src/optim/sgd.js";
 import { StepLR } from "../src/optim/schedule.js";
 import { Sequential } from "../src/sequential.js";
 import { full, tensor } from "../src/tensor.js";
-import { evaluate, fit } from "../src/train.js";
+import { evaluate } from "../src/training/evaluate.js";
+import { fit } from "../src/training/fit.js";
 
 beforeAll(async () => {
   await init();

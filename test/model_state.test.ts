@@ -13,7 +13,8 @@ import { Adam } from "../src/optim/adam.js";
 import { SGD } from "../src/optim/sgd.js";
 import { Sequential } from "../src/sequential.js";
 import { tensor } from "../src/tensor.js";
-import { evaluate, fit } from "../src/train.js";
+import { evaluate } from "../src/training/evaluate.js";
+import { fit } from "../src/training/fit.js";
 import { rng } from "./check.js";
 
 beforeAll(async () => {

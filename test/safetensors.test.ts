@@ -14,7 +14,7 @@ import { SGD } from "../src/optim/sgd.js";
 import { Sequential } from "../src/sequential.js";
 import { fromSafetensors, toSafetensors } from "../src/serialize/safetensors.js";
 import { tensor } from "../src/tensor.js";
-import { fit } from "../src/train.js";
+import { fit } from "../src/training/fit.js";
 import { rng } from "./check.js";
 
 let dir = "";

@@ -12,7 +12,8 @@ import { Adam, AdamW } from "../src/optim/adam.js";
 import { LambdaLR, LearningRateScheduler, StepLR, stepDecay } from "../src/optim/schedule.js";
 import { SGD } from "../src/optim/sgd.js";
 import { Sequential } from "../src/sequential.js";
-import { evaluate, fit } from "../src/train.js";
+import { evaluate } from "../src/training/evaluate.js";
+import { fit } from "../src/training/fit.js";
 import { expectClose, rng } from "./check.js";
 import { RefAdam, RefSgd } from "./reference_mlp.js";
 

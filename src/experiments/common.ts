@@ -1,14 +1,9 @@
 // What both MNIST experiments share: loading the data (an IDX directory or the embedded
-// digits), evaluating a Sequential in eval mode in fixed-size batches while reading one
-// layer's output, percentiles, and atomic file writes (temp file + rename, so an
+// digits), percentiles, and atomic file writes (temp file + rename, so an
 // interrupted run never leaves a half-written figure or JSON under the real name).
-import { loadMnist, type MnistData, type MnistSplit } from "../data/mnist.js";
+import { loadMnist, type MnistData } from "../data/mnist.js";
 import { loadEmbeddedMnist } from "../data/mnist_embedded.js";
 import { importNode, nodeFs, nodePath } from "../data/node.js";
-import type { CrossEntropyLoss } from "../loss.js";
-import type { Module } from "../module.js";
-import type { Sequential } from "../sequential.js";
-import { Tensor, tensor } from "../tensor.js";
 
 /** Progress messages (console.log in the CLI; silent or captured in tests). */
 export type Log = (message: string) => void;
@@ -49,92 +44,6 @@ export function percentilesOf(values: ArrayLike<number>, ps: readonly number[]):
     const f = pos - i;
     return i + 1 < n ? sorted[i] + f * (sorted[i + 1] - sorted[i]) : sorted[i];
   });
-}
-
-export interface EvalResult {
-  /** Fraction of correctly classified rows. */
-  accuracy: number;
-  /** Mean cross-entropy, when a loss was given. */
-  loss: number;
-  /** The probed layer's column `probe.unit` for every row, when a probe was given. */
-  probed: Float32Array | null;
-}
-
-export interface Probe {
-  /** Index in model.layers whose output is read. */
-  layer: number;
-  /** Column of that output. */
-  unit: number;
-  /** Only the first `rows` rows of the split are probed (default: all). */
-  rows?: number;
-}
-
-/**
- * Runs `model` in eval mode over a split in batches of `batchSize` rows (the last batch
- * padded with zeros, which eval-mode layers treat row by row, so no layer reallocates),
- * returning accuracy, the mean loss and optionally one unit of one layer's output. The
- * model's training flag is restored afterwards.
- */
-export function evaluateSplit(
-  model: Sequential,
-  split: MnistSplit,
-  options: { batchSize: number; inputShape?: readonly number[]; loss?: CrossEntropyLoss; probe?: Probe; scratch?: Tensor },
-): EvalResult {
-  const { batchSize } = options;
-  const P = split.rows * split.cols;
-  const inner = options.inputShape ?? [P];
-  const wasTraining = model.training;
-  model.eval();
-  const x = options.scratch ?? tensor(new Float32Array(batchSize * P), [batchSize, ...inner]);
-  const labels = new Uint8Array(batchSize);
-  const probe = options.probe;
-  const probeRows = probe ? Math.min(split.count, probe.rows ?? split.count) : 0;
-  const probed = probe ? new Float32Array(probeRows) : null;
-  let correct = 0, lossSum = 0;
-  try {
-    for (let start = 0; start < split.count; start += batchSize) {
-      const rows = Math.min(batchSize, split.count - start);
-      const xd = x.data;
-      xd.set(split.images.subarray(start * P, (start + rows) * P));
-      if (rows < batchSize) xd.fill(0, rows * P);
-      labels.fill(0);
-      labels.set(split.labels.subarray(start, start + rows));
-      let h: Tensor = x;
-      const layers: readonly Module[] = model.layers;
-      for (let i = 0; i < layers.length; i++) {
-        h = layers[i].forward(h);
-        if (probe && probe.layer === i && start < probeRows) {
-          const width = h.size / batchSize;
-          const hd = h.data;
-          const upto = Math.min(rows, probeRows - start);
-          for (let r = 0; r < upto; r++) probed![start + r] = hd[r * width + probe.unit];
-        }
-      }
-      const C = h.size / batchSize;
-      const out = h.data;
-      for (let r = 0; r < rows; r++) {
-        let best = 0;
-        for (let c = 1; c < C; c++) if (out[r * C + c] > out[r * C + best]) best = c;
-        if (best === split.labels[start + r]) correct++;
-      }
-      if (options.loss) lossSum += options.loss.forwardRows(h, labels, rows) * rows;
-    }
-  } finally {
-    if (!options.scratch) x.dispose();
-    model.train(wasTraining);
-  }
-  return { accuracy: correct / split.count, loss: options.loss ? lossSum / split.count : NaN, probed };
-}
-
-/** Copies rows `idx[from..from+n)` of a split into x (n x pixels) and their labels into `labels`. */
-export function gatherBatch(split: MnistSplit, idx: ArrayLike<number>, from: number, n: number, x: Tensor, labels: Uint8Array): void {
-  const P = split.rows * split.cols;
-  const xd = x.data;
-  for (let r = 0; r < n; r++) {
-    const i = idx[from + r];
-    xd.set(split.images.subarray(i * P, (i + 1) * P), r * P);
-    labels[r] = split.labels[i];
-  }
 }
 
 /** Seconds since `t0` (a performance.now() value). */

@@ -19,8 +19,11 @@ import { Adam } from "../optim/adam.js";
 import { lineChart } from "../plot/svg.js";
 import { Rng } from "../random.js";
 import { Sequential } from "../sequential.js";
-import { type Tensor, tensor } from "../tensor.js";
-import { type DataOptions, evaluateSplit, gatherBatch, loadData, type Log, round, secondsSince } from "./common.js";
+import { type Tensor, zeros } from "../tensor.js";
+import { gatherSamples, toSamples } from "../data/dataset.js";
+import { argmaxRow, Evaluator } from "../training/evaluate.js";
+import { TrainStep } from "../training/step.js";
+import { type DataOptions, loadData, type Log, round, secondsSince } from "./common.js";
 
 export interface MnistKerasOptions extends DataOptions {
   /** Default 10. */
@@ -133,13 +136,15 @@ export async function runMnistKeras(options: MnistKerasOptions = {}, log: Log = 
     backend: getBackend().build,
   };
 
-  const x = tensor(new Float32Array(batchSize * P), [batchSize, R, C]);
+  const asSamples = (s: MnistSplit, what: string) => toSamples({ images: s.images, labels: s.labels, shape: [s.count, R, C] }, `mnist-keras: ${what}`);
+  const trainSet = asSamples(train, "training set"), valSet = asSamples(val, "validation set"), testSet = asSamples(test, "test set");
+  const x = zeros([batchSize, R, C]);
   const rest = train.count % batchSize;
-  const xRest: Tensor | null = rest >= 2 ? tensor(new Float32Array(rest * P), [rest, R, C]) : null;
-  const labels = new Uint8Array(batchSize);
-  const labelsRest = new Uint8Array(rest);
-  const evalBatch = 500;
-  const evalX = tensor(new Float32Array(evalBatch * P), [evalBatch, R, C]);
+  const xRest: Tensor | null = rest >= 2 ? zeros([rest, R, C]) : null;
+  const labels = new Int32Array(batchSize);
+  const labelsRest = new Int32Array(rest);
+  const steppers: Record<Name, TrainStep> = { bn: new TrainStep(models.bn, losses.bn, opts.bn), plain: new TrainStep(models.plain, losses.plain, opts.plain) };
+  const evaluators: Record<Name, Evaluator> = { bn: new Evaluator([R, C], 500, losses.bn), plain: new Evaluator([R, C], 500, losses.plain) };
   const rng = new Rng(seed);
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -153,27 +158,19 @@ export async function runMnistKeras(options: MnistKerasOptions = {}, log: Log = 
         if (n < 2) break;
         const xb = n === batchSize ? x : xRest!;
         const lb = n === batchSize ? labels : labelsRest;
-        gatherBatch(train, perm, from, n, xb, lb);
+        gatherSamples(xb, lb, trainSet, perm, from, n);
         for (const name of order) {
-          const model = models[name];
-          opts[name].zeroGrad();
-          const logits = model.forward(xb);
-          const l = losses[name].forward(logits, lb);
-          const out = logits.data;
-          for (let r = 0; r < n; r++) {
-            let best = 0;
-            for (let c = 1; c < 10; c++) if (out[r * 10 + c] > out[r * 10 + best]) best = c;
-            if (best === lb[r]) sum[name].correct++;
-          }
-          model.backwardParams(losses[name].backward());
-          opts[name].step();
+          // Keras's training accuracy: the logits of the forward that this step trains on.
+          const l = steppers[name].run(xb, lb);
+          const out = steppers[name].logits!.data;
+          for (let r = 0; r < n; r++) if (argmaxRow(out, r, 10) === lb[r]) sum[name].correct++;
           sum[name].loss += l * n;
           sum[name].rows += n;
         }
       }
       const parts: string[] = [];
       for (const name of order) {
-        const v = evaluateSplit(models[name], val, { batchSize: evalBatch, inputShape: [R, C], loss: losses[name], scratch: evalX });
+        const v = evaluators[name].run(models[name], valSet);
         const c = curves[name];
         c.epochs.push(epoch);
         c.trainLoss.push(round(sum[name].loss / sum[name].rows));
@@ -185,15 +182,15 @@ export async function runMnistKeras(options: MnistKerasOptions = {}, log: Log = 
       log(`epoch ${String(epoch).padStart(String(epochs).length)}/${epochs}  ${parts.join(" | ")}  (${secondsSince(t0).toFixed(1)} s)`);
     }
     for (const name of order) {
-      const t = evaluateSplit(models[name], test, { batchSize: evalBatch, inputShape: [R, C], loss: losses[name], scratch: evalX });
+      const t = evaluators[name].run(models[name], testSet);
       curves[name].testAccuracy = t.accuracy;
       curves[name].testLoss = round(t.loss);
     }
   } finally {
     x.dispose();
     xRest?.dispose();
-    evalX.dispose();
     for (const name of order) {
+      evaluators[name].dispose();
       models[name].dispose();
       losses[name].dispose();
       opts[name].dispose();

@@ -22,8 +22,11 @@ import { SGD } from "../optim/sgd.js";
 import { lineChart } from "../plot/svg.js";
 import { Rng } from "../random.js";
 import { Sequential } from "../sequential.js";
-import { tensor } from "../tensor.js";
-import { type DataOptions, evaluateSplit, gatherBatch, loadData, type Log, percentilesOf, round, secondsSince } from "./common.js";
+import { zeros } from "../tensor.js";
+import { gatherSamples, toSamples } from "../data/dataset.js";
+import { Evaluator } from "../training/evaluate.js";
+import { TrainStep } from "../training/step.js";
+import { type DataOptions, loadData, type Log, percentilesOf, round, secondsSince } from "./common.js";
 
 export interface MnistPaperOptions extends DataOptions {
   /** Training steps (mini-batches). The paper: 50,000. Default 2000. */
@@ -192,9 +195,13 @@ export async function runMnistPaper(options: MnistPaperOptions = {}, log: Log = 
   };
   log(`mnist-paper: ${arch} sigmoid, with and without BatchNorm1d; SGD lr ${lr}, batch ${batchSize}, ${steps} steps, eval every ${evalEvery}, seed ${seed}`);
 
-  const x = tensor(new Float32Array(batchSize * P), [batchSize, P]);
-  const evalX = tensor(new Float32Array(evalBatchSize * P), [evalBatchSize, P]);
-  const labels = new Uint8Array(batchSize);
+  const trainSet = toSamples(train, "mnist-paper: training set");
+  const testSet = toSamples(test, "mnist-paper: test set");
+  const x = zeros([batchSize, P]);
+  const labels = new Int32Array(batchSize);
+  const steppers: Record<Name, TrainStep> = { bn: new TrainStep(models.bn, losses.bn, opts.bn), plain: new TrainStep(models.plain, losses.plain, opts.plain) };
+  const evaluator = new Evaluator([P], evalBatchSize);
+  const probed = new Float32Array(Math.min(probeImages, test.count));
   const rng = new Rng(seed);
   let perm = rng.permutation(train.count);
   let pos = 0;
@@ -207,15 +214,10 @@ export async function runMnistPaper(options: MnistPaperOptions = {}, log: Log = 
         perm = rng.permutation(train.count);
         pos = 0;
       }
-      gatherBatch(train, perm, pos, batchSize, x, labels);
+      gatherSamples(x, labels, trainSet, perm, pos, batchSize);
       pos += batchSize;
       for (const n of order) {
-        const model = models[n];
-        opts[n].zeroGrad();
-        const logits = model.forward(x);
-        const l = losses[n].forward(logits, labels);
-        model.backwardParams(losses[n].backward());
-        opts[n].step();
+        const l = steppers[n].run(x, labels);
         lossSum[n] += l;
         if (!Number.isFinite(l) && !warnedNonFinite) {
           warnedNonFinite = true;
@@ -227,12 +229,15 @@ export async function runMnistPaper(options: MnistPaperOptions = {}, log: Log = 
       if (step % evalEvery === 0 || step === steps) {
         const parts: string[] = [];
         for (const n of order) {
-          const r = evaluateSplit(models[n], test, {
-            batchSize: evalBatchSize,
-            scratch: evalX,
-            probe: { layer: nets.probeLayer[n], unit: probeUnit, rows: probeImages },
+          const layer = nets.probeLayer[n];
+          const r = evaluator.run(models[n], testSet, (i, h, from, rows) => {
+            if (i !== layer || from >= probed.length) return;
+            const width = h.size / h.shape[0];
+            const hd = h.data;
+            const upto = Math.min(rows, probed.length - from);
+            for (let k = 0; k < upto; k++) probed[from + k] = hd[k * width + probeUnit];
           });
-          const [p15, p50, p85] = percentilesOf(r.probed!, [15, 50, 85]).map((v) => round(v));
+          const [p15, p50, p85] = percentilesOf(probed, [15, 50, 85]).map((v) => round(v));
           const c = curves[n];
           c.steps.push(step);
           c.testAccuracy.push(r.accuracy);
@@ -250,7 +255,7 @@ export async function runMnistPaper(options: MnistPaperOptions = {}, log: Log = 
     }
   } finally {
     x.dispose();
-    evalX.dispose();
+    evaluator.dispose();
     for (const n of order) {
       models[n].dispose();
       losses[n].dispose();

@@ -1,32 +1,19 @@
-// The training loop (what a PyTorch user writes by hand, packaged Keras-style): seeded
+// fit(): the training loop a PyTorch user writes by hand, packaged Keras-style: seeded
 // shuffling, mini-batches copied into one reused input tensor (the only copy per step: the
-// data pipeline), forward, loss, backward, optimizer step, periodic evaluation, history and
-// progress output. Once the first step has run, a step allocates no wasm memory.
-import { getBackend } from "./backend.js";
-import { CrossEntropyLoss, type Labels, type Loss } from "./loss.js";
-import type { Module } from "./module.js";
-import type { Optimizer } from "./optim/sgd.js";
-import { Rng } from "./random.js";
-import { fmt } from "./shape.js";
-import { Tensor } from "./tensor.js";
-import { boolOption, checkOptions, describe } from "./options.js";
-
-/** Samples as one row-major Float32Array; shape [N, ...featureShape] (default [N, x.length / N]). */
-export interface ArrayDataset {
-  x: Float32Array;
-  y: Labels;
-  shape?: readonly number[];
-}
-
-/** The MNIST loaders' split format ({ images, labels, count }). */
-export interface ImageDataset {
-  images: Float32Array;
-  labels: Labels;
-  count?: number;
-  shape?: readonly number[];
-}
-
-export type Dataset = ArrayDataset | ImageDataset;
+// data pipeline), the shared TrainStep, periodic evaluation with the shared Evaluator,
+// history and progress output. Once the first step has run, a step allocates no wasm memory.
+import { getBackend } from "../backend.js";
+import { type Dataset, gatherSamples, type Samples, toSamples } from "../data/dataset.js";
+import { CrossEntropyLoss, type Loss } from "../loss.js";
+import type { Module } from "../module.js";
+import type { Optimizer } from "../optim/sgd.js";
+import { boolOption, checkOptions, describe } from "../options.js";
+import { Rng } from "../random.js";
+import { fmt } from "../shape.js";
+import { Tensor } from "../tensor.js";
+import { checkModel, type EvalResult, Evaluator, positiveInt } from "./evaluate.js";
+import { fmtLoss, Progress } from "./progress.js";
+import { TrainStep } from "./step.js";
 
 export interface StepInfo {
   /** Steps done so far, counting this one (from 1). */
@@ -121,34 +108,10 @@ export interface History {
   seconds: number;
 }
 
-export interface EvaluateOptions {
-  /** Default 256 (or fewer if there are fewer samples). */
-  batchSize?: number;
-  /** Default new CrossEntropyLoss(). */
-  loss?: CrossEntropyLoss;
-}
-
-export interface EvalResult {
-  /** Mean cross-entropy over all samples. */
-  loss: number;
-  /** Share of samples whose largest logit is the label's, in [0, 1]. */
-  accuracy: number;
-  count: number;
-}
-
-interface Data {
-  x: Float32Array;
-  y: Labels;
-  count: number;
-  featureShape: number[];
-  features: number;
-}
-
 const FIT_OPTIONS = [
   "epochs", "steps", "batchSize", "optimizer", "loss", "seed", "shuffle", "dropLast", "validation",
   "evalEvery", "evalBatchSize", "callbacks", "scheduler", "onNonFinite", "verbose", "log",
 ] as const;
-const EVALUATE_OPTIONS = ["batchSize", "loss"] as const;
 const CALLBACKS = ["onStep", "onEval", "onEpochEnd"] as const;
 
 /**
@@ -156,7 +119,7 @@ const CALLBACKS = ["onStep", "onEval", "onEpochEnd"] as const;
  * mid-epoch would stop training after running statistics had moved): integers in
  * [0, classes) when the model can tell its output shape, >= 0 otherwise.
  */
-function checkLabels(where: string, d: Data, classes: number | null): void {
+function checkLabels(where: string, d: Samples, classes: number | null): void {
   const y = d.y;
   for (let i = 0; i < d.count; i++) {
     const c = y[i];
@@ -165,168 +128,6 @@ function checkLabels(where: string, d: Data, classes: number | null): void {
       throw new Error(`${where}: label ${c} of sample ${i} is out of range: ${range}`);
     }
   }
-}
-
-function toData(d: Dataset, where: string): Data {
-  if (d === null || typeof d !== "object") throw new Error(`${where}: expected { x, y } or { images, labels, count }, got ${describe(d)}`);
-  const a = d as Partial<ArrayDataset> & Partial<ImageDataset>;
-  const x = a.x ?? a.images;
-  const y = a.y ?? a.labels;
-  if (!(x instanceof Float32Array)) throw new Error(`${where}: the samples (x or images) must be a Float32Array, got ${describe(x)}`);
-  if (!(y instanceof Int32Array || y instanceof Uint8Array)) throw new Error(`${where}: the labels (y or labels) must be an Int32Array or Uint8Array, got ${describe(y)}`);
-  let count: number;
-  let featureShape: number[];
-  if (a.shape !== undefined) {
-    if (!Array.isArray(a.shape) || a.shape.length < 2 || a.shape.some((s) => !Number.isInteger(s) || s < 0)) {
-      throw new Error(`${where}: shape must be [N, ...features] (non-negative integers, rank >= 2), got ${JSON.stringify(a.shape)}`);
-    }
-    count = a.shape[0];
-    featureShape = a.shape.slice(1);
-    const n = a.shape.reduce((p, s) => p * s, 1);
-    if (x.length !== n) throw new Error(`${where}: shape ${fmt(a.shape)} holds ${n} values, but the samples array has ${x.length}`);
-  } else {
-    count = a.count ?? y.length;
-    if (!Number.isInteger(count) || count < 0) throw new Error(`${where}: count must be a non-negative integer, got ${count}`);
-    if (count > 0 && x.length % count !== 0) throw new Error(`${where}: ${x.length} values do not split into ${count} samples (one per label); pass shape: [N, ...features]`);
-    featureShape = [count > 0 ? x.length / count : 0];
-  }
-  if (count === 0) throw new Error(`${where}: the dataset is empty (0 samples)`);
-  if (y.length !== count) throw new Error(`${where}: ${count} samples but ${y.length} labels`);
-  return { x, y, count, featureShape, features: x.length / count };
-}
-
-function positiveInt(where: string, key: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new Error(`${where}: ${key} must be a positive integer, got ${String(v)}`);
-  return v;
-}
-
-/** Evaluation state reused across calls within one fit(): an input tensor, labels, a loss. */
-class Evaluator {
-  readonly input: Tensor;
-  private readonly labels: Int32Array;
-  private readonly loss: CrossEntropyLoss;
-  private readonly B: number;
-
-  constructor(featureShape: number[], B: number, loss: CrossEntropyLoss) {
-    this.B = B;
-    this.input = new Tensor(getBackend(), [B, ...featureShape], "evaluate");
-    this.labels = new Int32Array(B);
-    this.loss = loss;
-  }
-
-  /** Mean loss and accuracy of the model over all of `d`, in eval mode (the previous mode is restored). */
-  run(model: Module, d: Data): EvalResult {
-    const wasTraining = model.training;
-    model.eval();
-    try {
-      const { B, labels } = this;
-      const F = d.features;
-      let lossSum = 0, correct = 0;
-      for (let start = 0; start < d.count; start += B) {
-        const rows = Math.min(B, d.count - start);
-        const inp = this.input.data;
-        inp.set(d.x.subarray(start * F, (start + rows) * F));
-        // The last batch is padded with zeros to the fixed size, so that no layer sees a new
-        // shape (and reallocates); the padding rows are left out of the loss and accuracy.
-        if (rows < B) inp.fill(0, rows * F);
-        for (let i = 0; i < rows; i++) labels[i] = d.y[start + i];
-        const logits = model.forward(this.input);
-        if (logits.shape.length !== 2 || logits.shape[0] !== B) {
-          throw new Error(`evaluate: expected the model to return logits [${B}, classes], got ${fmt(logits.shape)}`);
-        }
-        lossSum += this.loss.forwardRows(logits, labels, rows) * rows;
-        const N = logits.shape[1];
-        const z = logits.data;
-        for (let r = 0; r < rows; r++) {
-          let best = 0;
-          for (let c = 1; c < N; c++) if (z[r * N + c] > z[r * N + best]) best = c;
-          if (best === labels[r]) correct++;
-        }
-      }
-      return { loss: lossSum / d.count, accuracy: correct / d.count, count: d.count };
-    } finally {
-      model.train(wasTraining);
-    }
-  }
-
-  dispose(): void {
-    this.input.release();
-  }
-}
-
-/** Loss and accuracy of `model` on `data`, in eval mode (the previous mode is restored). */
-export function evaluate(model: Module, data: Dataset, opts?: EvaluateOptions): EvalResult {
-  checkModel("evaluate", model);
-  const options = checkOptions("evaluate", opts, EVALUATE_OPTIONS);
-  const d = toData(data, "evaluate");
-  const B = Math.min(positiveInt("evaluate", "batchSize", options.batchSize ?? 256), d.count);
-  const loss = options.loss ?? new CrossEntropyLoss();
-  const ev = new Evaluator(d.featureShape, B, loss);
-  try {
-    return ev.run(model, d);
-  } finally {
-    ev.dispose();
-    if (!options.loss) loss.dispose();
-  }
-}
-
-function checkModel(where: string, model: unknown): asserts model is Module {
-  const m = model as Partial<Module> | null;
-  if (m === null || typeof m !== "object" || typeof m.forward !== "function" || typeof m.backward !== "function" || typeof m.train !== "function") {
-    throw new Error(`${where}: expected a model (a Module such as Sequential), got ${describe(model)}`);
-  }
-}
-
-/** Progress output: a carriage-return bar on a TTY, plain lines elsewhere, nothing when quiet. */
-class Progress {
-  private readonly tty: boolean;
-  private readonly write: ((s: string) => void) | null;
-  private readonly line: ((s: string) => void) | null;
-  private lastDraw = 0;
-  private drawn = false;
-
-  constructor(verbose: boolean, log: ((line: string) => void) | undefined) {
-    const proc = (globalThis as { process?: { stdout?: { isTTY?: boolean; write(s: string): unknown } } }).process;
-    const out = proc?.stdout;
-    this.tty = verbose && !log && out?.isTTY === true;
-    this.write = this.tty && out ? (s) => void out.write(s) : null;
-    this.line = !verbose ? null : log ? log : out ? (s) => void out.write(`${s}\n`) : (s) => console.log(s);
-  }
-
-  /** Whether the bar should be redrawn now: on a TTY, at most every 100 ms (and on the first step). */
-  due(): boolean {
-    return this.write !== null && (!this.drawn || performance.now() - this.lastDraw >= 100);
-  }
-
-  /** Draws the bar (on a TTY); `text` holds "{bar}" where the bar goes. */
-  bar(text: string, done: number, total: number): void {
-    if (!this.write) return;
-    this.lastDraw = performance.now();
-    const width = 30;
-    const filled = total > 0 ? Math.min(width, Math.floor((done / total) * width)) : 0;
-    const bar = "=".repeat(filled) + (filled < width ? ">" : "") + " ".repeat(Math.max(0, width - filled - 1));
-    this.write(`\r${text.replace("{bar}", `[${bar}]`)}\x1b[K`);
-    this.drawn = true;
-  }
-
-  /** Leaves the line of a bar that is still drawn (when training ends on an error). */
-  end(): void {
-    if (this.write && this.drawn) this.write("\n");
-    this.drawn = false;
-  }
-
-  /** A line that stays: ends the bar's line on a TTY. */
-  print(text: string): void {
-    if (!this.line) return;
-    if (this.write && this.drawn) {
-      this.write(`\r${text}\x1b[K\n`);
-      this.drawn = false;
-    } else this.line(text);
-  }
-}
-
-function fmtLoss(v: number): string {
-  return Number.isFinite(v) ? v.toFixed(4) : String(v);
 }
 
 /**
@@ -338,7 +139,7 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
   checkModel(where, model);
   if (options === null || typeof options !== "object") throw new Error(`${where}: options are required, e.g. { epochs: 1, batchSize: 60, optimizer }`);
   checkOptions(where, options, FIT_OPTIONS);
-  const d = toData(data, where);
+  const d = toSamples(data, where);
   const opt = options.optimizer;
   if (!opt || typeof opt.step !== "function" || typeof opt.lr !== "number") {
     throw new Error(`${where}: options.optimizer is required, e.g. new SGD(model.parameters(), { lr: 0.01 }), got ${describe(opt)}`);
@@ -357,7 +158,7 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
   const onNonFinite = options.onNonFinite ?? "throw";
   if (onNonFinite !== "throw" && onNonFinite !== "continue") throw new Error(`${where}: onNonFinite must be 'throw' or 'continue', got ${JSON.stringify(onNonFinite)}`);
   const evalEvery = options.evalEvery === undefined ? null : positiveInt(where, "evalEvery", options.evalEvery);
-  const val = options.validation === undefined ? null : toData(options.validation, `${where}: validation`);
+  const val = options.validation === undefined ? null : toSamples(options.validation, `${where}: validation`);
   if (val && val.features !== d.features) {
     throw new Error(`${where}: validation samples have shape ${fmt(val.featureShape)}, but the training samples have ${fmt(d.featureShape)}`);
   }
@@ -379,7 +180,6 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
     throw new Error(`${where}: ${d.count} sample${d.count === 1 ? "" : "s"} with batchSize ${B} leave${d.count === 1 ? "s" : ""} no batch to train on (${dropLast ? "dropLast drops the partial one" : "a last batch of 1 sample is dropped"}); use a batchSize of at most ${d.count}`);
   }
   const lastRows = dropTail ? B : d.count - (batchesPerEpoch - 1) * B;
-  const F = d.features;
   const backend = getBackend();
 
   const history: History = { step: [], loss: [], epoch: [], lr: [], epochLoss: [], valStep: [], valLoss: [], valAccuracy: [], steps: 0, epochs: 0, stopped: false, seconds: 0 };
@@ -398,10 +198,10 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
     tail = new Tensor(backend, [lastRows, ...d.featureShape], "fit");
     tailLabels = new Int32Array(lastRows);
   }
-  const evalLoss = loss instanceof CrossEntropyLoss ? loss : new CrossEntropyLoss();
   // Evaluation batches have the training batch's shape (padded), so that no layer reallocates.
-  const evaluator = val ? new Evaluator(d.featureShape, evalB ?? full.shape[0], evalLoss) : null;
-  const backwardParams = (model as { backwardParams?: (dy: Tensor) => void }).backwardParams;
+  const evaluator = val ? new Evaluator(d.featureShape, evalB ?? full.shape[0], loss instanceof CrossEntropyLoss ? loss : undefined) : null;
+  // A skipped step (onNonFinite: 'continue') must leave the model as it was before it.
+  const trainStep = new TrainStep(model, loss, opt, { undoNonFinite: onNonFinite === "continue" });
 
   let step = 0;
   // Written by runEval (a closure, which TypeScript's narrowing does not follow).
@@ -438,8 +238,6 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
       checkLabels(where, d, null);
       if (val) checkLabels(`${where}: validation`, val, null);
     }
-    // A skipped step (onNonFinite: 'continue') must leave the model as it was before it.
-    const undoable = onNonFinite === "continue" && typeof model.saveForwardState === "function" && typeof model.restoreForwardState === "function";
     let go = true;
     for (let epoch = 0; go && epoch < epochs; epoch++) {
       if (shuffle) rng.shuffle(perm);
@@ -452,15 +250,8 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
         const rows = Math.min(B, d.count - start);
         const input = rows === full.shape[0] ? full : tail!;
         const labels = rows === full.shape[0] ? fullLabels : tailLabels!;
-        const inp = input.data;
-        for (let r = 0; r < rows; r++) {
-          const j = perm[start + r];
-          inp.set(d.x.subarray(j * F, (j + 1) * F), r * F);
-          labels[r] = d.y[j];
-        }
-        if (undoable) model.saveForwardState!();
-        const logits = model.forward(input);
-        const value = loss.forward(logits, labels);
+        gatherSamples(input, labels, d, perm, start, rows);
+        const value = trainStep.run(input, labels);
         step++;
         const lr = opt.lr;
         history.step.push(step);
@@ -470,14 +261,7 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
         if (Number.isFinite(value)) {
           epochSum += value;
           epochCount++;
-          model.zeroGrad();
-          const dlogits = loss.backward();
-          if (backwardParams) backwardParams.call(model, dlogits);
-          else model.backward(dlogits);
-          opt.step();
-        } else if (onNonFinite === "continue") {
-          if (undoable) model.restoreForwardState!();
-        } else {
+        } else if (onNonFinite === "throw") {
           throw new Error(
             `fit: the loss is ${value} at step ${step} (epoch ${epoch + 1}, batch ${b + 1} of ${batchesPerEpoch}); ` +
               "lower the learning rate or check the data for NaN/Inf values, or pass onNonFinite: 'continue' to skip such steps",
@@ -526,7 +310,6 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
     full.release();
     tail?.release();
     evaluator?.dispose();
-    if (evalLoss !== loss) evalLoss.dispose();
     if (!options.loss) (loss as CrossEntropyLoss).dispose();
   }
   return history;
