@@ -3,7 +3,7 @@
 // and b_bn = beta - a * runMean (the bn_fold kernel), Dense then BN is
 //   a * (x W^T + b) + b_bn = x (a W)^T + (a b + b_bn),
 // one Dense with W' = a * W (row o scaled by a[o]) and b' = a * b + b_bn.
-import { BatchNorm, BatchNorm1d, BatchNorm2d } from "./batchnorm.js";
+import { BatchNorm, BatchNorm1d, BatchNorm2d } from "./layers/batchnorm.js";
 import { foldBatchNorm as foldBatchNormArrays } from "./functional.js";
 import { Activation, ReLU, Sigmoid, Tanh } from "./layers/activations.js";
 import { Dense } from "./layers/dense.js";

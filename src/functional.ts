@@ -1,7 +1,7 @@
 // Batch Normalization on plain Float32Arrays, for users with their own arrays. These
 // copy in and out of WebAssembly memory (the layers do not); the math is the layers'.
 import { getBackend } from "./backend.js";
-import { type BnLayout, type DataFormat, layoutFor } from "./batchnorm.js";
+import { type BnLayout, type DataFormat, layoutFor } from "./layers/batchnorm.js";
 import { Buffers } from "./buffers.js";
 import { boolOption, checkOptions, epsOption } from "./options.js";
 import { checkShape, fmt, type Shape, sizeOf } from "./shape.js";

@@ -3,7 +3,7 @@
 import { inspect } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
-import { BatchNorm1d, BatchNorm2d } from "../src/batchnorm.js";
+import { BatchNorm1d, BatchNorm2d } from "../src/layers/batchnorm.js";
 import { batchNormBackward, batchNormInference, batchNormTrain, foldBatchNorm } from "../src/functional.js";
 import { ReLU } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";

@@ -2,7 +2,7 @@
 // channel) where E[x^2] - E[x]^2 in float32 would lose every digit, and a constant channel.
 import { beforeAll, describe, expect, it } from "vitest";
 import { type BuildName, init } from "../src/backend.js";
-import { BatchNorm2d } from "../src/batchnorm.js";
+import { BatchNorm2d } from "../src/layers/batchnorm.js";
 import { tensor } from "../src/tensor.js";
 import { rng } from "./check.js";
 import { channelIndex, refStats } from "./reference.js";

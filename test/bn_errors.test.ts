@@ -2,7 +2,7 @@
 // layer as it was (running statistics and counters untouched).
 import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
-import { BatchNorm1d, BatchNorm2d } from "../src/batchnorm.js";
+import { BatchNorm1d, BatchNorm2d } from "../src/layers/batchnorm.js";
 import { batchNormTrain } from "../src/functional.js";
 import { tensor, zeros } from "../src/tensor.js";
 

@@ -4,7 +4,7 @@
 // (float32, so h is large and the tolerance loose).
 import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
-import { BatchNorm1d, BatchNorm2d } from "../src/batchnorm.js";
+import { BatchNorm1d, BatchNorm2d } from "../src/layers/batchnorm.js";
 import { tensor } from "../src/tensor.js";
 import { relErr, rng } from "./check.js";
 import { refBackward, refForwardTrain } from "./reference.js";

@@ -1,7 +1,7 @@
 // Before init(): every entry point says to call init() (this file never calls it).
 import { describe, expect, it } from "vitest";
 import { backendInfo } from "../src/backend.js";
-import { BatchNorm1d, BatchNorm2d } from "../src/batchnorm.js";
+import { BatchNorm1d, BatchNorm2d } from "../src/layers/batchnorm.js";
 import { batchNormTrain } from "../src/functional.js";
 import { tensor, zeros } from "../src/tensor.js";
 

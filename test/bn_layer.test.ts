@@ -2,7 +2,7 @@
 // the options, gradient accumulation, state dicts.
 import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
-import { BatchNorm1d, BatchNorm2d } from "../src/batchnorm.js";
+import { BatchNorm1d, BatchNorm2d } from "../src/layers/batchnorm.js";
 import { foldBatchNorm } from "../src/functional.js";
 import { tensor } from "../src/tensor.js";
 import { expectClose, rng } from "./check.js";

@@ -2,7 +2,7 @@
 // so wasm memory neither grows nor is re-laid; views follow memory growth.
 import { beforeAll, describe, expect, it } from "vitest";
 import { backendInfo, getBackend, init } from "../src/backend.js";
-import { BatchNorm1d, BatchNorm2d } from "../src/batchnorm.js";
+import { BatchNorm1d, BatchNorm2d } from "../src/layers/batchnorm.js";
 import { tensor } from "../src/tensor.js";
 import { rng } from "./check.js";
 

@@ -2,7 +2,7 @@
 // kernel runs, so nothing is written into memory that now belongs to other tensors.
 import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
-import { BatchNorm1d, BatchNorm2d } from "../src/batchnorm.js";
+import { BatchNorm1d, BatchNorm2d } from "../src/layers/batchnorm.js";
 import { ReLU, Sigmoid } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";
 import { Dropout } from "../src/layers/dropout.js";

@@ -7,7 +7,7 @@
 //    (Tanh for ReLU, so that no difference straddles a kink), for a sample of entries.
 import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
-import { BatchNorm1d } from "../src/batchnorm.js";
+import { BatchNorm1d } from "../src/layers/batchnorm.js";
 import { ReLU, Sigmoid, Tanh } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";
 import { CrossEntropyLoss } from "../src/loss.js";

@@ -3,7 +3,7 @@
 // first step, a NaN batch under onNonFinite: 'continue', a last batch of one sample.
 import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
-import { BatchNorm1d } from "../src/batchnorm.js";
+import { BatchNorm1d } from "../src/layers/batchnorm.js";
 import { ReLU, Sigmoid } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";
 import { Dropout } from "../src/layers/dropout.js";

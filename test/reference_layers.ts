@@ -2,7 +2,7 @@
 // from the per-op references (reference_gemm.ts, reference_mlp.ts, reference.ts) so that
 // each formula lives in one place. Written for clarity, not speed. Layers are described by
 // plain data (RefLayer), which refLayersOf() reads off a wasm model.
-import { BatchNorm1d } from "../src/batchnorm.js";
+import { BatchNorm1d } from "../src/layers/batchnorm.js";
 import { Activation } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";
 import type { Sequential } from "../src/sequential.js";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
-import { BatchNorm1d } from "../src/batchnorm.js";
+import { BatchNorm1d } from "../src/layers/batchnorm.js";
 import { ReLU } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";
 import type { StateDict } from "../src/module.js";

@@ -2,7 +2,7 @@
 // trip, folding BatchNorm into Dense, seeded determinism, and the manual PyTorch-style loop.
 import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
-import { BatchNorm1d } from "../src/batchnorm.js";
+import { BatchNorm1d } from "../src/layers/batchnorm.js";
 import { foldBatchNorm } from "../src/fold.js";
 import { ReLU, Sigmoid, Tanh } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";

@@ -1,6 +1,6 @@
 // The one list of shapes that the tests and the benchmarks share (XNNPACK's habit of
 // sweeping sizes around the SIMD tile: tails are where SIMD kernels break).
-import type { DataFormat } from "../src/batchnorm.js";
+import type { DataFormat } from "../src/layers/batchnorm.js";
 
 /** Sizes below, at and above the f32x4 tile and its unroll by two. */
 export const TAIL_SIZES = [1, 3, 4, 5, 7, 8, 9, 17] as const;

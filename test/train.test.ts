@@ -3,7 +3,7 @@
 // progress output), and memory that stays constant over 5,000 steps once warmed up.
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { backendInfo, getBackend, init } from "../src/backend.js";
-import { BatchNorm1d } from "../src/batchnorm.js";
+import { BatchNorm1d } from "../src/layers/batchnorm.js";
 import { loadEmbeddedMnist } from "../src/data/mnist_embedded.js";
 import { ReLU, Sigmoid } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";

@@ -8,7 +8,7 @@
 // Keras's defaults are kept: Glorot-uniform weights and zero biases, BN momentum 0.99
 // (PyTorch's momentum 0.01) and epsilon 1e-3, Adam epsilon 1e-7.
 import { getBackend } from "../backend.js";
-import { BatchNorm1d } from "../batchnorm.js";
+import { BatchNorm1d } from "../layers/batchnorm.js";
 import type { MnistData, MnistSplit } from "../data/mnist.js";
 import { ReLU } from "../layers/activations.js";
 import { Dense } from "../layers/dense.js";

@@ -12,7 +12,7 @@
 // softmax cross-entropy. Both networks keep the Dense bias, so that they differ only by the
 // BatchNorm1d layers (BN's beta makes that bias redundant: its gradient through BN is zero).
 import { getBackend } from "../backend.js";
-import { BatchNorm1d } from "../batchnorm.js";
+import { BatchNorm1d } from "../layers/batchnorm.js";
 import type { MnistData } from "../data/mnist.js";
 import { Sigmoid } from "../layers/activations.js";
 import { Dense } from "../layers/dense.js";

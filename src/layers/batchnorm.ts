@@ -2,13 +2,13 @@
 // Training: normalize with the batch's mean and biased variance, update the running
 // estimates with the unbiased variance m/(m-1)*var. Eval: the folded y = a*x + b.
 // Layouts: channels-first ([N, C], [N, C, L], [N, C, H, W]) or channels-last ([N, H, W, C]).
-import { type Backend, getBackend } from "./backend.js";
-import { Buffers } from "./buffers.js";
-import { checkFinite, Layer, Parameter, type StateDict, type StateValue } from "./module.js";
-import { type BnBatchStats, type BnLayout, bnBackward, bnForwardTrain, bnFold, bnLayout, bnSavedFromRunning, bnScratchBytes, bnUpdateRunning, type DataFormat, scaleShift } from "./ops/bn.js";
-import { boolOption, checkOptions, describe, epsOption } from "./options.js";
-import { fmt, type Shape, sameShape } from "./shape.js";
-import { checkTensorArg, Tensor } from "./tensor.js";
+import { type Backend, getBackend } from "../backend.js";
+import { Buffers } from "../buffers.js";
+import { checkFinite, Layer, Parameter, type StateDict, type StateValue } from "../module.js";
+import { type BnBatchStats, type BnLayout, bnBackward, bnForwardTrain, bnFold, bnLayout, bnSavedFromRunning, bnScratchBytes, bnUpdateRunning, type DataFormat, scaleShift } from "../ops/bn.js";
+import { boolOption, checkOptions, describe, epsOption } from "../options.js";
+import { fmt, type Shape, sameShape } from "../shape.js";
+import { checkTensorArg, Tensor } from "../tensor.js";
 
 export interface BatchNormOptions {
   /** Added to the variance before the square root. Default 1e-5. */
