@@ -82,6 +82,31 @@ function trailerSize(bytes: Uint8Array): number {
 }
 
 /**
+ * The compressed bytes (copied: the input may be a view on a larger or shared buffer) as a
+ * stream of 4 KiB slices, each handed over only when the decompressor asks. Engines inflate a
+ * whole input chunk before looking at backpressure (Chromium does), and deflate expands at most
+ * about 1032:1, so small slices keep what one chunk can produce past a limit to a few MB.
+ */
+function slices(bytes: Uint8Array): ReadableStream<BufferSource> {
+  const input = new Uint8Array(bytes.length);
+  input.set(bytes);
+  let at = 0;
+  return new ReadableStream<BufferSource>(
+    {
+      pull(controller) {
+        if (at >= input.length) {
+          controller.close();
+          return;
+        }
+        controller.enqueue(input.subarray(at, at + 4096));
+        at += 4096;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
  * Streams gzip data through the platform's DecompressionStream into one buffer. With
  * `header`, the buffer is allocated at the size the decompressed header declares, and the
  * stream is cancelled as soon as the data goes past it; without, output is capped at maxBytes.
@@ -94,10 +119,7 @@ async function inflate(bytes: Uint8Array, name: string, maxBytes: number, header
   if (typeof DS !== "function") {
     fail(name, "is gzip-compressed but this engine has no DecompressionStream; pass the decompressed bytes instead");
   }
-  // Copy into a fresh ArrayBuffer: the input may be a view on a larger or shared buffer.
-  const input = new Uint8Array(bytes.length);
-  input.set(bytes);
-  const reader = new Blob([input]).stream().pipeThrough(new DS("gzip")).getReader();
+  const reader = slices(bytes).pipeThrough(new DS("gzip")).getReader();
   // Without a header, the trailer's size (checked at the end) is a good first guess.
   let out = new Uint8Array(header ? header.headerBytes : Math.min(maxBytes, Math.max(trailerSize(bytes), 65536)));
   let pos = 0;
