@@ -8,7 +8,8 @@ import type { Module } from "../src/module.js";
 import type { CrossEntropyLoss } from "../src/loss.js";
 import { Dense } from "../src/layers/dense.js";
 import type { SGD } from "../src/optim/sgd.js";
-import { layerName, type Sequential } from "../src/sequential.js";
+import { layerName } from "../src/layers/container.js";
+import type { Sequential } from "../src/layers/sequential.js";
 import type { Tensor } from "../src/tensor.js";
 
 export interface Breakdown {

@@ -10,7 +10,7 @@ import { Dense } from "./layers/dense.js";
 import { Dropout } from "./layers/dropout.js";
 import { Flatten } from "./layers/flatten.js";
 import type { Module } from "./module.js";
-import { Sequential } from "./sequential.js";
+import { Sequential } from "./layers/sequential.js";
 
 /** a and b of a BatchNorm's inference map y = a * x + b, from the bn_fold kernel (so, bit for bit, what eval mode uses). */
 function affineOf(bn: BatchNorm): { a: Float32Array; b: Float32Array } {

@@ -19,7 +19,7 @@ export { Activation, ReLU, Sigmoid, Tanh } from "./layers/activations.js";
 export { Dropout } from "./layers/dropout.js";
 export type { DropoutOptions } from "./layers/dropout.js";
 export { Flatten } from "./layers/flatten.js";
-export { Sequential } from "./sequential.js";
+export { Sequential } from "./layers/sequential.js";
 export { CrossEntropyLoss } from "./loss.js";
 export type { Labels, Loss } from "./loss.js";
 export { SGD } from "./optim/sgd.js";

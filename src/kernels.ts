@@ -55,7 +55,15 @@ export interface MlpKernels {
   mul(y: number, x: number, mask: number, n: number): void;
 }
 
-export type Kernels = BnKernels & MlpKernels;
+/** Row-strided moves: rows of cols contiguous floats, row strides ds / ss (in floats). */
+export interface RowKernels {
+  /** dst = src. Writes dst. */
+  rows_copy(dst: number, ds: number, src: number, ss: number, rows: number, cols: number): void;
+  /** dst += src. Accumulates into dst. */
+  rows_add(dst: number, ds: number, src: number, ss: number, rows: number, cols: number): void;
+}
+
+export type Kernels = BnKernels & MlpKernels & RowKernels;
 
 /** Every export createBackend() requires of a kernel module (checked complete against Kernels below). */
 export const KERNEL_NAMES = [
@@ -64,7 +72,7 @@ export const KERNEL_NAMES = [
   "bn_update_running", "bn_saved_from_running", "scale_shift_nc", "scale_shift_nchw",
   "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
   "act_forward", "act_backward", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
-  "sgd_step", "adam_step",
+  "sgd_step", "adam_step", "rows_copy", "rows_add",
 ] as const satisfies readonly (keyof Kernels)[];
 // A compile error here names a kernel of the interfaces missing from KERNEL_NAMES.
 const kernelNamesComplete: [Exclude<keyof Kernels, (typeof KERNEL_NAMES)[number]>] extends [never] ? true : never = true;

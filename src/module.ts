@@ -1,12 +1,12 @@
 // What every layer offers (PyTorch's nn.Module, reduced to what training needs).
+import { INSPECT } from "./inspect.js";
 import type { Shape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 
 export type StateValue = Float32Array | BigInt64Array;
 export type StateDict = Record<string, StateValue>;
 
-/** Node's util.inspect hook (console.log), without importing node:util in browsers. */
-export const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+export { INSPECT };
 
 /** A trainable tensor and its gradient, which backward() accumulates into. */
 export class Parameter {
@@ -38,10 +38,29 @@ export class Parameter {
   }
 }
 
+/**
+ * Where backward puts the gradient with respect to its input: written into `dx` (a tensor
+ * of the input's shape, possibly a slice of a bigger one), or added to what `dx` holds
+ * when `accumulate` (an input read by several consumers gets the sum of their gradients).
+ */
+export interface GradTarget {
+  dx: Tensor;
+  accumulate: boolean;
+}
+
 export interface Module {
   training: boolean;
-  forward(x: Tensor): Tensor;
-  backward(dy: Tensor): Tensor;
+  /**
+   * The output for input x. With `out` (a tensor of the output's shape, possibly a channel
+   * slice of a concatenated output) the result is written there and `out` is returned;
+   * otherwise the result belongs to the module (overwritten by its next forward).
+   */
+  forward(x: Tensor, out?: Tensor): Tensor;
+  /**
+   * Backward of the last forward: accumulates the parameters' gradients and returns the
+   * input's gradient, written into (or added to) `into.dx` when given. dy may be a slice.
+   */
+  backward(dy: Tensor, into?: GradTarget): Tensor;
   train(mode?: boolean): this;
   eval(): this;
   parameters(): Parameter[];
@@ -73,8 +92,8 @@ export abstract class Layer implements Module {
   training = true;
   private disposedFlag = false;
 
-  abstract forward(x: Tensor): Tensor;
-  abstract backward(dy: Tensor): Tensor;
+  abstract forward(x: Tensor, out?: Tensor): Tensor;
+  abstract backward(dy: Tensor, into?: GradTarget): Tensor;
   abstract outputShape(input: Shape): Shape;
   abstract toString(): string;
 

@@ -6,12 +6,27 @@
 // Tensors a layer returns (forward's output, backward's dx) belong to the layer and are
 // overwritten by its next forward (resp. backward) call; clone() or toArray() to keep one.
 import { type Backend, getBackend } from "./backend.js";
-import { INSPECT } from "./module.js";
+import { INSPECT } from "./inspect.js";
 import { describe } from "./options.js";
 import { checkShape, fmt, type Shape, sizeOf } from "./shape.js";
 
+/** Row-major strides (in elements) of a contiguous tensor of `shape`. */
+export function contiguousStrides(shape: Shape): number[] {
+  const st = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    st[i] = s;
+    s *= shape[i];
+  }
+  return st;
+}
+
 export class Tensor {
   readonly shape: readonly number[];
+  /** Elements between consecutive indices of each dimension (row-major for a contiguous tensor). */
+  readonly strides: readonly number[];
+  /** Whether the elements are one dense row-major block (false for a channel slice made by narrow()). */
+  readonly contiguous: boolean;
   readonly size: number;
   readonly backend: Backend;
   /** Byte offset of element 0 in the backend's memory (valid while not disposed). */
@@ -23,19 +38,23 @@ export class Tensor {
   private disposed = false;
 
   /**
-   * @internal Use tensor() / zeros() / view(); layers create owned tensors through this.
-   * With `base`, the new tensor shares base's memory (same element count) and allocates nothing.
+   * @internal Use tensor() / zeros() / view() / narrow(); layers create owned tensors through this.
+   * With `base`, the new tensor shares base's memory and allocates nothing: the same element
+   * count (a view), or with `at`, any elements of it at a pointer and strides (a slice).
    */
-  constructor(backend: Backend, shape: Shape, owner: string | null = null, base: Tensor | null = null) {
+  constructor(backend: Backend, shape: Shape, owner: string | null = null, base: Tensor | null = null, at?: { ptr: number; strides: readonly number[] }) {
     checkShape(shape, "Tensor");
     this.backend = backend;
     this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
-    if (base && base.size !== this.size) {
+    if (base && !at && base.size !== this.size) {
       throw new Error(`view: shape ${fmt(shape)} holds ${this.size} values, but the tensor ${fmt(base.shape)} has ${base.size}`);
     }
     this.base = base ? (base.base ?? base) : null;
-    this.ptr = base ? base.ptr : backend.heap.alloc(this.size * 4);
+    this.ptr = at ? at.ptr : base ? base.ptr : backend.heap.alloc(this.size * 4);
+    const dense = contiguousStrides(shape);
+    this.strides = Object.freeze(at ? [...at.strides] : dense);
+    this.contiguous = !at || this.shape.every((d, i) => d === 1 || this.strides[i] === dense[i]);
     this.owner = owner;
   }
 
@@ -50,7 +69,27 @@ export class Tensor {
    */
   view(shape: Shape, owner: string | null = null): Tensor {
     this.assertLive();
+    this.assertContiguous("view");
     return new Tensor(this.backend, shape, owner, this);
+  }
+
+  /**
+   * Elements start .. start + length - 1 of dimension `dim`, in place (PyTorch's narrow()):
+   * a channel slice of a concatenated output, or a slice of the batch. Nothing is copied; the
+   * slice is valid exactly as long as this tensor, and is not contiguous unless it covers
+   * whole leading blocks (kernels that take strides read and write it in place).
+   */
+  narrow(dim: number, start: number, length: number, owner: string | null = this.owner): Tensor {
+    this.assertLive();
+    const r = this.shape.length;
+    if (!Number.isInteger(dim) || dim < 0 || dim >= r) throw new Error(`narrow: dim must be an integer in [0, ${r}) for shape ${fmt(this.shape)}, got ${dim}`);
+    const n = this.shape[dim];
+    if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > n) {
+      throw new Error(`narrow: elements [${start}, ${start + length}) of dimension ${dim} do not fit its size ${n} (shape ${fmt(this.shape)})`);
+    }
+    const shape = [...this.shape];
+    shape[dim] = length;
+    return new Tensor(this.backend, shape, owner, this, { ptr: this.ptr + start * this.strides[dim] * 4, strides: this.strides });
   }
 
   /**
@@ -60,18 +99,35 @@ export class Tensor {
    */
   get data(): Float32Array {
     this.assertLive();
+    this.assertContiguous("data");
     return this.backend.heap.f32.subarray(this.ptr >>> 2, (this.ptr >>> 2) + this.size);
   }
 
-  /** A copy of the values. */
+  /** A copy of the values, row-major (gathered from a slice). */
   toArray(): Float32Array {
-    return this.data.slice();
+    if (this.contiguous) return this.data.slice();
+    this.assertLive();
+    const out = new Float32Array(this.size);
+    const f32 = this.backend.heap.f32;
+    const { shape, strides } = this;
+    const idx = new Array<number>(shape.length).fill(0);
+    for (let i = 0; i < this.size; i++) {
+      let off = this.ptr >>> 2;
+      for (let d = 0; d < shape.length; d++) off += idx[d] * strides[d];
+      out[i] = f32[off];
+      for (let d = shape.length - 1; d >= 0 && ++idx[d] === shape[d]; d--) idx[d] = 0;
+    }
+    return out;
   }
 
-  /** A new user-owned tensor with the same shape and values. */
+  /** A new user-owned, contiguous tensor with the same shape and values. */
   clone(): Tensor {
     this.assertLive();
     const t = new Tensor(this.backend, this.shape);
+    if (!this.contiguous) {
+      t.data.set(this.toArray());
+      return t;
+    }
     const f32 = this.backend.heap.f32;
     f32.copyWithin(t.ptr >>> 2, this.ptr >>> 2, (this.ptr >>> 2) + this.size);
     return t;
@@ -94,6 +150,13 @@ export class Tensor {
   }
 
   /** @internal */
+  assertContiguous(what: string): void {
+    if (!this.contiguous) {
+      throw new Error(`Tensor.${what}: this ${fmt(this.shape)} slice is not contiguous (strides ${fmt(this.strides)}); use toArray() or clone() for its values`);
+    }
+  }
+
+  /** @internal */
   assertLive(): void {
     if (this.isDisposed) {
       throw new Error(
@@ -105,8 +168,8 @@ export class Tensor {
 
   /** `Tensor([2, 3], float32) [0.1, 0.2, ...]`: shape, dtype and up to 6 values. */
   toString(): string {
-    const flags = `${this.base ? ", a view" : ""}${this.isDisposed ? ", disposed" : ""}`;
-    return `Tensor(${fmt(this.shape)}, float32${flags})${this.isDisposed ? "" : ` ${preview(this.data)}`}`;
+    const flags = `${this.base ? (this.contiguous ? ", a view" : ", a slice") : ""}${this.isDisposed ? ", disposed" : ""}`;
+    return `Tensor(${fmt(this.shape)}, float32${flags})${this.isDisposed ? "" : ` ${preview(this.contiguous ? this.data : this.toArray())}`}`;
   }
 
   /** What console.log shows in Node (instead of the backend's internals). */
@@ -163,12 +226,16 @@ export function full(shape: Shape, value: number): Tensor {
 }
 
 /**
- * The checks every layer makes on a tensor argument: a live Tensor of `backend`. The error
- * names `owner` (a layer, through its toString(), built only on error) and `what`.
+ * The checks every layer makes on a tensor argument: a live Tensor of `backend`, contiguous
+ * unless the layer reads strided slices (`strided`). The error names `owner` (a layer,
+ * through its toString(), built only on error) and `what`.
  */
-export function checkTensorArg(t: unknown, backend: Backend, owner: string | object, what: string): asserts t is Tensor {
+export function checkTensorArg(t: unknown, backend: Backend, owner: string | object, what: string, strided = false): asserts t is Tensor {
   if (t instanceof Tensor && t.backend === backend) {
     t.assertLive();
+    if (!strided && !t.contiguous) {
+      throw new Error(`${String(owner)}.${what}: expected a contiguous tensor, got a ${fmt(t.shape)} slice with strides ${fmt(t.strides)} (clone() it first)`);
+    }
     return;
   }
   const where = `${String(owner)}.${what}`;

@@ -11,7 +11,7 @@ import { Dropout } from "../src/layers/dropout.js";
 import { Adam } from "../src/optim/adam.js";
 import { SGD } from "../src/optim/sgd.js";
 import { StepLR } from "../src/optim/schedule.js";
-import { Sequential } from "../src/sequential.js";
+import { Sequential } from "../src/layers/sequential.js";
 import { full, tensor } from "../src/tensor.js";
 import { evaluate } from "../src/training/evaluate.js";
 import { fit } from "../src/training/fit.js";

@@ -10,7 +10,7 @@ import { Flatten } from "../src/layers/flatten.js";
 import type { Module } from "../src/module.js";
 import { Adam } from "../src/optim/adam.js";
 import { SGD } from "../src/optim/sgd.js";
-import { Sequential } from "../src/sequential.js";
+import { Sequential } from "../src/layers/sequential.js";
 import { full, type Tensor, tensor } from "../src/tensor.js";
 import { rng } from "./check.js";
 

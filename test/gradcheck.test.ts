@@ -12,7 +12,7 @@ import { ReLU, Sigmoid, Tanh } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";
 import { CrossEntropyLoss } from "../src/loss.js";
 import type { Module } from "../src/module.js";
-import { Sequential } from "../src/sequential.js";
+import { Sequential } from "../src/layers/sequential.js";
 import { type Tensor, tensor } from "../src/tensor.js";
 import { BUILDS, expectClose, rng } from "./check.js";
 import { numericGrad, refLayersOf, refModelGrads, refModelLoss, refParams } from "./reference_layers.js";

@@ -11,7 +11,7 @@ import { Flatten } from "../src/layers/flatten.js";
 import type { StateDict } from "../src/module.js";
 import { Adam } from "../src/optim/adam.js";
 import { SGD } from "../src/optim/sgd.js";
-import { Sequential } from "../src/sequential.js";
+import { Sequential } from "../src/layers/sequential.js";
 import { tensor } from "../src/tensor.js";
 import { evaluate } from "../src/training/evaluate.js";
 import { fit } from "../src/training/fit.js";

@@ -5,7 +5,7 @@
 import { BatchNorm1d } from "../src/layers/batchnorm.js";
 import { Activation } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";
-import type { Sequential } from "../src/sequential.js";
+import type { Sequential } from "../src/layers/sequential.js";
 import { refBackward, refForwardTrain } from "./reference.js";
 import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "./reference_gemm.js";
 import { ACT, refActBackward, refActForward, refSoftmaxXentBackward, refSoftmaxXentForward } from "./reference_mlp.js";

@@ -11,7 +11,7 @@ import { ReLU } from "../src/layers/activations.js";
 import { Dense } from "../src/layers/dense.js";
 import type { StateDict } from "../src/module.js";
 import { SGD } from "../src/optim/sgd.js";
-import { Sequential } from "../src/sequential.js";
+import { Sequential } from "../src/layers/sequential.js";
 import { fromSafetensors, toSafetensors } from "../src/serialize/safetensors.js";
 import { tensor } from "../src/tensor.js";
 import { fit } from "../src/training/fit.js";

@@ -11,7 +11,7 @@ import { Flatten } from "../src/layers/flatten.js";
 import { CrossEntropyLoss } from "../src/loss.js";
 import type { StateDict } from "../src/module.js";
 import { SGD } from "../src/optim/sgd.js";
-import { Sequential } from "../src/sequential.js";
+import { Sequential } from "../src/layers/sequential.js";
 import { fromSafetensors, toSafetensors } from "../src/serialize/safetensors.js";
 import { tensor, zeros } from "../src/tensor.js";
 import { fit } from "../src/training/fit.js";

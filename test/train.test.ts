@@ -11,7 +11,7 @@ import { Dropout } from "../src/layers/dropout.js";
 import { Adam, AdamW } from "../src/optim/adam.js";
 import { LambdaLR, LearningRateScheduler, StepLR, stepDecay } from "../src/optim/schedule.js";
 import { SGD } from "../src/optim/sgd.js";
-import { Sequential } from "../src/sequential.js";
+import { Sequential } from "../src/layers/sequential.js";
 import { evaluate } from "../src/training/evaluate.js";
 import { fit } from "../src/training/fit.js";
 import { expectClose, rng } from "./check.js";

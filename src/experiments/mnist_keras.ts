@@ -18,7 +18,7 @@ import type { Module } from "../module.js";
 import { Adam } from "../optim/adam.js";
 import { lineChart } from "../plot/svg.js";
 import { Rng } from "../random.js";
-import { Sequential } from "../sequential.js";
+import { Sequential } from "../layers/sequential.js";
 import { type Tensor, zeros } from "../tensor.js";
 import { gatherSamples, toSamples } from "../data/dataset.js";
 import { argmaxRow, Evaluator } from "../training/evaluate.js";

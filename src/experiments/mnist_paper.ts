@@ -21,7 +21,7 @@ import type { Module } from "../module.js";
 import { SGD } from "../optim/sgd.js";
 import { lineChart } from "../plot/svg.js";
 import { Rng } from "../random.js";
-import { Sequential } from "../sequential.js";
+import { Sequential } from "../layers/sequential.js";
 import { zeros } from "../tensor.js";
 import { gatherSamples, toSamples } from "../data/dataset.js";
 import { Evaluator } from "../training/evaluate.js";

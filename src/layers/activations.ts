@@ -4,7 +4,8 @@
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import type { ActName } from "../kernels.js";
-import { Layer } from "../module.js";
+import { type GradTarget, Layer } from "../module.js";
+import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 import { activationBackward, activationForward } from "../ops/elementwise.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, type Tensor } from "../tensor.js";
@@ -31,25 +32,26 @@ export abstract class Activation extends Layer {
     return input;
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
     const y = this.bufs.get("y", x.shape);
     activationForward(y, x, this.kind);
     this.savedY = y;
-    return y;
+    return deliverOutput(this, y, out);
   }
 
-  backward(dy: Tensor): Tensor {
+  backward(grad: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
     const y = this.savedY;
     if (!y) throw new Error(`${this}.backward: called before forward (there is no saved output to differentiate)`);
-    checkTensorArg(dy, this.backend, this, "backward");
+    checkTensorArg(grad, this.backend, this, "backward", true);
+    const dy = contiguousGrad(this.bufs, grad);
     if (!sameShape(dy.shape, y.shape)) throw new Error(`${this}.backward: expected dy of shape ${fmt(y.shape)} (the last forward's output), got ${fmt(dy.shape)}`);
     y.assertLive();
     const dx = this.bufs.get("dx", dy.shape);
     activationBackward(dx, dy, y, this.kind);
-    return dx;
+    return deliverGrad(this, dx, into);
   }
 
   protected releaseMemory(): void {

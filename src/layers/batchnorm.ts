@@ -4,7 +4,8 @@
 // Layouts: channels-first ([N, C], [N, C, L], [N, C, H, W]) or channels-last ([N, H, W, C]).
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import { checkFinite, Layer, Parameter, type StateDict, type StateValue } from "../module.js";
+import { checkFinite, type GradTarget, Layer, Parameter, type StateDict, type StateValue } from "../module.js";
+import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 import { type BnBatchStats, type BnLayout, bnBackward, bnForwardTrain, bnFold, bnLayout, bnSavedFromRunning, bnScratchBytes, bnUpdateRunning, type DataFormat, scaleShift } from "../ops/bn.js";
 import { boolOption, checkOptions, describe, epsOption } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
@@ -182,7 +183,7 @@ export abstract class BatchNorm extends Layer {
     return this.training || !this.trackRunningStats;
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
     const layout = this.checkedLayout(x.shape);
@@ -203,15 +204,16 @@ export abstract class BatchNorm extends Layer {
     saved.shape = x.shape;
     saved.layout = layout;
     saved.batchStats = batchStats;
-    return y;
+    return deliverOutput(this, y, out);
   }
 
   /** dx for the last forward's input; accumulates into weight.grad and bias.grad. */
-  backward(dy: Tensor): Tensor {
+  backward(grad: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
     const saved = this.saved;
     if (!saved) throw new Error(`${this.name}.backward: called before forward (there is no saved input to differentiate)`);
-    checkTensorArg(dy, this.backend, this, "backward");
+    checkTensorArg(grad, this.backend, this, "backward", true);
+    const dy = contiguousGrad(this.bufs, grad);
     if (!sameShape(dy.shape, saved.shape)) {
       throw new Error(`${this.name}.backward: expected dy of shape ${fmt(saved.shape)} (the last forward's input), got ${fmt(dy.shape)}`);
     }
@@ -221,7 +223,7 @@ export abstract class BatchNorm extends Layer {
     const dx = this.bufs.get("dx", dy.shape);
     const { mean, invStd } = this.stats;
     bnBackward(dx, this.weight?.grad ?? null, this.bias?.grad ?? null, dy, saved.x, mean, invStd, this.gamma, saved.layout, saved.batchStats, this.scratch);
-    return dx;
+    return deliverGrad(this, dx, into);
   }
 
   /** PyTorch's update, momentum m: r = (1 - m) r + m * batch; momentum null: m = 1 / batches seen. */

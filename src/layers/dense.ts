@@ -3,7 +3,8 @@
 // db += sum_rows dY and returns dX = dY W. All three are wasm kernels on pointers.
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import { checkFinite, Layer, Parameter, type StateDict } from "../module.js";
+import { checkFinite, type GradTarget, Layer, Parameter, type StateDict } from "../module.js";
+import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 import { linearBackwardInput, linearBackwardParams, linearForward } from "../ops/matmul.js";
 import { boolOption, checkOptions } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
@@ -85,7 +86,7 @@ export class Dense extends Layer {
   }
 
   /** y[..., out] = x[..., in] W^T + b. The output belongs to the layer (overwritten by the next call). */
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
     const expected = this.expectedInput(x.shape);
@@ -93,37 +94,40 @@ export class Dense extends Layer {
     const y = this.bufs.getWithLastDim("y", x.shape, this.outFeatures);
     linearForward(y, x, this.weight.value, this.bias?.value ?? null);
     this.savedX = x;
-    return y;
+    return deliverOutput(this, y, out);
   }
 
   /** Accumulates weight.grad and bias.grad and returns dx (owned by the layer). */
-  backward(dy: Tensor): Tensor {
-    const x = this.checkBackward(dy);
+  backward(grad: Tensor, into?: GradTarget): Tensor {
+    const [x, dy] = this.checkBackward(grad);
     const dx = this.bufs.get("dx", x.shape);
     linearBackwardInput(dx, dy, this.weight.value);
     this.accumulate(dy, x);
-    return dx;
+    return deliverGrad(this, dx, into);
   }
 
   /**
    * backward() without dx: only accumulates the parameter gradients. For the first layer of
    * a model, whose input needs no gradient (what PyTorch does for inputs that do not require grad).
    */
-  backwardParams(dy: Tensor): void {
-    this.accumulate(dy, this.checkBackward(dy));
+  backwardParams(grad: Tensor): void {
+    const [x, dy] = this.checkBackward(grad);
+    this.accumulate(dy, x);
   }
 
-  private checkBackward(dy: Tensor): Tensor {
+  /** The saved input and dy (a contiguous copy if it came as a slice), once both are checked. */
+  private checkBackward(grad: Tensor): [Tensor, Tensor] {
     this.assertUsable("backward");
     const x = this.savedX;
     if (!x) throw new Error(`${this}.backward: called before forward (there is no saved input to differentiate)`);
-    checkTensorArg(dy, this.backend, this, "backward");
+    checkTensorArg(grad, this.backend, this, "backward", true);
+    const dy = contiguousGrad(this.bufs, grad);
     if (!matchesOutput(dy.shape, x.shape, this.outFeatures)) {
       const want = [...x.shape.slice(0, -1), this.outFeatures];
       throw new Error(`${this}.backward: expected dy of shape ${fmt(want)} (the last forward's output), got ${fmt(dy.shape)}`);
     }
     if (x.isDisposed) throw new Error(`${this}.backward: the input of the last forward was disposed; keep it alive until backward`);
-    return x;
+    return [x, dy];
   }
 
   private accumulate(dy: Tensor, x: Tensor): void {

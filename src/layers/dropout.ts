@@ -4,7 +4,8 @@
 // memory, and forward and backward are both y = x * mask (the `mul` kernel).
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import { Layer } from "../module.js";
+import { type GradTarget, Layer } from "../module.js";
+import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 import { multiply } from "../ops/elementwise.js";
 import { checkOptions, describe } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
@@ -49,13 +50,13 @@ export class Dropout extends Layer {
   }
 
   /** Training: x * mask with a fresh mask; eval (or p = 0): x itself. */
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
     this.savedShape = x.shape;
     if (!this.training || this.p === 0) {
       this.savedMask = null;
-      return x;
+      return deliverOutput(this, x, out);
     }
     const mask = this.bufs.get("mask", x.shape);
     const m = mask.data;
@@ -66,20 +67,21 @@ export class Dropout extends Layer {
     const y = this.bufs.get("y", x.shape);
     multiply(y, x, mask);
     this.savedMask = mask;
-    return y;
+    return deliverOutput(this, y, out);
   }
 
-  backward(dy: Tensor): Tensor {
+  backward(grad: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
     const shape = this.savedShape, mask = this.savedMask;
     if (!shape) throw new Error(`${this}.backward: called before forward`);
-    checkTensorArg(dy, this.backend, this, "backward");
+    checkTensorArg(grad, this.backend, this, "backward", true);
+    const dy = contiguousGrad(this.bufs, grad);
     if (!sameShape(dy.shape, shape)) throw new Error(`${this}.backward: expected dy of shape ${fmt(shape)} (the last forward's output), got ${fmt(dy.shape)}`);
-    if (!mask) return dy;
+    if (!mask) return deliverGrad(this, dy, into);
     mask.assertLive();
     const dx = this.bufs.get("dx", dy.shape);
     multiply(dx, dy, mask);
-    return dx;
+    return deliverGrad(this, dx, into);
   }
 
   /** The mask generator's position: a skipped step draws its mask again. */

@@ -3,7 +3,9 @@
 // shape) and backward a view of dy with the input's shape: nothing is copied. A view is
 // alive exactly as long as the tensor it looks at.
 import { type Backend, getBackend } from "../backend.js";
-import { Layer } from "../module.js";
+import { Buffers } from "../buffers.js";
+import { type GradTarget, Layer } from "../module.js";
+import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, type Tensor } from "../tensor.js";
 
@@ -23,10 +25,12 @@ export class Flatten extends Layer {
   private readonly out = new ViewSlot("Flatten()");
   private readonly din = new ViewSlot("Flatten()");
   private savedShape: readonly number[] | null = null;
+  private readonly bufs: Buffers;
 
   constructor() {
     super();
     this.backend = getBackend();
+    this.bufs = new Buffers(this.backend, "Flatten()");
   }
 
   toString(): string {
@@ -44,29 +48,31 @@ export class Flatten extends Layer {
     return input.length === 2 ? input : [input[0], input.slice(1).reduce((a, b) => a * b, 1)];
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, "Flatten", "forward");
     if (x.shape.length < 1) throw new Error(`Flatten: expected an input of rank >= 1 ([N, ...]), got ${fmt(x.shape)}`);
     this.savedShape = x.shape;
     const N = x.shape[0];
-    if (x.shape.length === 2) return x;
-    return this.out.of(x, [N, N === 0 ? x.shape.slice(1).reduce((a, b) => a * b, 1) : x.size / N]);
+    if (x.shape.length === 2) return deliverOutput(this, x, out);
+    return deliverOutput(this, this.out.of(x, [N, N === 0 ? x.shape.slice(1).reduce((a, b) => a * b, 1) : x.size / N]), out);
   }
 
-  backward(dy: Tensor): Tensor {
+  backward(grad: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
     const shape = this.savedShape;
     if (!shape) throw new Error("Flatten.backward: called before forward");
-    checkTensorArg(dy, this.backend, "Flatten", "backward");
+    checkTensorArg(grad, this.backend, "Flatten", "backward", true);
+    const dy = contiguousGrad(this.bufs, grad);
     const N = shape[0];
     const flat = [N, shape.slice(1).reduce((a, b) => a * b, 1)];
     if (!sameShape(dy.shape, flat)) throw new Error(`Flatten.backward: expected dy of shape ${fmt(flat)} (the last forward's output), got ${fmt(dy.shape)}`);
-    if (shape.length === 2) return dy;
-    return this.din.of(dy, shape);
+    if (shape.length === 2) return deliverGrad(this, dy, into);
+    return deliverGrad(this, this.din.of(dy, shape), into);
   }
 
   protected releaseMemory(): void {
+    this.bufs.releaseAll();
     this.savedShape = null;
   }
 }

@@ -32,7 +32,12 @@ export type Observer = (index: number, output: Tensor, from: number, rows: numbe
 
 /** A model whose forward can report every layer's output (Sequential). */
 interface Observable {
-  forward(x: Tensor, observe?: (index: number, output: Tensor) => void): Tensor;
+  forwardObserved(x: Tensor, observe: (index: number, output: Tensor) => void): Tensor;
+}
+
+function observable(model: Module): Observable {
+  if (typeof (model as Partial<Observable>).forwardObserved !== "function") throw new Error("Evaluator: observing layer outputs needs a model with forwardObserved (a Sequential)");
+  return model as unknown as Observable;
 }
 
 /** Index of the largest of the N values of row r of z. */
@@ -70,7 +75,7 @@ export class Evaluator {
         const rows = Math.min(B, s.count - from);
         gatherSamples(input, labels, s, null, from, rows);
         if (rows < B) input.data.fill(0, rows * s.features);
-        const logits = observe ? (model as unknown as Observable).forward(input, (i, h) => observe(i, h, from, rows)) : model.forward(input);
+        const logits = observe ? observable(model).forwardObserved(input, (i, h) => observe(i, h, from, rows)) : model.forward(input);
         if (logits.shape.length !== 2 || logits.shape[0] !== B) {
           throw new Error(`evaluate: expected the model to return logits [${B}, classes], got ${fmt(logits.shape)}`);
         }
