@@ -10,6 +10,7 @@ export { gemm_nt, gemm_nn, gemm_tn_acc, bias_backward_acc, gemm_scratch_bytes, g
 export { act_forward, act_backward, mul, exp_forward } from "./activations";
 export { softmax_xent_forward, softmax_xent_backward } from "./loss";
 export { sgd_step, adam_step } from "./optim";
+export { rows_copy, rows_add } from "./rows";
 
 // First byte past the module's static data: the TypeScript heap starts here.
 export function heap_base(): usize {
