@@ -3,7 +3,7 @@
 // PyTorch's state_dict() ("3.1.0.weight", "block.0.running_mean"); the train/eval switch,
 // gradients, saved forward state and disposal passed down; one instance in one place only.
 import { type GradTarget, INSPECT, type Module, type Parameter, type StateDict, type StateValue } from "../module.js";
-import { fmt, type Shape } from "../shape.js";
+import { fmt, type Shape, sameShape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 
 /** How a module is named in messages: its toString() if it has one, else its class name. */
@@ -216,4 +216,22 @@ export abstract class Container implements Module {
 
   /** Frees what the container itself owns (its output and gradient buffers). */
   protected releaseMemory(): void {}
+
+  /**
+   * Checks the whole tree for an input shape before anything runs (a wiring error leaves
+   * every layer's state as it was); once per input shape and mode.
+   */
+  protected checkInputOnce(shape: Shape): void {
+    if (this.checked && this.checked.training === this.training && sameShape(shape, this.checked.shape)) return;
+    this.outputShape(shape);
+    checkDistinct(this, this.kind);
+    this.checked = { shape, training: this.training };
+  }
+
+  /** Forget the checked input shape (after the children change). */
+  protected uncheck(): void {
+    this.checked = null;
+  }
+
+  private checked: { shape: Shape; training: boolean } | null = null;
 }

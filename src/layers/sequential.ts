@@ -13,9 +13,6 @@ export class Sequential extends Container {
   protected readonly kind = "Sequential";
   private readonly list: Module[];
   private lastOutputShape: readonly number[] | null = null;
-  /** The input shape and mode whose chain of shapes was last checked. */
-  private checkedShape: readonly number[] | null = null;
-  private checkedTraining = true;
   private keys: (readonly [string, Module])[] = [];
 
   /** `new Sequential([a, b, c])` or, as in PyTorch, `new Sequential(a, b, c)`. */
@@ -62,7 +59,7 @@ export class Sequential extends Container {
       throw e;
     }
     layer.train(this.training);
-    this.checkedShape = null;
+    this.uncheck();
     return this;
   }
 
@@ -103,14 +100,7 @@ export class Sequential extends Container {
 
   private run(x: Tensor, out: Tensor | undefined, observe: ((index: number, output: Tensor) => void) | null): Tensor {
     this.assertUsable("forward");
-    // The whole chain is checked before any layer runs, so that a wiring error leaves every
-    // layer's state (running statistics, counters) as it was.
-    if (x && Array.isArray(x.shape) && !(this.checkedShape && this.checkedTraining === this.training && sameShape(x.shape, this.checkedShape))) {
-      this.outputShape(x.shape);
-      checkDistinct(this, "Sequential");
-      this.checkedShape = x.shape;
-      this.checkedTraining = this.training;
-    }
+    if (x && Array.isArray(x.shape)) this.checkInputOnce(x.shape);
     let h = x;
     const last = this.list.length - 1;
     if (last < 0) return deliverOutput(this, x, out);
