@@ -6,7 +6,7 @@ export { bn_forward_train_nc, bn_forward_train_nchw } from "./bn_forward_train";
 export { bn_backward_nc, bn_backward_nchw } from "./bn_backward";
 export { bn_fold, scale_shift_nc, scale_shift_nchw } from "./bn_inference";
 export { bn_update_running, bn_saved_from_running } from "./bn_running";
-export { gemm_nt, gemm_nn, gemm_tn_acc, bias_backward_acc, gemm_scratch_bytes, gemm_set_scratch } from "./gemm";
+export { gemm_f32, gemm_nt, gemm_nn, gemm_tn_acc, bias_backward_acc, gemm_scratch_bytes, gemm_set_scratch } from "./gemm";
 export { act_forward, act_backward, mul, exp_forward } from "./activations";
 export { softmax_xent_forward, softmax_xent_backward } from "./loss";
 export { sgd_step, adam_step } from "./optim";

@@ -25,6 +25,12 @@ export interface BnKernels {
  * float32; W in PyTorch's [out, in] layout. `act` codes: 0 none, 1 ReLU, 2 sigmoid, 3 tanh.
  */
 export interface MlpKernels {
+  /**
+   * C[M,N] = act((accumulate ? C : 0) + op(A)[M,K] op(B)[K,N] (+ bias[N])), C's rows ldc floats apart
+   * (the gaps untouched); op = transpose when transA / transB is 1 (A stored [K,M], B stored [N,K]);
+   * lda, ldb: row strides as stored; bias = 0: none. Writes C (accumulate 0) or accumulates (1).
+   */
+  gemm_f32(c: number, ldc: number, a: number, lda: number, transA: number, b: number, ldb: number, transB: number, bias: number, M: number, N: number, K: number, accumulate: number, act: number): void;
   /** Y[M,N] = act(X[M,K] W[N,K]^T + b[N]); b = 0 means no bias. Writes Y. */
   gemm_nt(y: number, x: number, w: number, b: number, M: number, N: number, K: number, act: number): void;
   /** dX[M,K] = dY[M,N] W[N,K]. Writes dX. */
@@ -62,7 +68,7 @@ export const KERNEL_NAMES = [
   "heap_base", "has_simd", "has_relaxed_simd", "bn_scratch_bytes", "bn_stats_nc", "bn_stats_nchw",
   "bn_forward_train_nc", "bn_forward_train_nchw", "bn_backward_nc", "bn_backward_nchw", "bn_fold",
   "bn_update_running", "bn_saved_from_running", "scale_shift_nc", "scale_shift_nchw",
-  "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
+  "gemm_f32", "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
   "act_forward", "act_backward", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
   "sgd_step", "adam_step",
 ] as const satisfies readonly (keyof Kernels)[];
