@@ -42,6 +42,8 @@ import { f32At, f32Put, madd4 } from "./common";
 
 const MR: i32 = 4; // rows of the register tile
 const NR: i32 = 8; // columns of the register tile (two f32x4)
+/** A multiple of both sides of the register tile: blocks of this many rows or columns have no edge tiles. */
+export const PACK_UNIT: i32 = 8;
 const KC: i32 = 256; // max depth of a block: the packed B micro-panel is KC * NR * 4 = 8 KiB
 const MC: i32 = 256; // rows of an A block: MC * KC * 4 = 256 KiB (L2)
 
@@ -416,7 +418,12 @@ function addRows(c: usize, ldc: i32, v: usize, M: i32, N: i32): void {
 
 /** db[N] += sum over the M rows of dY[M,N]. Accumulates into db. */
 export function bias_backward_acc(db: usize, dy: usize, M: i32, N: i32): void {
-  const ld = <usize>N << 2;
+  sumRowsAcc(db, dy, N, M, N);
+}
+
+/** db[N] += sum over the M rows of dY[M,N], dY's rows ldElems floats apart. Accumulates into db. */
+export function sumRowsAcc(db: usize, dy: usize, ldElems: i32, M: i32, N: i32): void {
+  const ld = <usize>ldElems << 2;
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     for (; j + 16 <= N; j += 16) {
