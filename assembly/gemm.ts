@@ -1,20 +1,27 @@
-// Dense-layer matrix products (issue 3). Row-major float32, W in PyTorch's [out, in] layout:
+// Row-major float32 matrix products. One general export and the Dense layer's three:
+//   gemm_f32(c, ldc, a, lda, transA, b, ldb, transB, bias, M, N, K, accumulate, act):
+//       C[M,N] = act((accumulate ? C : 0) + op(A)[M,K] op(B)[K,N] (+ bias[N] when bias != 0))
+//       op(A) = A[M,K] (row stride lda) or, transA = 1, A^T with A stored [K,M] (row stride lda);
+//       op(B) = B[K,N] (row stride ldb) or, transB = 1, B^T with B stored [N,K] (row stride ldb);
+//       C's rows are ldc floats apart (ldc >= N): only the M x N block is written, the gaps
+//       between rows are not touched. Writes C (accumulate 0) or accumulates into it (1).
 //   gemm_nt:           Y[M,N]  = act(X[M,K] W[N,K]^T + b[N])   writes Y (b == 0: no bias;
 //                      act 0 none, 1 ReLU, 2 sigmoid 1/(1+exp(-v)), 3 tanh, fused per tile)
 //   gemm_nn:           dX[M,K] = dY[M,N] W[N,K]                writes dX
 //   gemm_tn_acc:       dW[N,K] += dY[M,N]^T X[M,K]              accumulates into dW
 //   bias_backward_acc: db[N]   += sum_m dY[m,N]                 accumulates into db
-// All three products are one driver, C[R,Q] (+)= A[R,P] B[P,Q], blocked after Goto & van de
-// Geijn, "Anatomy of high-performance matrix multiplication" (2008): P in even blocks of at
-// most KC (784 -> 4 x 196), R in blocks of rows (the A block stays in L2), Q in NR-column
+// Every product is one driver, C[R,Q] (+)= A[R,P] B[P,Q] with C's rows ldc apart, blocked
+// after Goto & van de Geijn, "Anatomy of high-performance matrix multiplication" (2008): P
+// in even blocks of at most KC (784 -> 4 x 196), R in blocks of rows (the A block stays in
+// L2), Q in NR-column
 // micro-panels of B packed p-major (KC x NR x 4 = 8 KiB: stays in L1 while every row tile
 // of the A block streams past it). The register tile is MR x NR = 4 x 8: per p, 4 splat
 // loads of A, 2 vector loads of B, 8 f32x4.mul + 8 f32x4.add into 8 accumulator locals
 // (wasm SIMD has no FMA; the relaxed-SIMD build fuses each pair with relaxed_madd, see
 // madd4: ~1.2x faster training steps where the CPU has FMA). The p loop is not unrolled:
-// V8's TurboFan emits every load of a
-// loop body first and the arithmetic after it, so an unrolled body keeps 12 or 24 loaded
-// vectors live next to the 8 accumulators and spills them (measured: ~25% slower); one p
+// V8's TurboFan emits every load of a loop body first and the arithmetic after it, so an
+// unrolled body keeps 12 or 24 loaded vectors live next to the 8 accumulators and spills
+// them (measured: ~25% slower); one p
 // per iteration is 8 accumulators + 6 loads + 1 product = 15 xmm registers, no spills.
 //   A row-major (X in gemm_nt, dY in gemm_nn): read in place through four row pointers;
 //     blocks of MC rows. Only a partial last row tile is packed (zero-padded).
@@ -26,14 +33,17 @@
 //     X copied; the last panel is padded with zero columns.
 // Edge tiles run the full 4 x 8 kernel on a scratch tile and copy the valid part. The
 // scratch (~25 KiB) is static data of this module by default, so callers pass none; a
-// threaded build gives each worker's instance its own with gemm_set_scratch. Every C element is a sum in p order (starting from the bias, zero or
-// the accumulated C), the same in both kernels and builds: SIMD and scalar agree bit for bit (the relaxed
-// build fuses the multiply-adds and agrees to rounding).
+// threaded build gives each worker's instance its own with gemm_set_scratch. Every C element
+// is a sum in p order (starting from the bias, zero or the accumulated C), the same in both
+// kernels and builds: SIMD and scalar agree bit for bit (the relaxed build fuses the
+// multiply-adds and agrees to rounding).
 // sigmoid and tanh are applied per tile with scalar Mathf (M*N of them vs M*N*K mul-adds).
 import { f32At, f32Put, madd4 } from "./common";
 
 const MR: i32 = 4; // rows of the register tile
 const NR: i32 = 8; // columns of the register tile (two f32x4)
+/** A multiple of both sides of the register tile: blocks of this many rows or columns have no edge tiles. */
+export const PACK_UNIT: i32 = 8;
 const KC: i32 = 256; // max depth of a block: the packed B micro-panel is KC * NR * 4 = 8 KiB
 const MC: i32 = 256; // rows of an A block: MC * KC * 4 = 256 KiB (L2)
 
@@ -64,17 +74,17 @@ export function gemm_set_scratch(ptr: usize): void {
 }
 
 // How the register tile starts: from zero, from C (accumulate), from the bias row.
-const INIT_ZERO: i32 = 0;
-const INIT_LOAD: i32 = 1;
-const INIT_BIAS: i32 = 2;
+export const INIT_ZERO: i32 = 0;
+export const INIT_LOAD: i32 = 1;
+export const INIT_BIAS: i32 = 2;
 
 // Operand layouts. A(i, p), B(p, q); ld in elements.
-const A_ROWS: i32 = 0; // A(i, p) = a[i * ld + p]  (X in gemm_nt, dY in gemm_nn)
-const A_COLS: i32 = 1; // A(i, p) = a[p * ld + i]  (dY read transposed in gemm_tn_acc)
-const B_ROWS: i32 = 0; // B(p, q) = b[p * ld + q]  (W in gemm_nn, X in gemm_tn_acc)
-const B_COLS: i32 = 1; // B(p, q) = b[q * ld + p]  (W read transposed in gemm_nt)
+export const A_ROWS: i32 = 0; // A(i, p) = a[i * ld + p]  (X in gemm_nt, dY in gemm_nn)
+export const A_COLS: i32 = 1; // A(i, p) = a[p * ld + i]  (dY read transposed in gemm_tn_acc)
+export const B_ROWS: i32 = 0; // B(p, q) = b[p * ld + q]  (W in gemm_nn, X in gemm_tn_acc)
+export const B_COLS: i32 = 1; // B(p, q) = b[q * ld + p]  (W read transposed in gemm_nt)
 
-const ACT_NONE: i32 = 0;
+export const ACT_NONE: i32 = 0;
 const ACT_RELU: i32 = 1;
 const ACT_SIGMOID: i32 = 2; // 3 is tanh
 
@@ -283,12 +293,12 @@ function actTile(c: usize, ldc: usize, rows: i32, cols: i32, act: i32): void {
   }
 }
 
-// C[R, Q] (row stride Q) = init + A[R, P] B[P, Q], then act. init0 is how the first P block
-// starts (zero, C itself, or the bias b[Q]); later blocks continue from C.
-function gemm(c: usize, a: usize, lda: i32, aLayout: i32, b: usize, ldb: i32, bLayout: i32,
+// C[R, Q] (row stride ldcElems) = init + A[R, P] B[P, Q], then act. init0 is how the first P
+// block starts (zero, C itself, or the bias b[Q]); later blocks continue from C.
+export function gemm(c: usize, ldcElems: i32, a: usize, lda: i32, aLayout: i32, b: usize, ldb: i32, bLayout: i32,
   R: i32, Q: i32, P: i32, init0: i32, bias: usize, act: i32): void {
   if (R <= 0 || Q <= 0) return;
-  const ldc = <usize>Q << 2;
+  const ldc = <usize>ldcElems << 2;
   const la = <usize>lda << 2;
   // Even P blocks of at most KC (784 -> 4 x 196, not 3 x 256 + 16); one empty block when
   // P == 0 so that the bias and activation are still applied.
@@ -354,22 +364,66 @@ function gemm(c: usize, a: usize, lda: i32, aLayout: i32, b: usize, ldb: i32, bL
 /** Y[M,N] = act(X[M,K] W[N,K]^T + b[N]); b == 0: no bias; act 0 none, 1 ReLU, 2 sigmoid, 3 tanh. Writes Y. */
 export function gemm_nt(y: usize, x: usize, w: usize, b: usize, M: i32, N: i32, K: i32, act: i32): void {
   if (<u32>act > 3) unreachable(); // an unknown act code traps instead of being ignored
-  gemm(y, x, K, A_ROWS, w, K, B_COLS, M, N, K, b ? INIT_BIAS : INIT_ZERO, b, act);
+  gemm(y, N, x, K, A_ROWS, w, K, B_COLS, M, N, K, b ? INIT_BIAS : INIT_ZERO, b, act);
 }
 
 /** dX[M,K] = dY[M,N] W[N,K]. Writes dX. */
 export function gemm_nn(dx: usize, dy: usize, w: usize, M: i32, N: i32, K: i32): void {
-  gemm(dx, dy, N, A_ROWS, w, K, B_ROWS, M, K, N, INIT_ZERO, 0, ACT_NONE);
+  gemm(dx, K, dy, N, A_ROWS, w, K, B_ROWS, M, K, N, INIT_ZERO, 0, ACT_NONE);
 }
 
 /** dW[N,K] += dY[M,N]^T X[M,K]. Accumulates into dW. */
 export function gemm_tn_acc(dw: usize, dy: usize, x: usize, M: i32, N: i32, K: i32): void {
-  gemm(dw, dy, N, A_COLS, x, K, B_ROWS, N, K, M, INIT_LOAD, 0, ACT_NONE);
+  gemm(dw, K, dy, N, A_COLS, x, K, B_ROWS, N, K, M, INIT_LOAD, 0, ACT_NONE);
+}
+
+/**
+ * C[M,N] = act((accumulate ? C : 0) + op(A)[M,K] op(B)[K,N] (+ bias[N])), C's rows ldc floats
+ * apart. op(A) = A (row stride lda) or A^T (transA = 1: A stored [K,M]); op(B) = B (row
+ * stride ldb) or B^T (transB = 1: B stored [N,K]); bias == 0: no bias; act 0 none, 1 ReLU,
+ * 2 sigmoid, 3 tanh. Writes C (accumulate 0) or accumulates into it (1). Traps on a flag out
+ * of range or a leading dimension shorter than its row.
+ */
+export function gemm_f32(c: usize, ldc: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32,
+  bias: usize, M: i32, N: i32, K: i32, accumulate: i32, act: i32): void {
+  if (<u32>act > 3 || <u32>transA > 1 || <u32>transB > 1 || <u32>accumulate > 1) unreachable();
+  if (M <= 0 || N <= 0) return;
+  const aWidth = transA ? M : K, bWidth = transB ? K : N;
+  if (ldc < N || lda < aWidth || ldb < bWidth) unreachable();
+  let init = INIT_ZERO;
+  if (accumulate) {
+    // C + bias first, then the products continue from C: the same p order as without bias.
+    if (bias) addRows(c, ldc, bias, M, N);
+    init = INIT_LOAD;
+  } else if (bias) {
+    init = INIT_BIAS;
+  }
+  gemm(c, ldc, a, lda, transA ? A_COLS : A_ROWS, b, ldb, transB ? B_COLS : B_ROWS, M, N, K, init, bias, act);
+}
+
+// C[i, j] += v[j] over M rows of N (row stride ldc).
+function addRows(c: usize, ldc: i32, v: usize, M: i32, N: i32): void {
+  const lb = <usize>ldc << 2;
+  for (let i = 0; i < M; i++, c += lb) {
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; j + 4 <= N; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(c + o, f32x4.add(v128.load(c + o), v128.load(v + o)));
+      }
+    }
+    for (; j < N; j++) f32Put(c, j, f32At(c, j) + f32At(v, j));
+  }
 }
 
 /** db[N] += sum over the M rows of dY[M,N]. Accumulates into db. */
 export function bias_backward_acc(db: usize, dy: usize, M: i32, N: i32): void {
-  const ld = <usize>N << 2;
+  sumRowsAcc(db, dy, N, M, N);
+}
+
+/** db[N] += sum over the M rows of dY[M,N], dY's rows ldElems floats apart. Accumulates into db. */
+export function sumRowsAcc(db: usize, dy: usize, ldElems: i32, M: i32, N: i32): void {
+  const ld = <usize>ldElems << 2;
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     for (; j + 16 <= N; j += 16) {

@@ -25,6 +25,12 @@ export interface BnKernels {
  * float32; W in PyTorch's [out, in] layout. `act` codes: 0 none, 1 ReLU, 2 sigmoid, 3 tanh.
  */
 export interface MlpKernels {
+  /**
+   * C[M,N] = act((accumulate ? C : 0) + op(A)[M,K] op(B)[K,N] (+ bias[N])), C's rows ldc floats apart
+   * (the gaps untouched); op = transpose when transA / transB is 1 (A stored [K,M], B stored [N,K]);
+   * lda, ldb: row strides as stored; bias = 0: none. Writes C (accumulate 0) or accumulates (1).
+   */
+  gemm_f32(c: number, ldc: number, a: number, lda: number, transA: number, b: number, ldb: number, transB: number, bias: number, M: number, N: number, K: number, accumulate: number, act: number): void;
   /** Y[M,N] = act(X[M,K] W[N,K]^T + b[N]); b = 0 means no bias. Writes Y. */
   gemm_nt(y: number, x: number, w: number, b: number, M: number, N: number, K: number, act: number): void;
   /** dX[M,K] = dY[M,N] W[N,K]. Writes dX. */
@@ -63,16 +69,58 @@ export interface RowKernels {
   rows_add(dst: number, ds: number, src: number, ss: number, rows: number, cols: number): void;
 }
 
-export type Kernels = BnKernels & MlpKernels & RowKernels;
+/**
+ * 2-D convolution (assembly/conv.ts, conv_nhwc.ts, conv_nchw.ts). The geometry is a descriptor
+ * of CONV2D_FIELDS.length int32 values at `desc` (conv2dDesc below), written once per layer
+ * and input shape. NHWC: x/dx [N, H, W, C] with pixels XS floats apart (>= C), y/dy
+ * [N, OH, OW, OC] with pixels YS apart (>= OC), weights [OC, KH, KW, C]. NCHW: x/dx
+ * [N, C, H, W] with images XS floats apart (>= C*H*W), y/dy [N, OC, OH, OW] with images YS
+ * apart, weights [OC, C, KH, KW]. `scratch`: conv2d_scratch_bytes(desc) bytes, 16-byte
+ * aligned, one per concurrent call. Ranges: forward and backward_filter take output pixels
+ * [p0, p1) of N*OH*OW, backward_input images [n0, n1) (the whole batch: 0, N*OH*OW or 0, N).
+ */
+export interface ConvKernels {
+  /** Bytes of scratch any conv2d kernel of this geometry needs (either layout; independent of N). */
+  conv2d_scratch_bytes(desc: number): number;
+  /** y = conv(x, w) + b (b = 0: no bias). Writes y (only its OC channels of each pixel). */
+  conv2d_forward_nhwc(y: number, x: number, w: number, b: number, desc: number, p0: number, p1: number, scratch: number): void;
+  /** dx = (accumulate ? dx : 0) + conv^T(dy, w). Writes dx (accumulate 0) or accumulates (1). */
+  conv2d_backward_input_nhwc(dx: number, dy: number, w: number, desc: number, accumulate: number, n0: number, n1: number, scratch: number): void;
+  /** dw += dy^T . patches(x); db += column sums of dy (db = 0: no bias). Accumulates. */
+  conv2d_backward_filter_nhwc(dw: number, db: number, dy: number, x: number, desc: number, p0: number, p1: number, scratch: number): void;
+  /** y = conv(x, w) + b (b = 0: no bias). Writes y (only each image's OC*OH*OW block). */
+  conv2d_forward_nchw(y: number, x: number, w: number, b: number, desc: number, p0: number, p1: number, scratch: number): void;
+  /** dx = (accumulate ? dx : 0) + conv^T(dy, w). Writes dx (accumulate 0) or accumulates (1). */
+  conv2d_backward_input_nchw(dx: number, dy: number, w: number, desc: number, accumulate: number, n0: number, n1: number, scratch: number): void;
+  /** dw += dy . columns(x)^T; db += plane sums of dy (db = 0: no bias). Accumulates. */
+  conv2d_backward_filter_nchw(dw: number, db: number, dy: number, x: number, desc: number, p0: number, p1: number, scratch: number): void;
+}
+
+/**
+ * The convolution descriptor's int32 fields, in memory order: images, input height, width,
+ * channels, output height, width, channels, kernel height, width, strides, dilations, top and
+ * left padding (bottom/right follow from OH, OW), the pixel (NHWC) or image (NCHW) strides of
+ * x/dx and of y/dy in floats.
+ */
+export const CONV2D_FIELDS = ["N", "H", "W", "C", "OH", "OW", "OC", "KH", "KW", "SH", "SW", "DH", "DW", "PT", "PL", "XS", "YS"] as const;
+export type Conv2dDesc = Record<(typeof CONV2D_FIELDS)[number], number>;
+
+/** The descriptor's values in memory order (write them as int32 at `desc`). */
+export function conv2dDesc(g: Conv2dDesc): Int32Array {
+  return Int32Array.from(CONV2D_FIELDS, (f) => g[f]);
+}
+
+export type Kernels = BnKernels & MlpKernels & RowKernels & ConvKernels;
 
 /** Every export createBackend() requires of a kernel module (checked complete against Kernels below). */
 export const KERNEL_NAMES = [
   "heap_base", "has_simd", "has_relaxed_simd", "bn_scratch_bytes", "bn_stats_nc", "bn_stats_nchw",
   "bn_forward_train_nc", "bn_forward_train_nchw", "bn_backward_nc", "bn_backward_nchw", "bn_fold",
   "bn_update_running", "bn_saved_from_running", "scale_shift_nc", "scale_shift_nchw",
-  "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
+  "gemm_f32", "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
   "act_forward", "act_backward", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
-  "sgd_step", "adam_step", "rows_copy", "rows_add",
+  "sgd_step", "adam_step", "rows_copy", "rows_add", "conv2d_scratch_bytes", "conv2d_forward_nhwc", "conv2d_backward_input_nhwc",
+  "conv2d_backward_filter_nhwc", "conv2d_forward_nchw", "conv2d_backward_input_nchw", "conv2d_backward_filter_nchw",
 ] as const satisfies readonly (keyof Kernels)[];
 // A compile error here names a kernel of the interfaces missing from KERNEL_NAMES.
 const kernelNamesComplete: [Exclude<keyof Kernels, (typeof KERNEL_NAMES)[number]>] extends [never] ? true : never = true;

@@ -1,11 +1,13 @@
-// The dense-layer products (assembly/gemm.ts) against their float64 references
-// (test/reference_gemm.ts), in both builds: tails around the 4 x 8 register tile, K past
+// The matrix products (assembly/gemm.ts) against their float64 references
+// (test/reference_gemm.ts), in every build: tails around the 4 x 8 register tile, K past
 // one cache block, M past one row block, the MNIST MLP's shapes, accumulation into
-// non-zero gradients, no writes outside the output, and SIMD/scalar parity.
+// non-zero gradients, no writes outside the output, and SIMD/scalar parity. The general
+// gemm_f32 also with leading dimensions past the row width (NaN in the gaps of A and B,
+// canaries in the gaps of C), both transposes, write and accumulate.
 import { beforeAll, describe, expect, it } from "vitest";
 import { createBackend, type Backend, type BuildName } from "../src/backend.js";
 import { BUILDS, expectClose, rng } from "./check.js";
-import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "./reference_gemm.js";
+import { refBiasBackward, refGemm, refGemmNN, refGemmNT, refGemmTNAcc } from "./reference_gemm.js";
 import { MNIST_MLP, TAIL_SIZES } from "./shapes.js";
 
 const TOL = 1e-5;
@@ -100,6 +102,81 @@ function checkShape(be: Backend, [M, N, K]: Mnk, seed: number, act: number, bias
   }
 }
 
+interface General {
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  accumulate: boolean;
+  bias: boolean;
+  act: number;
+  /** Floats between the end of a row and the start of the next, in A, B and C. */
+  gaps: [a: number, b: number, c: number];
+}
+
+/** A rows x cols matrix stored with row stride cols + gap, NaN in the gaps (a kernel that reads them poisons C). */
+function strided(values: Float32Array, rows: number, cols: number, gap: number): Float32Array {
+  const ld = cols + gap;
+  const out = new Float32Array(Math.max(rows * ld, 1)).fill(NaN);
+  for (let i = 0; i < rows; i++) out.set(values.subarray(i * cols, (i + 1) * cols), i * ld);
+  return out;
+}
+
+/** Runs gemm_f32 on one case and checks it against refGemm; returns C (dense [M,N]). */
+function checkGeneral(be: Backend, g: General, seed: number): Float32Array {
+  const { M, N, K, transA, transB, accumulate, bias, act, gaps } = g;
+  const r = rng(seed);
+  const a = r.array(M * K), b = r.array(K * N, 1 / Math.sqrt(Math.max(K, 1))), bv = r.array(N, 0.1), c0 = r.array(M * N);
+  const [aRows, aCols] = transA ? [K, M] : [M, K];
+  const [bRows, bCols] = transB ? [N, K] : [K, N];
+  const lda = aCols + gaps[0], ldb = bCols + gaps[1], ldc = N + gaps[2];
+  const cInit = new Float32Array(M * ldc).fill(CANARY);
+  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) cInit[i * ldc + j] = accumulate ? c0[i * N + j] : NaN;
+  const bufs = new Bufs(be);
+  const tag = `${be.build} M=${M} N=${N} K=${K} transA=${+transA} transB=${+transB} acc=${+accumulate} bias=${bias} act=${act} ld=${lda},${ldb},${ldc}`;
+  try {
+    const pa = bufs.put(strided(a, aRows, aCols, gaps[0])), pb = bufs.put(strided(b, bRows, bCols, gaps[1]));
+    const pbias = bufs.put(bv), pc = bufs.out(M * ldc, cInit);
+    be.kernels.gemm_f32(pc, ldc, pa, lda, +transA, pb, ldb, +transB, bias ? pbias : 0, M, N, K, +accumulate, act);
+    const got = bufs.result(pc, M * ldc, `gemm_f32 ${tag}`);
+    const dense = new Float32Array(M * N);
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < ldc; j++) {
+        if (j < N) dense[i * N + j] = got[i * ldc + j];
+        else if (got[i * ldc + j] !== CANARY) expect.fail(`gemm_f32 ${tag}: wrote into the gap of row ${i} (column ${j})`);
+      }
+    }
+    const want = refGemm(accumulate ? c0 : null, a, aCols, transA, b, bCols, transB, bias ? bv : null, M, N, K, act);
+    expectClose(dense, want, TOL, `gemm_f32 ${tag}`);
+    return dense;
+  } finally {
+    bufs.free();
+  }
+}
+
+/** The sweep: every (M, N, K) of the tails, both transposes, write and accumulate, gaps and bias varied. */
+function generalSweep(): General[] {
+  const out: General[] = [];
+  let i = 0;
+  for (const M of TAIL_SIZES) {
+    for (const N of TAIL_SIZES) {
+      for (const K of TAIL_SIZES) {
+        for (let t = 0; t < 8; t++, i++) {
+          out.push({
+            M, N, K, transA: (t & 1) === 1, transB: (t & 2) === 2, accumulate: (t & 4) === 4,
+            bias: i % 3 === 0, act: i % 5 === 0 ? 1 : 0, gaps: [i % 4, (i >> 2) % 5, 1 + (i % 3)],
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Past one K block, one row block and one B panel, with odd gaps. */
+const GENERAL_BIG: [M: number, N: number, K: number][] = [[300, 70, 513], [64, 200, 300], [261, 13, 257], [17, 129, 1000]];
+
 const builds: BuildName[] = BUILDS;
 const backends = {} as Record<BuildName, Backend>;
 
@@ -139,6 +216,39 @@ describe.each(builds)("gemm kernels, %s build", (build) => {
       expectClose(bufs.result(py, M * N, "gemm_nt K=0"), refGemmNT([], [], b, M, N, 0, 3), TOL, "gemm_nt K=0");
       bufs.result(pdx, 0, "gemm_nn K=0");
       bufs.result(pdw, 0, "gemm_tn_acc K=0");
+    } finally {
+      bufs.free();
+    }
+  });
+
+  it("gemm_f32 matches the reference over the tail sweep {1,3,4,5,7,8,9,17}^3, both transposes, write and accumulate, with gaps between rows", () => {
+    generalSweep().forEach((g, i) => checkGeneral(backends[build], g, 2000 + i));
+  });
+
+  it.each(GENERAL_BIG)("gemm_f32 matches the reference past one cache block: M=%i N=%i K=%i, every transpose and mode", (M, N, K) => {
+    for (let t = 0; t < 8; t++) {
+      checkGeneral(backends[build], {
+        M, N, K, transA: (t & 1) === 1, transB: (t & 2) === 2, accumulate: (t & 4) === 4,
+        bias: t % 3 === 0, act: t === 5 ? 3 : t % 2, gaps: [3 + t, 5, 7 - (t % 2)],
+      }, 77 + t);
+    }
+  });
+
+  it("gemm_f32 with K = 0 gives act(C + bias) or act(bias); traps on bad flags and short leading dimensions", () => {
+    for (const accumulate of [false, true]) {
+      checkGeneral(backends[build], { M: 5, N: 9, K: 0, transA: false, transB: true, accumulate, bias: true, act: 3, gaps: [0, 0, 2] }, 5);
+    }
+    const be = backends[build], k = be.kernels, bufs = new Bufs(be);
+    try {
+      const pa = bufs.put(new Float32Array(64)), pb = bufs.put(new Float32Array(64)), pc = bufs.out(64, 0);
+      expect(() => k.gemm_f32(pc, 4, pa, 4, 0, pb, 4, 0, 0, 4, 4, 4, 0, 0)).not.toThrow();
+      expect(() => k.gemm_f32(pc, 4, pa, 4, 2, pb, 4, 0, 0, 4, 4, 4, 0, 0)).toThrow(WebAssembly.RuntimeError);
+      expect(() => k.gemm_f32(pc, 4, pa, 4, 0, pb, 4, -1, 0, 4, 4, 4, 0, 0)).toThrow(WebAssembly.RuntimeError);
+      expect(() => k.gemm_f32(pc, 4, pa, 4, 0, pb, 4, 0, 0, 4, 4, 4, 2, 0)).toThrow(WebAssembly.RuntimeError);
+      expect(() => k.gemm_f32(pc, 4, pa, 4, 0, pb, 4, 0, 0, 4, 4, 4, 0, 4)).toThrow(WebAssembly.RuntimeError);
+      expect(() => k.gemm_f32(pc, 3, pa, 4, 0, pb, 4, 0, 0, 4, 4, 4, 0, 0)).toThrow(WebAssembly.RuntimeError);
+      expect(() => k.gemm_f32(pc, 4, pa, 3, 0, pb, 4, 0, 0, 4, 4, 4, 0, 0)).toThrow(WebAssembly.RuntimeError);
+      expect(() => k.gemm_f32(pc, 4, pa, 4, 0, pb, 3, 1, 0, 4, 4, 4, 0, 0)).toThrow(WebAssembly.RuntimeError);
     } finally {
       bufs.free();
     }
@@ -186,6 +296,13 @@ describe("SIMD and scalar builds agree", () => {
         expect(Buffer.from(simd[key].buffer, simd[key].byteOffset, simd[key].byteLength).equals(
           Buffer.from(scalar[key].buffer, scalar[key].byteOffset, scalar[key].byteLength)), `${key} act=${act}`).toBe(true);
       }
+    }
+  });
+  it.each([[17, 9, 5], [261, 13, 513], [64, 200, 300]] as Mnk[])("bit for bit on gemm_f32 M=%i N=%i K=%i, every transpose, write and accumulate", (M, N, K) => {
+    for (let t = 0; t < 8; t++) {
+      const g: General = { M, N, K, transA: (t & 1) === 1, transB: (t & 2) === 2, accumulate: (t & 4) === 4, bias: true, act: 0, gaps: [1, 2, 3] };
+      const simd = checkGeneral(backends.simd, g, 300 + t), scalar = checkGeneral(backends.scalar, g, 300 + t);
+      expect(Buffer.from(simd.buffer).equals(Buffer.from(scalar.buffer)), `t=${t}`).toBe(true);
     }
   });
 });

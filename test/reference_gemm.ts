@@ -63,3 +63,21 @@ export function refBiasBackward(db0: Arr | null, dy: Arr, M: number, N: number):
   for (let i = 0; i < M; i++) for (let n = 0; n < N; n++) db[n] += dy[i * N + n];
   return db;
 }
+
+/**
+ * C = act((c0 ?? 0) + op(A)[M,K] op(B)[K,N] + bias[N]) as a dense [M,N] array: the general
+ * product gemm_f32 computes. op(A)(i, k) = transA ? a[k*lda + i] : a[i*lda + k]; op(B)(k, j)
+ * = transB ? b[j*ldb + k] : b[k*ldb + j]; c0 (dense [M,N]) is the accumulator's initial value.
+ */
+export function refGemm(c0: Arr | null, a: Arr, lda: number, transA: boolean, b: Arr, ldb: number, transB: boolean,
+  bias: Arr | null, M: number, N: number, K: number, act = 0): Float64Array {
+  const c = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = (c0 ? c0[i * N + j] : 0) + (bias ? bias[j] : 0);
+      for (let k = 0; k < K; k++) s += a[transA ? k * lda + i : i * lda + k] * b[transB ? j * ldb + k : k * ldb + j];
+      c[i * N + j] = refAct(s, act);
+    }
+  }
+  return c;
+}
