@@ -7,9 +7,12 @@ export { bn_backward_nc, bn_backward_nchw } from "./bn_backward";
 export { bn_fold, scale_shift_nc, scale_shift_nchw } from "./bn_inference";
 export { bn_update_running, bn_saved_from_running } from "./bn_running";
 export { gemm_nt, gemm_nn, gemm_tn_acc, bias_backward_acc, gemm_scratch_bytes, gemm_set_scratch } from "./gemm";
-export { act_forward, act_backward, mul, exp_forward } from "./activations";
+export { act_forward, act_backward, act_forward_rows, act_backward_rows, mul, exp_forward } from "./activations";
 export { softmax_xent_forward, softmax_xent_backward } from "./loss";
 export { sgd_step, adam_step } from "./optim";
+export { maxpool2d_forward_nhwc, maxpool2d_forward_nchw, maxpool2d_backward_nhwc, maxpool2d_backward_nchw } from "./pool_max";
+export { avgpool2d_forward_nhwc, avgpool2d_forward_nchw, avgpool2d_backward_nhwc, avgpool2d_backward_nchw } from "./pool_avg";
+export { global_avgpool_forward_nhwc, global_avgpool_forward_nchw, global_avgpool_backward_nhwc, global_avgpool_backward_nchw } from "./pool_global";
 
 // First byte past the module's static data: the TypeScript heap starts here.
 export function heap_base(): usize {
