@@ -1,4 +1,5 @@
-// Elementwise activations of the MLP and the dropout product, over n contiguous floats.
+// Elementwise activations of the MLP and the dropout product, over n contiguous floats or over
+// the rows of a strided tensor (a channel slice of a concatenation).
 //   act_forward(y, x, n, act):       y = act(x); act 0 identity, 1 ReLU max(x, 0),
 //                                    2 sigmoid 1 / (1 + e^-x), 3 tanh. Writes y (may alias x).
 //   act_backward(dx, dy, y, n, act): dx = dy * act'(.) from the saved OUTPUT y, as PyTorch's
@@ -7,6 +8,14 @@
 //                                    latter as dy * ((1 - y) * (1 + y)): 1 - y is exact for
 //                                    y near 1, where 1 - y * y loses digits. Writes dx (may
 //                                    alias dy).
+//   act_forward_rows(y, ys, x, xs, rows, cols, act): act_forward on `rows` rows of `cols` floats,
+//                                    row r of x at x + r*xs, of y at y + r*ys (strides in floats,
+//                                    >= cols): an NHWC channel slice is rows = N*H*W, cols = C,
+//                                    stride = the whole tensor's channels; an NCHW one is rows = N,
+//                                    cols = C*H*W, stride = the image stride. Writes y.
+//   act_backward_rows(dx, dxs, dy, dys, y, ys, rows, cols, act, accumulate): act_backward over
+//                                    rows likewise; accumulate != 0 adds into dx (gradient fan-in)
+//                                    instead of writing it.
 //   mul(y, x, mask, n):              y = x * mask (inverted dropout). Writes y.
 //   exp_forward(y, x, n):            y = exp(x), the exp behind sigmoid, tanh and softmax,
 //                                    exported so that its accuracy can be measured. Writes y.
@@ -240,6 +249,114 @@ function tanhForward(y: usize, x: usize, n: i32): void {
 
 export function act_forward(y: usize, x: usize, n: i32, act: i32): void {
   if (n <= 0) return;
+  forwardRun(y, x, n, act);
+}
+
+// The derivatives, per vector and per float (the SIMD and scalar loops do the same operations):
+// ReLU dy where y > 0, else 0 (PyTorch's threshold_backward: 0 even for a NaN dy);
+// sigmoid dy * (1 - y) * y; tanh dy * ((1 - y) * (1 + y)).
+@inline function reluGrad4(dy: v128, y: v128): v128 {
+  return v128.andnot(dy, f32x4.le(y, f32x4.splat(0)));
+}
+@inline function reluGrad(dy: f32, y: f32): f32 {
+  return y <= 0 ? <f32>0 : dy;
+}
+@inline function sigmoidGrad4(dy: v128, y: v128): v128 {
+  return f32x4.mul(f32x4.mul(dy, f32x4.sub(f32x4.splat(1), y)), y);
+}
+@inline function sigmoidGrad(dy: f32, y: f32): f32 {
+  return dy * (<f32>1 - y) * y;
+}
+@inline function tanhGrad4(dy: v128, y: v128): v128 {
+  const one = f32x4.splat(1);
+  return f32x4.mul(dy, f32x4.mul(f32x4.sub(one, y), f32x4.add(one, y)));
+}
+@inline function tanhGrad(dy: f32, y: f32): f32 {
+  return dy * ((<f32>1 - y) * (<f32>1 + y));
+}
+
+// dx = grad(dy, y) over n floats (acc: dx += grad), for the act code given as a constant so
+// that each inlined copy keeps one derivative and no branch on act in the loop.
+@inline function gradVec(act: i32, dy: v128, y: v128): v128 {
+  if (act == 1) return reluGrad4(dy, y);
+  if (act == 2) return sigmoidGrad4(dy, y);
+  return tanhGrad4(dy, y);
+}
+@inline function gradOne(act: i32, dy: f32, y: f32): f32 {
+  if (act == 1) return reluGrad(dy, y);
+  if (act == 2) return sigmoidGrad(dy, y);
+  return tanhGrad(dy, y);
+}
+@inline function gradLoop(act: i32, dx: usize, dy: usize, y: usize, n: i32, acc: bool): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (acc) {
+      for (; i + 4 <= n; i += 4) {
+        const o = <usize>i << 2;
+        v128.store(dx + o, f32x4.add(v128.load(dx + o), gradVec(act, v128.load(dy + o), v128.load(y + o))));
+      }
+    } else {
+      for (; i + 4 <= n; i += 4) {
+        const o = <usize>i << 2;
+        v128.store(dx + o, gradVec(act, v128.load(dy + o), v128.load(y + o)));
+      }
+    }
+  }
+  if (acc) {
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      store<f32>(dx + o, load<f32>(dx + o) + gradOne(act, load<f32>(dy + o), load<f32>(y + o)));
+    }
+  } else {
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      store<f32>(dx + o, gradOne(act, load<f32>(dy + o), load<f32>(y + o)));
+    }
+  }
+}
+function reluBackward(dx: usize, dy: usize, y: usize, n: i32, acc: bool): void {
+  gradLoop(1, dx, dy, y, n, acc);
+}
+function sigmoidBackward(dx: usize, dy: usize, y: usize, n: i32, acc: bool): void {
+  gradLoop(2, dx, dy, y, n, acc);
+}
+function tanhBackward(dx: usize, dy: usize, y: usize, n: i32, acc: bool): void {
+  gradLoop(3, dx, dy, y, n, acc);
+}
+
+// dx = dy (acc: dx += dy) over n floats.
+function identityBackward(dx: usize, dy: usize, n: i32, acc: bool): void {
+  if (!acc) {
+    if (dx != dy) memory.copy(dx, dy, <usize>n << 2);
+    return;
+  }
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dx + o, f32x4.add(v128.load(dx + o), v128.load(dy + o)));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, load<f32>(dx + o) + load<f32>(dy + o));
+  }
+}
+
+@inline function backwardRun(dx: usize, dy: usize, y: usize, n: i32, act: i32, acc: bool): void {
+  if (act == 0) identityBackward(dx, dy, n, acc);
+  else if (act == 1) reluBackward(dx, dy, y, n, acc);
+  else if (act == 2) sigmoidBackward(dx, dy, y, n, acc);
+  else if (act == 3) tanhBackward(dx, dy, y, n, acc);
+  else unreachable();
+}
+
+export function act_backward(dx: usize, dy: usize, y: usize, n: i32, act: i32): void {
+  if (n <= 0) return;
+  backwardRun(dx, dy, y, n, act, false);
+}
+
+@inline function forwardRun(y: usize, x: usize, n: i32, act: i32): void {
   if (act == 0) {
     if (y != x) memory.copy(y, x, <usize>n << 2);
   } else if (act == 1) reluForward(y, x, n);
@@ -248,66 +365,29 @@ export function act_forward(y: usize, x: usize, n: i32, act: i32): void {
   else unreachable();
 }
 
-// dx = y <= 0 ? 0 : dy.
-function reluBackward(dx: usize, dy: usize, y: usize, n: i32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    const zero = f32x4.splat(0);
-    for (; i + 4 <= n; i += 4) {
-      const o = <usize>i << 2;
-      v128.store(dx + o, v128.andnot(v128.load(dy + o), f32x4.le(v128.load(y + o), zero)));
-    }
+// Rows of a strided tensor: one call of the contiguous loop per row, or one call over all
+// of it when both sides are dense (strides == cols).
+export function act_forward_rows(y: usize, ys: i32, x: usize, xs: i32, rows: i32, cols: i32, act: i32): void {
+  if (rows <= 0 || cols <= 0) return;
+  if (ys == cols && xs == cols) {
+    forwardRun(y, x, rows * cols, act);
+    return;
   }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dx + o, load<f32>(y + o) <= 0 ? <f32>0 : load<f32>(dy + o));
+  for (let r = 0; r < rows; r++) {
+    forwardRun(y + (<usize>r * ys << 2), x + (<usize>r * xs << 2), cols, act);
   }
 }
 
-// dx = dy * (1 - y) * y.
-function sigmoidBackward(dx: usize, dy: usize, y: usize, n: i32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    const one = f32x4.splat(1);
-    for (; i + 4 <= n; i += 4) {
-      const o = <usize>i << 2;
-      const yv = v128.load(y + o);
-      v128.store(dx + o, f32x4.mul(f32x4.mul(v128.load(dy + o), f32x4.sub(one, yv)), yv));
-    }
+export function act_backward_rows(dx: usize, dxs: i32, dy: usize, dys: i32, y: usize, ys: i32, rows: i32, cols: i32, act: i32, accumulate: i32): void {
+  if (rows <= 0 || cols <= 0) return;
+  const acc = accumulate != 0;
+  if (dxs == cols && dys == cols && ys == cols) {
+    backwardRun(dx, dy, y, rows * cols, act, acc);
+    return;
   }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const yv = load<f32>(y + o);
-    store<f32>(dx + o, load<f32>(dy + o) * (<f32>1 - yv) * yv);
+  for (let r = 0; r < rows; r++) {
+    backwardRun(dx + (<usize>r * dxs << 2), dy + (<usize>r * dys << 2), y + (<usize>r * ys << 2), cols, act, acc);
   }
-}
-
-// dx = dy * ((1 - y) * (1 + y)).
-function tanhBackward(dx: usize, dy: usize, y: usize, n: i32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    const one = f32x4.splat(1);
-    for (; i + 4 <= n; i += 4) {
-      const o = <usize>i << 2;
-      const yv = v128.load(y + o);
-      v128.store(dx + o, f32x4.mul(v128.load(dy + o), f32x4.mul(f32x4.sub(one, yv), f32x4.add(one, yv))));
-    }
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const yv = load<f32>(y + o);
-    store<f32>(dx + o, load<f32>(dy + o) * ((<f32>1 - yv) * (<f32>1 + yv)));
-  }
-}
-
-export function act_backward(dx: usize, dy: usize, y: usize, n: i32, act: i32): void {
-  if (n <= 0) return;
-  if (act == 0) {
-    if (dx != dy) memory.copy(dx, dy, <usize>n << 2);
-  } else if (act == 1) reluBackward(dx, dy, y, n);
-  else if (act == 2) sigmoidBackward(dx, dy, y, n);
-  else if (act == 3) tanhBackward(dx, dy, y, n);
-  else unreachable();
 }
 
 export function mul(y: usize, x: usize, mask: usize, n: i32): void {

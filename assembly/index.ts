@@ -10,7 +10,10 @@ export { gemm_f32, gemm_nt, gemm_nn, gemm_tn_acc, bias_backward_acc, gemm_scratc
 export { conv2d_scratch_bytes } from "./conv";
 export { conv2d_forward_nhwc, conv2d_backward_input_nhwc, conv2d_backward_filter_nhwc } from "./conv_nhwc";
 export { conv2d_forward_nchw, conv2d_backward_input_nchw, conv2d_backward_filter_nchw } from "./conv_nchw";
-export { act_forward, act_backward, mul, exp_forward } from "./activations";
+export { maxpool2d_forward_nhwc, maxpool2d_forward_nchw, maxpool2d_backward_nhwc, maxpool2d_backward_nchw } from "./pool_max";
+export { avgpool2d_forward_nhwc, avgpool2d_forward_nchw, avgpool2d_backward_nhwc, avgpool2d_backward_nchw } from "./pool_avg";
+export { global_avgpool_forward_nhwc, global_avgpool_forward_nchw, global_avgpool_backward_nhwc, global_avgpool_backward_nchw } from "./pool_global";
+export { act_forward, act_backward, act_forward_rows, act_backward_rows, mul, exp_forward } from "./activations";
 export { softmax_xent_forward, softmax_xent_backward } from "./loss";
 export { sgd_step, adam_step } from "./optim";
 export { rows_copy, rows_add } from "./rows";

@@ -47,6 +47,10 @@ export interface MlpKernels {
   act_forward(y: number, x: number, n: number, act: number): void;
   /** dx = dy * act'(.) over n floats, from the saved output y (sigmoid, tanh) or input (ReLU: y works too). Writes dx. */
   act_backward(dx: number, dy: number, y: number, n: number, act: number): void;
+  /** act_forward over rows x cols floats, row r at x + r*xs and y + r*ys (strides in floats, >= cols: a channel slice). Writes y. */
+  act_forward_rows(y: number, ys: number, x: number, xs: number, rows: number, cols: number, act: number): void;
+  /** act_backward over rows x cols floats with row strides dxs, dys, ys. Writes dx, or accumulates into it when accumulate != 0. */
+  act_backward_rows(dx: number, dxs: number, dy: number, dys: number, y: number, ys: number, rows: number, cols: number, act: number, accumulate: number): void;
   /** Mean softmax cross-entropy of logits[M,N] against int32 labels[M]; writes probs[M,N], returns the loss. */
   softmax_xent_forward(probs: number, logits: number, labels: number, M: number, N: number): number;
   /** dlogits = (probs - onehot(labels)) / M. Writes dlogits. */
@@ -110,7 +114,42 @@ export function conv2dDesc(g: Conv2dDesc): Int32Array {
   return Int32Array.from(CONV2D_FIELDS, (f) => g[f]);
 }
 
-export type Kernels = BnKernels & MlpKernels & RowKernels & ConvKernels;
+/**
+ * Pooling kernels (issue 7), float32, PyTorch's semantics. Strides in floats: NHWC x[n,h,w,c] at
+ * x + ((n*H + h)*W + w)*xs + c (pixel stride xs >= C), NCHW x[n,c,h,w] at x + n*xn + c*H*W + h*W + w
+ * (image stride xn >= C*H*W); y, dx, dy likewise, so any of them can be a channel slice. Output
+ * window (oh, ow) covers input rows oh*sh - pt + [0, KH) and columns ow*sw - pl + [0, KW), clipped
+ * to the image; OH, OW come from the caller and every window must hold an in-bounds tap.
+ * Max-pooling indices: int32, dense [N, OH, OW, C] (NHWC) or [N, C, OH, OW] (NCHW), = h*W + w.
+ */
+export interface PoolKernels {
+  /** y = window max (ties: first in scan order; NaN wins), idx = its h*W + w. Writes y and idx. */
+  maxpool2d_forward_nhwc(y: number, ys: number, idx: number, x: number, xs: number, N: number, H: number, W: number, C: number, OH: number, OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number): void;
+  /** maxpool2d_forward_nhwc for NCHW (image strides yn, xn). Writes y and idx. */
+  maxpool2d_forward_nchw(y: number, yn: number, idx: number, x: number, xn: number, N: number, C: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number): void;
+  /** dx[idx] += dy. Writes dx (zeroes its slice first), or accumulates when accumulate != 0. */
+  maxpool2d_backward_nhwc(dx: number, dxs: number, dy: number, dys: number, idx: number, N: number, H: number, W: number, C: number, OH: number, OW: number, accumulate: number): void;
+  /** maxpool2d_backward_nhwc for NCHW. Writes dx (zeroes its slice first), or accumulates when accumulate != 0. */
+  maxpool2d_backward_nchw(dx: number, dxn: number, dy: number, dyn: number, idx: number, N: number, C: number, H: number, W: number, OH: number, OW: number, accumulate: number): void;
+  /** y = window sum / (countIncludePad ? KH*KW : in-bounds taps). Writes y. */
+  avgpool2d_forward_nhwc(y: number, ys: number, x: number, xs: number, N: number, H: number, W: number, C: number, OH: number, OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, countIncludePad: number): void;
+  /** avgpool2d_forward_nhwc for NCHW. Writes y. */
+  avgpool2d_forward_nchw(y: number, yn: number, x: number, xn: number, N: number, C: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, countIncludePad: number): void;
+  /** dx += dy / count over each window's in-bounds taps. Writes dx (zeroes its slice first), or accumulates when accumulate != 0. */
+  avgpool2d_backward_nhwc(dx: number, dxs: number, dy: number, dys: number, N: number, H: number, W: number, C: number, OH: number, OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, countIncludePad: number, accumulate: number): void;
+  /** avgpool2d_backward_nhwc for NCHW. Writes dx (zeroes its slice first), or accumulates when accumulate != 0. */
+  avgpool2d_backward_nchw(dx: number, dxn: number, dy: number, dyn: number, N: number, C: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, countIncludePad: number, accumulate: number): void;
+  /** y[n, c] (row stride ys) = mean over H*W of x (float32 chunks, float64 total). Writes y. */
+  global_avgpool_forward_nhwc(y: number, ys: number, x: number, xs: number, N: number, H: number, W: number, C: number): void;
+  /** global_avgpool_forward_nhwc for NCHW (image stride xn). Writes y. */
+  global_avgpool_forward_nchw(y: number, ys: number, x: number, xn: number, N: number, C: number, H: number, W: number): void;
+  /** dx[n, h, w, c] = dy[n, c] / (H*W). Writes dx, or accumulates when accumulate != 0. */
+  global_avgpool_backward_nhwc(dx: number, dxs: number, dy: number, dys: number, N: number, H: number, W: number, C: number, accumulate: number): void;
+  /** global_avgpool_backward_nhwc for NCHW (image stride dxn). Writes dx, or accumulates when accumulate != 0. */
+  global_avgpool_backward_nchw(dx: number, dxn: number, dy: number, dys: number, N: number, C: number, H: number, W: number, accumulate: number): void;
+}
+
+export type Kernels = BnKernels & MlpKernels & RowKernels & ConvKernels & PoolKernels;
 
 /** Every export createBackend() requires of a kernel module (checked complete against Kernels below). */
 export const KERNEL_NAMES = [
@@ -118,9 +157,12 @@ export const KERNEL_NAMES = [
   "bn_forward_train_nc", "bn_forward_train_nchw", "bn_backward_nc", "bn_backward_nchw", "bn_fold",
   "bn_update_running", "bn_saved_from_running", "scale_shift_nc", "scale_shift_nchw",
   "gemm_f32", "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
-  "act_forward", "act_backward", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
+  "act_forward", "act_backward", "act_forward_rows", "act_backward_rows", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
   "sgd_step", "adam_step", "rows_copy", "rows_add", "conv2d_scratch_bytes", "conv2d_forward_nhwc", "conv2d_backward_input_nhwc",
   "conv2d_backward_filter_nhwc", "conv2d_forward_nchw", "conv2d_backward_input_nchw", "conv2d_backward_filter_nchw",
+  "maxpool2d_forward_nhwc", "maxpool2d_forward_nchw", "maxpool2d_backward_nhwc", "maxpool2d_backward_nchw",
+  "avgpool2d_forward_nhwc", "avgpool2d_forward_nchw", "avgpool2d_backward_nhwc", "avgpool2d_backward_nchw",
+  "global_avgpool_forward_nhwc", "global_avgpool_forward_nchw", "global_avgpool_backward_nhwc", "global_avgpool_backward_nchw",
 ] as const satisfies readonly (keyof Kernels)[];
 // A compile error here names a kernel of the interfaces missing from KERNEL_NAMES.
 const kernelNamesComplete: [Exclude<keyof Kernels, (typeof KERNEL_NAMES)[number]>] extends [never] ? true : never = true;

@@ -1,16 +1,24 @@
-// act_forward, act_backward, mul and exp_forward (assembly/activations.ts) against the float64
-// references, on both builds, over sizes around the f32x4 tile; the accuracy of exp, sigmoid
-// and tanh on dense grids; saturation and special values; SIMD/scalar parity to the bit.
+// act_forward, act_backward, their strided row variants, mul and exp_forward
+// (assembly/activations.ts) against the float64 references, in every build, over sizes around
+// the f32x4 tile; the row variants on channel slices with canaries, writing and accumulating;
+// the accuracy of exp, sigmoid and tanh on dense grids; saturation and special values; the
+// builds against each other to the bit.
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Backend, type BuildName, createBackend } from "../src/backend.js";
-import { get, maxRelErr, put, rng } from "./check.js";
+import { BUILDS, get, maxRelErr, put, rng } from "./check.js";
 import { ACT, ACT_NAMES, type ActCode, refActBackward, refActForward, refMul } from "./reference_mlp.js";
 import { TAIL_SIZES } from "./shapes.js";
+import { expectCanaries, ptr, read, release, slab, write } from "./slices.js";
 
 const SIZES = [...TAIL_SIZES, 1000];
 const ACTS = [ACT.identity, ACT.relu, ACT.sigmoid, ACT.tanh] as ActCode[];
-const BUILDS: BuildName[] = ["simd", "scalar"];
-
+/**
+ * [rows, cols] of the row variants: tails of the f32x4 tile in both, an NHWC channel slice
+ * (rows = N*H*W = 2*3*3, cols = C = 7) and an NCHW one (rows = N = 2, cols = C*H*W = 5*3*3).
+ */
+const ROW_SHAPES = [[1, 1], [3, 5], [7, 4], [5, 17], [9, 9], [4, 8], [2, 1000], [18, 7], [2, 45]] as const;
+/** Which of (input, output) is a strided slice rather than a dense block. */
+const STRIDINGS = [[false, false], [true, false], [false, true], [true, true]] as const;
 
 const backends = {} as Record<BuildName, Backend>;
 beforeAll(async () => {
@@ -92,6 +100,64 @@ for (const build of BUILDS) {
         }
       });
     }
+
+    for (const act of ACTS) {
+      it(`act_forward_rows ${ACT_NAMES[act]}: each row as act_forward, from and into slices (canaries untouched), in place`, () => {
+        const b = backends[build];
+        for (const [rows, cols] of ROW_SHAPES) {
+          for (const [sx, sy] of STRIDINGS) {
+            const what = `${rows}x${cols} x ${sx ? "strided" : "dense"}, y ${sy ? "strided" : "dense"}`;
+            const xs = rng(rows * 131 + cols).array(rows * cols, 3);
+            const want = unary(b, xs, actOf(b, act));
+            const x = slab(b, rows, cols, sx, xs), y = slab(b, rows, cols, sy);
+            b.kernels.act_forward_rows(ptr(y), y.stride, ptr(x), x.stride, rows, cols, act);
+            expect(sameBits(read(b, y), want), what).toBe(true);
+            expect(sameBits(read(b, x), xs), `${what}: x unchanged`).toBe(true);
+            expectCanaries(b, y, `${what} y`);
+            b.kernels.act_forward_rows(ptr(x), x.stride, ptr(x), x.stride, rows, cols, act);
+            expect(sameBits(read(b, x), want), `${what} in place`).toBe(true);
+            expectCanaries(b, x, `${what} in place`);
+            release(b, x, y);
+          }
+        }
+      });
+
+      it(`act_backward_rows ${ACT_NAMES[act]}: matches the reference on slices, writing and accumulating`, () => {
+        const b = backends[build];
+        for (const [rows, cols] of ROW_SHAPES) {
+          for (const [sIn, sOut] of STRIDINGS) {
+            const what = `${rows}x${cols} dy, y ${sIn ? "strided" : "dense"}, dx ${sOut ? "strided" : "dense"}`;
+            const r = rng(rows * 137 + cols);
+            const xs = r.array(rows * cols, 3), dys = r.array(rows * cols), dx0 = r.array(rows * cols);
+            if (act === ACT.relu) xs[0] = 0;
+            const ys = unary(b, xs, actOf(b, act));
+            const want = refActBackward(dys, ys, act);
+            const dy = slab(b, rows, cols, sIn, dys), y = slab(b, rows, cols, sIn, ys), dx = slab(b, rows, cols, sOut, dx0);
+            b.kernels.act_backward_rows(ptr(dx), dx.stride, ptr(dy), dy.stride, ptr(y), y.stride, rows, cols, act, 0);
+            expect(maxRelErr(read(b, dx), want), what).toBeLessThanOrEqual(act <= ACT.relu ? 0 : TOL);
+            write(b, dx, dx0);
+            b.kernels.act_backward_rows(ptr(dx), dx.stride, ptr(dy), dy.stride, ptr(y), y.stride, rows, cols, act, 1);
+            const accWant = want.map((v, i) => v + dx0[i]);
+            // Identity and ReLU add an exact term: one rounding. Sigmoid and tanh: TOL of the terms (all O(1)).
+            expect(maxRelErr(read(b, dx), accWant, act <= ACT.relu ? 1e-30 : 1), `${what} accumulated`).toBeLessThanOrEqual(act <= ACT.relu ? 6e-8 : TOL);
+            expectCanaries(b, dx, `${what} dx`);
+            expect(sameBits(read(b, dy), dys), `${what}: dy unchanged`).toBe(true);
+            release(b, dy, y, dx);
+          }
+        }
+      });
+    }
+
+    it("act_backward_rows in place on a dense block gives act_backward's bits", () => {
+      const b = backends[build];
+      const r = rng(5);
+      const ys = unary(b, r.array(1003, 3), actOf(b, ACT.tanh)), dys = r.array(1003);
+      const dy = put(b, dys), y = put(b, ys), dx = b.heap.alloc(1003 * 4);
+      b.kernels.act_backward(dx, dy, y, 1003, ACT.tanh);
+      b.kernels.act_backward_rows(dy, 17, dy, 17, y, 17, 59, 17, ACT.tanh, 0);
+      expect(sameBits(get(b, dy, 1003), get(b, dx, 1003))).toBe(true);
+      for (const p of [dy, y, dx]) b.heap.release(p);
+    });
 
     it("tanh backward keeps its digits where |y| is close to 1", () => {
       const b = backends[build];
@@ -208,7 +274,7 @@ for (const build of BUILDS) {
   });
 }
 
-describe("SIMD and scalar builds agree", () => {
+describe("the builds agree", () => {
   it("bit for bit on act_forward, act_backward, exp and mul (same operations in the same order)", () => {
     const r = rng(11);
     const n = 1003;
@@ -228,6 +294,6 @@ describe("SIMD and scalar builds agree", () => {
       res.push(get(b, y, n));
       return res;
     });
-    outs[0].forEach((a, i) => expect(sameBits(a, outs[1][i]), `output ${i}`).toBe(true));
+    for (let k = 1; k < outs.length; k++) outs[0].forEach((a, i) => expect(sameBits(a, outs[k][i]), `${BUILDS[k]} output ${i}`).toBe(true));
   });
 });
