@@ -53,7 +53,9 @@ export interface Module {
   /**
    * The output for input x. With `out` (a tensor of the output's shape, possibly a channel
    * slice of a concatenated output) the result is written there and `out` is returned;
-   * otherwise the result belongs to the module (overwritten by its next forward).
+   * otherwise the result belongs to the module (overwritten by its next forward). A module
+   * may keep its output for backward (activations do), so the caller must leave `out`
+   * unchanged until then.
    */
   forward(x: Tensor, out?: Tensor): Tensor;
   /**

@@ -5,7 +5,6 @@ import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import type { ActName } from "../kernels.js";
 import { type GradTarget, Layer } from "../module.js";
-import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 import { activationBackward, activationForward } from "../ops/elementwise.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, type Tensor } from "../tensor.js";
@@ -32,26 +31,34 @@ export abstract class Activation extends Layer {
     return input;
   }
 
+  /** y = f(x), written straight into `out` when given (a channel slice of a concatenation). */
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
-    const y = this.bufs.get("y", x.shape);
+    let y: Tensor;
+    if (out) {
+      checkTensorArg(out, this.backend, this, "forward (out)", true);
+      if (!sameShape(out.shape, x.shape)) throw new Error(`${this}.forward: expected an output tensor of shape ${fmt(x.shape)}, got ${fmt(out.shape)}`);
+      y = out;
+    } else y = this.bufs.get("y", x.shape);
     activationForward(y, x, this.kind);
+    // Backward needs the output: a slice stays valid while the tensor it is cut from does.
     this.savedY = y;
-    return deliverOutput(this, y, out);
+    return y;
   }
 
-  backward(grad: Tensor, into?: GradTarget): Tensor {
+  /** dx = dy * f'(y), reading a dy slice in place and writing or adding into `into.dx` when given. */
+  backward(dy: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
     const y = this.savedY;
     if (!y) throw new Error(`${this}.backward: called before forward (there is no saved output to differentiate)`);
-    checkTensorArg(grad, this.backend, this, "backward", true);
-    const dy = contiguousGrad(this.bufs, grad);
+    checkTensorArg(dy, this.backend, this, "backward", true);
     if (!sameShape(dy.shape, y.shape)) throw new Error(`${this}.backward: expected dy of shape ${fmt(y.shape)} (the last forward's output), got ${fmt(dy.shape)}`);
     y.assertLive();
-    const dx = this.bufs.get("dx", dy.shape);
-    activationBackward(dx, dy, y, this.kind);
-    return deliverGrad(this, dx, into);
+    if (into && !sameShape(into.dx.shape, y.shape)) throw new Error(`${this}.backward: expected a dx tensor of shape ${fmt(y.shape)}, got ${fmt(into.dx.shape)}`);
+    const dx = into ? into.dx : this.bufs.get("dx", dy.shape);
+    activationBackward(dx, dy, y, this.kind, into?.accumulate ?? false);
+    return dx;
   }
 
   protected releaseMemory(): void {

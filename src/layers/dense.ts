@@ -8,17 +8,9 @@ import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 import { linearBackwardInput, linearBackwardParams, linearForward } from "../ops/matmul.js";
 import { boolOption, checkOptions } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
+import { checkInit, type DenseInit, initialise } from "./init.js";
 import { fmt, type Shape } from "../shape.js";
 import { checkTensorArg, Tensor } from "../tensor.js";
-
-/**
- * Weight initialisation:
- * - 'torch' (default): PyTorch's nn.Linear, weight and bias ~ U(-1/sqrt(in), 1/sqrt(in));
- * - 'glorotUniform': Keras' default, weight ~ U(-l, l), l = sqrt(6 / (in + out)), bias 0;
- * - 'heNormal': weight ~ N(0, 2 / in) (PyTorch's kaiming_normal_), bias 0;
- * - { normal: std }: weight ~ N(0, std^2), bias 0 (Ioffe & Szegedy's "small random Gaussian").
- */
-export type DenseInit = "torch" | "glorotUniform" | "heNormal" | { normal: number };
 
 export interface DenseOptions {
   /** Learn an additive bias. Default true. */
@@ -48,7 +40,7 @@ export class Dense extends Layer {
     checkOptions("Dense", options, ["bias", "init", "seed"]);
     const useBias = boolOption("Dense", "bias", options.bias, true);
     const init = options.init ?? "torch";
-    checkInit(init);
+    checkInit("Dense", init);
     let seed: number;
     if (options.seed === undefined) seed = nextSeed();
     else if (Number.isInteger(options.seed)) seed = options.seed;
@@ -190,33 +182,4 @@ function matchesOutput(dy: Shape, x: Shape, out: number): boolean {
   if (dy.length !== n || dy[n - 1] !== out) return false;
   for (let i = 0; i < n - 1; i++) if (dy[i] !== x[i]) return false;
   return true;
-}
-
-function checkInit(init: unknown): asserts init is DenseInit {
-  if (init === "torch" || init === "glorotUniform" || init === "heNormal") return;
-  if (init !== null && typeof init === "object" && "normal" in init) {
-    const std = (init as { normal: unknown }).normal;
-    if (typeof std === "number" && std >= 0 && Number.isFinite(std)) return;
-    throw new Error(`Dense: init { normal: std } needs a finite std >= 0, got ${String(std)}`);
-  }
-  throw new Error(`Dense: init must be 'torch', 'glorotUniform', 'heNormal' or { normal: std }, got ${JSON.stringify(init)}`);
-}
-
-function initialise(w: Float32Array, b: Float32Array | null, fanIn: number, fanOut: number, init: DenseInit, rng: Rng): void {
-  const uniform = (a: Float32Array, bound: number) => {
-    for (let i = 0; i < a.length; i++) a[i] = (2 * rng.uniform() - 1) * bound;
-  };
-  if (init === "torch") {
-    // kaiming_uniform_(a=sqrt(5)) gives bound sqrt(6 / ((1 + 5) fanIn)) = 1 / sqrt(fanIn).
-    const bound = 1 / Math.sqrt(fanIn);
-    uniform(w, bound);
-    if (b) uniform(b, bound);
-    return;
-  }
-  if (init === "glorotUniform") uniform(w, Math.sqrt(6 / (fanIn + fanOut)));
-  else {
-    const std = init === "heNormal" ? Math.sqrt(2 / fanIn) : init.normal;
-    for (let i = 0; i < w.length; i++) w[i] = std * rng.normal();
-  }
-  b?.fill(0);
 }

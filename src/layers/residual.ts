@@ -1,11 +1,11 @@
 // Residual: y = block(x) + shortcut(x), or block(x) + x without a shortcut (He et al. 2016,
-// the ResNet block where Batch Normalization is most used today). The block writes the
-// output, the shortcut is added to it; backward sends dy to both and sums their input
+// the ResNet block where Batch Normalization is most used today). The block's output is
+// copied to y and the shortcut's added to it; backward sends dy to both and sums their input
 // gradients into one dx. State keys "block.<name>" and "shortcut.<name>".
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import type { GradTarget, Module } from "../module.js";
-import { addInto } from "../ops/rows.js";
+import { addInto, copyInto } from "../ops/rows.js";
 import { checkOptions, describe } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, type Tensor } from "../tensor.js";
@@ -80,11 +80,15 @@ export class Residual extends Container {
       if (!sameShape(out.shape, shape)) throw new Error(`Residual.forward: expected an output tensor of shape ${fmt(shape)}, got ${fmt(out.shape)}`);
       y = out;
     } else y = this.bufs.get("y", shape);
+    // The block computes into its own buffers (a layer may keep its output for backward, so
+    // the sum cannot be formed in place there), then y = block(x) + shortcut(x).
+    let b: Tensor;
     try {
-      this.block.forward(x, y);
+      b = this.block.forward(x);
     } catch (e) {
-      rethrow(e, `Residual: block (${layerName(this.block)})`, this.kind);
+      return rethrow(e, `Residual: block (${layerName(this.block)})`, this.kind);
     }
+    copyInto(y, b);
     if (this.shortcut) {
       let s: Tensor;
       try {

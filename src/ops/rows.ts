@@ -5,12 +5,11 @@
 import { fmt, sameShape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 
-/** rows x cols with row strides (in floats) of a and b, or null if one of them is not rows of a common width. */
+/** rows x cols with one row stride (in floats) per tensor. */
 export interface RowLayout {
   rows: number;
   cols: number;
-  strideA: number;
-  strideB: number;
+  strides: number[];
 }
 
 /** Whether dimensions [from, r) of t are one dense block. */
@@ -31,36 +30,37 @@ function uniformBefore(t: Tensor, k: number): boolean {
   return true;
 }
 
-/** The row layout shared by a and b (same shape), with the widest rows; null if there is none. */
-export function rowLayout(a: Tensor, b: Tensor): RowLayout | null {
-  const r = a.shape.length;
+/** The row layout shared by tensors of one shape, with the widest rows; null if there is none. */
+export function rowLayout(...ts: Tensor[]): RowLayout | null {
+  const shape = ts[0].shape;
+  const r = shape.length;
   for (let k = 0; k <= r; k++) {
-    if (!denseFrom(a, k) || !denseFrom(b, k) || !uniformBefore(a, k) || !uniformBefore(b, k)) continue;
+    if (!ts.every((t) => denseFrom(t, k) && uniformBefore(t, k))) continue;
     let rows = 1, cols = 1;
-    for (let i = 0; i < k; i++) rows *= a.shape[i];
-    for (let i = k; i < r; i++) cols *= a.shape[i];
-    const stride = (t: Tensor) => (k === 0 ? cols : t.strides[k - 1]);
-    return { rows, cols, strideA: stride(a), strideB: stride(b) };
+    for (let i = 0; i < k; i++) rows *= shape[i];
+    for (let i = k; i < r; i++) cols *= shape[i];
+    return { rows, cols, strides: ts.map((t) => (k === 0 ? cols : t.strides[k - 1])) };
   }
   return null;
 }
 
-function layoutOf(what: string, dst: Tensor, src: Tensor): RowLayout {
-  if (!sameShape(dst.shape, src.shape)) throw new Error(`${what}: shapes differ: ${fmt(dst.shape)} and ${fmt(src.shape)}`);
-  const L = rowLayout(dst, src);
-  if (!L) throw new Error(`${what}: the strides ${fmt(dst.strides)} and ${fmt(src.strides)} of ${fmt(dst.shape)} do not form rows of a common width`);
+/** rowLayout() of same-shaped tensors, or an error naming `what` and their strides. */
+export function rowLayoutOf(what: string, ...ts: Tensor[]): RowLayout {
+  for (const t of ts) if (!sameShape(t.shape, ts[0].shape)) throw new Error(`${what}: shapes differ: ${fmt(ts[0].shape)} and ${fmt(t.shape)}`);
+  const L = rowLayout(...ts);
+  if (!L) throw new Error(`${what}: the strides ${ts.map((t) => fmt(t.strides)).join(" and ")} of ${fmt(ts[0].shape)} do not form rows of a common width`);
   return L;
 }
 
 /** dst = src. Writes dst. */
 export function copyInto(dst: Tensor, src: Tensor): void {
   if (dst.ptr === src.ptr && dst.contiguous && src.contiguous) return;
-  const L = layoutOf("copyInto", dst, src);
-  dst.backend.kernels.rows_copy(dst.ptr, L.strideA, src.ptr, L.strideB, L.rows, L.cols);
+  const L = rowLayoutOf("copyInto", dst, src);
+  dst.backend.kernels.rows_copy(dst.ptr, L.strides[0], src.ptr, L.strides[1], L.rows, L.cols);
 }
 
 /** dst += src. Accumulates into dst. */
 export function addInto(dst: Tensor, src: Tensor): void {
-  const L = layoutOf("addInto", dst, src);
-  dst.backend.kernels.rows_add(dst.ptr, L.strideA, src.ptr, L.strideB, L.rows, L.cols);
+  const L = rowLayoutOf("addInto", dst, src);
+  dst.backend.kernels.rows_add(dst.ptr, L.strides[0], src.ptr, L.strides[1], L.rows, L.cols);
 }

@@ -1,0 +1,263 @@
+// Pooling layers: MaxPool2d and AvgPool2d (PyTorch's, with Keras's 'same' padding as an
+// option) over [N, C, H, W] or [N, H, W, C], and GlobalAvgPool2d (Keras's
+// GlobalAveragePooling2D; PyTorch's AdaptiveAvgPool2d(1) + flatten) to [N, C]. Outputs may
+// be written into a channel slice and dy may arrive as one (Inception's pooling branch).
+import { type Backend, getBackend } from "../backend.js";
+import { Buffers } from "../buffers.js";
+import { type GradTarget, Layer } from "../module.js";
+import type { DataFormat } from "../ops/bn.js";
+import { type ConvGeometry, convAxis, nhwcOf, outShapeOf, type Padding } from "../ops/conv.js";
+import { avgPoolBackward, avgPoolForward, globalAvgPoolBackward, globalAvgPoolForward, maxPoolBackward, maxPoolForward } from "../ops/pool.js";
+import { boolOption, checkOptions, describe } from "../options.js";
+import { fmt, type Shape, sameShape } from "../shape.js";
+import { checkTensorArg, Tensor } from "../tensor.js";
+
+export interface Pool2dOptions {
+  /** Default: the kernel size (PyTorch's default). A number or [sh, sw]. */
+  stride?: number | readonly [number, number];
+  /** A number, [ph, pw], 'valid' (0) or 'same' (TensorFlow's). Default 0. */
+  padding?: Padding;
+  /** Where the channel axis is. Default channelsFirst. */
+  dataFormat?: DataFormat;
+}
+
+export interface AvgPool2dOptions extends Pool2dOptions {
+  /**
+   * Divide by the whole window (PyTorch's count_include_pad=True, the default) or by the taps
+   * inside the input (false; the default with padding 'same', as Keras / TensorFlow do).
+   */
+  countIncludePad?: boolean;
+}
+
+function pair(where: string, key: string, v: unknown, min: number): [number, number] {
+  const ok = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= min;
+  if (ok(v)) return [v, v];
+  if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
+  throw new Error(`${where}: ${key} must be an integer >= ${min} or a pair of them, got ${describe(v)}`);
+}
+
+function dataFormatOf(where: string, v: unknown): DataFormat {
+  const f = v ?? "channelsFirst";
+  if (f !== "channelsFirst" && f !== "channelsLast") throw new Error(`${where}: dataFormat must be 'channelsFirst' or 'channelsLast', got ${describe(f)}`);
+  return f;
+}
+
+/** What the window pools share: geometry per input shape, output and gradient destinations. */
+abstract class WindowPool2d extends Layer {
+  readonly kernelSize: readonly [number, number];
+  readonly stride: readonly [number, number];
+  readonly padding: readonly [number | "valid" | "same", number | "valid" | "same"];
+  readonly dataFormat: DataFormat;
+  protected readonly backend: Backend;
+  protected readonly bufs: Buffers;
+  private geom: ConvGeometry | null = null;
+  private geomShape: readonly number[] | null = null;
+  protected saved: { shape: readonly number[]; g: ConvGeometry } | null = null;
+
+  constructor(where: string, kernelSize: number | readonly [number, number], options: Pool2dOptions) {
+    super();
+    this.kernelSize = pair(where, "kernelSize", kernelSize, 1);
+    this.stride = options.stride === undefined ? this.kernelSize : pair(where, "stride", options.stride, 1);
+    const p = options.padding ?? 0;
+    const okPad = (n: unknown) => n === "valid" || n === "same" || (typeof n === "number" && Number.isInteger(n) && n >= 0);
+    if (okPad(p)) this.padding = [p as number, p as number];
+    else if (Array.isArray(p) && p.length === 2 && p.every((n) => typeof n === "number" && okPad(n))) this.padding = [p[0], p[1]];
+    else throw new Error(`${where}: padding must be an integer >= 0, a pair [ph, pw] of them, 'valid' or 'same', got ${describe(p)}`);
+    for (let i = 0; i < 2; i++) {
+      const pad = this.padding[i];
+      if (typeof pad === "number" && pad > this.kernelSize[i] / 2) {
+        throw new Error(`${where}: padding ${pad} is more than half the kernel size ${this.kernelSize[i]} (a window could hold padding only)`);
+      }
+    }
+    this.dataFormat = dataFormatOf(where, options.dataFormat);
+    this.backend = getBackend();
+    this.bufs = new Buffers(this.backend, where);
+  }
+
+  protected describeWindow(): string {
+    const [KH, KW] = this.kernelSize;
+    const parts = [`${KH}x${KW}`];
+    if (this.stride[0] !== KH || this.stride[1] !== KW) parts.push(`stride=${this.stride.join("x")}`);
+    if (this.padding[0] !== 0 || this.padding[1] !== 0) parts.push(`padding=${this.padding[0] === this.padding[1] ? JSON.stringify(this.padding[0]) : JSON.stringify(this.padding)}`);
+    if (this.dataFormat === "channelsLast") parts.push("channelsLast");
+    return parts.join(", ");
+  }
+
+  expectedInput(shape: Shape): string | null {
+    return shape.length === 4 ? null : this.dataFormat === "channelsLast" ? "[N, H, W, C]" : "[N, C, H, W]";
+  }
+
+  protected geometryOf(shape: Shape): ConvGeometry {
+    if (this.geom && this.geomShape && sameShape(shape, this.geomShape)) return this.geom;
+    const expected = this.expectedInput(shape);
+    if (expected) throw new Error(`${this}: expected input ${expected}, got ${fmt(shape)}`);
+    if (shape.includes(0)) throw new Error(`${this}: expected an input without empty dimensions, got ${fmt(shape)}`);
+    const [N, H, W, C] = nhwcOf(shape, this.dataFormat);
+    const [KH, KW] = this.kernelSize, [SH, SW] = this.stride;
+    const h = convAxis(H, KH, SH, 1, this.padding[0]);
+    const w = convAxis(W, KW, SW, 1, this.padding[1]);
+    if (h.out < 1 || w.out < 1) throw new Error(`${this}: the ${KH}x${KW} window is larger than the padded ${H}x${W} input (${fmt(shape)})`);
+    this.geom = { N, H, W, C, OH: h.out, OW: w.out, OC: C, KH, KW, SH, SW, DH: 1, DW: 1, PT: h.padBefore, PL: w.padBefore };
+    this.geomShape = [...shape];
+    return this.geom;
+  }
+
+  outputShape(input: Shape): Shape {
+    return outShapeOf(this.geometryOf(input), this.dataFormat);
+  }
+
+  /** The output tensor: `out` (checked) or the layer's own. */
+  protected outputFor(g: ConvGeometry, out: Tensor | undefined): Tensor {
+    const shape = outShapeOf(g, this.dataFormat);
+    if (!out) return this.bufs.get("y", shape);
+    checkTensorArg(out, this.backend, this, "forward (out)", true);
+    if (!sameShape(out.shape, shape)) throw new Error(`${this}.forward: expected an output tensor of shape ${fmt(shape)}, got ${fmt(out.shape)}`);
+    return out;
+  }
+
+  /** The saved geometry and the dx destination for a checked dy. */
+  protected prepareBackward(dy: Tensor, into: GradTarget | undefined): [ConvGeometry, Tensor] {
+    this.assertUsable("backward");
+    const s = this.saved;
+    if (!s) throw new Error(`${this}.backward: called before forward`);
+    checkTensorArg(dy, this.backend, this, "backward", true);
+    const want = outShapeOf(s.g, this.dataFormat);
+    if (!sameShape(dy.shape, want)) throw new Error(`${this}.backward: expected dy of shape ${fmt(want)} (the last forward's output), got ${fmt(dy.shape)}`);
+    if (into && !sameShape(into.dx.shape, s.shape)) throw new Error(`${this}.backward: expected a dx tensor of shape ${fmt(s.shape)}, got ${fmt(into.dx.shape)}`);
+    return [s.g, into ? into.dx : this.bufs.get("dx", s.shape)];
+  }
+
+  protected releaseMemory(): void {
+    this.bufs.releaseAll();
+    this.saved = null;
+  }
+}
+
+/** The maximum over each window (padding never wins; ties: the first in scan order; NaN propagates). */
+export class MaxPool2d extends WindowPool2d {
+  private idx: Tensor | null = null;
+
+  constructor(kernelSize: number | readonly [number, number], opts?: Pool2dOptions) {
+    super("MaxPool2d", kernelSize, checkOptions("MaxPool2d", opts, ["stride", "padding", "dataFormat"]));
+  }
+
+  toString(): string {
+    return `MaxPool2d(${this.describeWindow()})`;
+  }
+
+  forward(x: Tensor, out?: Tensor): Tensor {
+    this.assertUsable("forward");
+    checkTensorArg(x, this.backend, this, "forward");
+    const g = this.geometryOf(x.shape);
+    const y = this.outputFor(g, out);
+    // The indices are int32, one per output value: a float32-sized buffer holds them.
+    this.idx = this.bufs.get("idx", [g.N * g.OH * g.OW * g.C]);
+    maxPoolForward(y, this.idx, x, g, this.dataFormat);
+    this.saved = { shape: x.shape, g };
+    return y;
+  }
+
+  backward(dy: Tensor, into?: GradTarget): Tensor {
+    const [g, dx] = this.prepareBackward(dy, into);
+    maxPoolBackward(dx, dy, this.idx!, g, this.dataFormat, into?.accumulate ?? false);
+    return dx;
+  }
+}
+
+/** The mean over each window (PyTorch's count_include_pad by default; Keras's with 'same'). */
+export class AvgPool2d extends WindowPool2d {
+  readonly countIncludePad: boolean;
+
+  constructor(kernelSize: number | readonly [number, number], opts?: AvgPool2dOptions) {
+    const options = checkOptions("AvgPool2d", opts, ["stride", "padding", "dataFormat", "countIncludePad"]);
+    super("AvgPool2d", kernelSize, options);
+    this.countIncludePad = boolOption("AvgPool2d", "countIncludePad", options.countIncludePad, options.padding !== "same");
+  }
+
+  toString(): string {
+    const cip = this.countIncludePad === (this.padding[0] !== "same") ? "" : `, countIncludePad=${this.countIncludePad}`;
+    return `AvgPool2d(${this.describeWindow()}${cip})`;
+  }
+
+  forward(x: Tensor, out?: Tensor): Tensor {
+    this.assertUsable("forward");
+    checkTensorArg(x, this.backend, this, "forward");
+    const g = this.geometryOf(x.shape);
+    const y = this.outputFor(g, out);
+    avgPoolForward(y, x, g, this.dataFormat, this.countIncludePad);
+    this.saved = { shape: x.shape, g };
+    return y;
+  }
+
+  backward(dy: Tensor, into?: GradTarget): Tensor {
+    const [g, dx] = this.prepareBackward(dy, into);
+    avgPoolBackward(dx, dy, g, this.dataFormat, this.countIncludePad, into?.accumulate ?? false);
+    return dx;
+  }
+}
+
+/** The mean over H x W of each channel: [N, C, H, W] or [N, H, W, C] -> [N, C]. */
+export class GlobalAvgPool2d extends Layer {
+  readonly dataFormat: DataFormat;
+  private readonly backend: Backend;
+  private readonly bufs: Buffers;
+  private savedShape: readonly number[] | null = null;
+
+  constructor(opts?: { dataFormat?: DataFormat }) {
+    super();
+    const options = checkOptions("GlobalAvgPool2d", opts, ["dataFormat"]);
+    this.dataFormat = dataFormatOf("GlobalAvgPool2d", options.dataFormat);
+    this.backend = getBackend();
+    this.bufs = new Buffers(this.backend, "GlobalAvgPool2d");
+  }
+
+  toString(): string {
+    return `GlobalAvgPool2d(${this.dataFormat === "channelsLast" ? "channelsLast" : ""})`;
+  }
+
+  expectedInput(shape: Shape): string | null {
+    return shape.length === 4 ? null : this.dataFormat === "channelsLast" ? "[N, H, W, C]" : "[N, C, H, W]";
+  }
+
+  outputShape(input: Shape): Shape {
+    const expected = this.expectedInput(input);
+    if (expected) throw new Error(`${this}: expected input ${expected}, got ${fmt(input)}`);
+    if (input.includes(0)) throw new Error(`${this}: expected an input without empty dimensions, got ${fmt(input)}`);
+    const [N, , , C] = nhwcOf(input, this.dataFormat);
+    return [N, C];
+  }
+
+  forward(x: Tensor, out?: Tensor): Tensor {
+    this.assertUsable("forward");
+    checkTensorArg(x, this.backend, this, "forward");
+    const shape = this.outputShape(x.shape);
+    let y: Tensor;
+    if (out) {
+      checkTensorArg(out, this.backend, this, "forward (out)", true);
+      if (!sameShape(out.shape, shape)) throw new Error(`${this}.forward: expected an output tensor of shape ${fmt(shape)}, got ${fmt(out.shape)}`);
+      y = out;
+    } else y = this.bufs.get("y", shape);
+    const [N, H, W, C] = nhwcOf(x.shape, this.dataFormat);
+    globalAvgPoolForward(y, x, N, H, W, C, this.dataFormat);
+    this.savedShape = x.shape;
+    return y;
+  }
+
+  backward(dy: Tensor, into?: GradTarget): Tensor {
+    this.assertUsable("backward");
+    const shape = this.savedShape;
+    if (!shape) throw new Error(`${this}.backward: called before forward`);
+    checkTensorArg(dy, this.backend, this, "backward", true);
+    const [N, H, W, C] = nhwcOf(shape, this.dataFormat);
+    if (!sameShape(dy.shape, [N, C])) throw new Error(`${this}.backward: expected dy of shape ${fmt([N, C])} (the last forward's output), got ${fmt(dy.shape)}`);
+    if (into && !sameShape(into.dx.shape, shape)) throw new Error(`${this}.backward: expected a dx tensor of shape ${fmt(shape)}, got ${fmt(into.dx.shape)}`);
+    const dx = into ? into.dx : this.bufs.get("dx", shape);
+    globalAvgPoolBackward(dx, dy, N, H, W, C, this.dataFormat, into?.accumulate ?? false);
+    return dx;
+  }
+
+  protected releaseMemory(): void {
+    this.bufs.releaseAll();
+    this.savedShape = null;
+  }
+}

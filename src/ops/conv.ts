@@ -1,0 +1,107 @@
+// 2-D convolution ops: the only code that calls the conv2d_* kernels. A layer describes its
+// geometry once (convGeometry); each call writes the descriptor the kernels read, with the
+// strides of the tensors it is given (a channel slice of a concatenation is read or written
+// in place: NHWC by its pixel stride, NCHW by its image stride).
+import type { Backend } from "../backend.js";
+import { CONV2D_FIELDS } from "../kernels.js";
+import { fmt, type Shape } from "../shape.js";
+import type { Tensor } from "../tensor.js";
+import type { DataFormat } from "./bn.js";
+
+/** Padding: one number for all sides, [top/bottom, left/right], or TensorFlow's 'valid' / 'same'. */
+export type Padding = number | readonly [number, number] | "valid" | "same";
+
+/** The geometry of a convolution (or a pooling window) on one input shape. */
+export interface ConvGeometry {
+  N: number; H: number; W: number; C: number;
+  OH: number; OW: number; OC: number;
+  KH: number; KW: number; SH: number; SW: number; DH: number; DW: number;
+  /** Top and left padding; bottom and right are whatever OH and OW imply. */
+  PT: number; PL: number;
+}
+
+/**
+ * Output size and leading padding along one axis. 'same' is TensorFlow's: out = ceil(in /
+ * stride) and a total padding of max((out - 1) * stride + (k - 1) * dilation + 1 - in, 0), the
+ * odd one on the bottom/right (PyTorch's padding='same' splits it the same way).
+ */
+export function convAxis(size: number, k: number, stride: number, dilation: number, padding: number | "valid" | "same"): { out: number; padBefore: number } {
+  const span = (k - 1) * dilation + 1;
+  if (padding === "same") {
+    const out = Math.ceil(size / stride);
+    const total = Math.max((out - 1) * stride + span - size, 0);
+    return { out, padBefore: Math.floor(total / 2) };
+  }
+  const p = padding === "valid" ? 0 : padding;
+  return { out: Math.floor((size + 2 * p - span) / stride) + 1, padBefore: p };
+}
+
+/** Dimensions of x in N, H, W, C order for the layout. */
+export function nhwcOf(shape: Shape, dataFormat: DataFormat): [number, number, number, number] {
+  const [a, b, c, d] = shape;
+  return dataFormat === "channelsLast" ? [a, b, c, d] : [a, c, d, b];
+}
+
+/** The shape [N, OC, OH, OW] or [N, OH, OW, OC] of an output. */
+export function outShapeOf(g: ConvGeometry, dataFormat: DataFormat): number[] {
+  return dataFormat === "channelsLast" ? [g.N, g.OH, g.OW, g.OC] : [g.N, g.OC, g.OH, g.OW];
+}
+
+/**
+ * The floats between consecutive pixels (channelsLast) or images (channelsFirst) of t, which
+ * must otherwise be dense: what the kernels take as XS / YS. Throws for other strides.
+ */
+export function pixelOrImageStride(t: Tensor, dataFormat: DataFormat, what: string): number {
+  const [n, a, b, c] = t.shape;
+  const s = t.strides;
+  if (dataFormat === "channelsLast") {
+    const px = s[2];
+    if (s[3] === 1 && s[1] === b * px && (n === 1 || s[0] === a * b * px) && px >= c) return px;
+  } else {
+    const img = s[0];
+    if (s[3] === 1 && s[2] === c && s[1] === b * c && img >= a * b * c) return img;
+  }
+  throw new Error(`${what}: a ${fmt(t.shape)} tensor with strides ${fmt(s)} is not a ${dataFormat === "channelsLast" ? "slice of pixels" : "slice of images"} the convolution kernels can read`);
+}
+
+/** The descriptor block (CONV2D_FIELDS int32 values) a layer owns; written before each call. */
+export function writeDescriptor(backend: Backend, desc: Tensor, g: ConvGeometry, XS: number, YS: number): number {
+  const i32 = backend.heap.i32;
+  const o = desc.ptr >>> 2;
+  const v: Record<(typeof CONV2D_FIELDS)[number], number> = { ...g, XS, YS };
+  for (let i = 0; i < CONV2D_FIELDS.length; i++) i32[o + i] = v[CONV2D_FIELDS[i]];
+  return desc.ptr;
+}
+
+/** Bytes of scratch the kernels need for this geometry (written descriptor at `desc`). */
+export function convScratchBytes(backend: Backend, desc: Tensor, g: ConvGeometry, dataFormat: DataFormat): number {
+  const pix = dataFormat === "channelsLast";
+  writeDescriptor(backend, desc, g, pix ? g.C : g.C * g.H * g.W, pix ? g.OC : g.OC * g.OH * g.OW);
+  return backend.kernels.conv2d_scratch_bytes(desc.ptr);
+}
+
+/** y = conv(x, w) + b over the whole batch. Writes y (a slice of a bigger output allowed). */
+export function conv2dForward(y: Tensor, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry, dataFormat: DataFormat, desc: Tensor, scratch: Tensor): void {
+  const k = x.backend.kernels;
+  const d = writeDescriptor(x.backend, desc, g, pixelOrImageStride(x, dataFormat, "conv2d x"), pixelOrImageStride(y, dataFormat, "conv2d y"));
+  const P = g.N * g.OH * g.OW;
+  if (dataFormat === "channelsLast") k.conv2d_forward_nhwc(y.ptr, x.ptr, w.ptr, b ? b.ptr : 0, d, 0, P, scratch.ptr);
+  else k.conv2d_forward_nchw(y.ptr, x.ptr, w.ptr, b ? b.ptr : 0, d, 0, P, scratch.ptr);
+}
+
+/** dx (+)= the input gradient of dy through w. Writes dx, or accumulates into it. */
+export function conv2dBackwardInput(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGeometry, dataFormat: DataFormat, accumulate: boolean, desc: Tensor, scratch: Tensor): void {
+  const k = dy.backend.kernels;
+  const d = writeDescriptor(dy.backend, desc, g, pixelOrImageStride(dx, dataFormat, "conv2d dx"), pixelOrImageStride(dy, dataFormat, "conv2d dy"));
+  if (dataFormat === "channelsLast") k.conv2d_backward_input_nhwc(dx.ptr, dy.ptr, w.ptr, d, accumulate ? 1 : 0, 0, g.N, scratch.ptr);
+  else k.conv2d_backward_input_nchw(dx.ptr, dy.ptr, w.ptr, d, accumulate ? 1 : 0, 0, g.N, scratch.ptr);
+}
+
+/** dw += dy^T patches(x); db += sums of dy per output channel (db null: no bias). Accumulates. */
+export function conv2dBackwardFilter(dw: Tensor, db: Tensor | null, dy: Tensor, x: Tensor, g: ConvGeometry, dataFormat: DataFormat, desc: Tensor, scratch: Tensor): void {
+  const k = dy.backend.kernels;
+  const d = writeDescriptor(dy.backend, desc, g, pixelOrImageStride(x, dataFormat, "conv2d x"), pixelOrImageStride(dy, dataFormat, "conv2d dy"));
+  const P = g.N * g.OH * g.OW;
+  if (dataFormat === "channelsLast") k.conv2d_backward_filter_nhwc(dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, 0, P, scratch.ptr);
+  else k.conv2d_backward_filter_nchw(dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, 0, P, scratch.ptr);
+}
