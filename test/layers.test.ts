@@ -4,7 +4,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { backendInfo, getBackend, init } from "../src/backend.js";
 import { Activation, ReLU, Sigmoid, Tanh } from "../src/layers/activations.js";
-import { Dense, type DenseInit } from "../src/layers/dense.js";
+import { Dense } from "../src/layers/dense.js";
+import type { DenseInit } from "../src/layers/init.js";
 import { Dropout } from "../src/layers/dropout.js";
 import { Flatten } from "../src/layers/flatten.js";
 import { CrossEntropyLoss } from "../src/loss.js";
