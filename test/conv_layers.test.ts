@@ -14,7 +14,10 @@ import { Sequential } from "../src/layers/sequential.js";
 import type { DataFormat } from "../src/ops/bn.js";
 import { CrossEntropyLoss } from "../src/loss.js";
 import { SGD } from "../src/optim/sgd.js";
-import { tensor } from "../src/tensor.js";
+import { type Tensor, tensor } from "../src/tensor.js";
+import type { Module } from "../src/module.js";
+import { Residual } from "../src/layers/residual.js";
+import { foldBatchNorm } from "../src/fold.js";
 import { TrainStep } from "../src/training/step.js";
 import { getBackend } from "../src/backend.js";
 import { expectClose, rng } from "./check.js";
@@ -165,6 +168,57 @@ describe("an Inception module", () => {
     }
   });
 });
+
+describe("foldBatchNorm with convolutions", () => {
+  it("folds Conv2d + BatchNorm2d inside Concat branches and Residual blocks: the eval-mode outputs within 1e-5", () => {
+    for (const f of FORMATS) {
+      const cbr = (i: number, o: number, k: number, seed: number) => [new Conv2d(i, o, k, { padding: "same", bias: false, dataFormat: f, seed }), new BatchNorm2d(o, { dataFormat: f }), new ReLU()];
+      const model = new Sequential([
+        ...cbr(3, 6, 3, 1),
+        inception(6, 2, 2, 3, 2, 2, 2, f, 10),
+        new Residual(new Sequential([new Conv2d(9, 9, 3, { padding: 1, dataFormat: f, seed: 20 }), new BatchNorm2d(9, { dataFormat: f })]), {
+          shortcut: new Sequential([new Conv2d(9, 9, 1, { dataFormat: f, seed: 21 }), new BatchNorm2d(9, { dataFormat: f })]),
+        }),
+        new AvgPool2d(2, { dataFormat: f }),
+        new GlobalAvgPool2d({ dataFormat: f }),
+        new Dense(9, 4, { seed: 22 }),
+      ]);
+      // Training steps give the running statistics (and the weights) non-trivial values.
+      const step = new TrainStep(model, new CrossEntropyLoss(), new SGD(model.parameters(), { lr: 0.05 }));
+      const x = randn(shapeOf(f, 6, 3, 6, 6), 16);
+      for (let i = 0; i < 20; i++) step.run(x, Int32Array.from([0, 1, 2, 3, 0, 1]));
+      const folded = foldBatchNorm(model);
+      expect(Object.keys(folded.stateDict()).some((k) => k.includes("running_mean"))).toBe(false);
+      expect(String(folded.layers[0])).toMatch(/^Conv2d\(3 -> 6, 3x3, padding="same"/);
+      model.eval();
+      const want = model.forward(x).toArray();
+      expectClose(folded.forward(x).toArray(), want, 1e-5, `folded ${f}`);
+    }
+  });
+
+  it("rejects a layer it has no rule for, naming where it is", () => {
+    const model = new Sequential([new Conv2d(3, 4, 1), new Concat([new Sequential([new Dense(2, 2)]), new Sequential([customLayer()])])]);
+    expect(() => foldBatchNorm(model)).toThrow(/foldBatchNorm: no rule for layer 1\.1\.0 \(Mystery\(\)\)/);
+  });
+});
+
+/** A module of a type foldBatchNorm does not know. */
+function customLayer(): Module {
+  const t = new Tanh();
+  return {
+    training: true,
+    forward: (x: Tensor) => t.forward(x),
+    backward: (dy: Tensor) => t.backward(dy),
+    outputShape: (s: readonly number[]) => s,
+    train() { return this; },
+    eval() { return this; },
+    parameters: () => [],
+    zeroGrad: () => {},
+    stateDict: () => ({}),
+    loadStateDict: () => {},
+    toString: () => "Mystery()",
+  } as Module;
+}
 
 function nchwToNhwc(a: Float32Array, N: number, C: number, H: number, W: number): Float32Array {
   const out = new Float32Array(a.length);
