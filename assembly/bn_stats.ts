@@ -3,7 +3,7 @@
 // One pass over x: float32 sums of (x - shift) over chunks of at most LANE_CHUNK values a
 // lane, shift = the channel's first value, merged into float64 (count, mean, M2) with
 // Chan et al.'s formula. Never E[x^2] - E[x]^2. Results stay in scratch as float64
-// (mean in F64 slot 0, M2 in F64 slot 1); bn_stats_* write them out as float32.
+// (mean in F64 slot 0, M2 in F64 slot 1), where the training forward finishes them.
 import { chanMerge, chanMergeW, chanMergeW2, f32At, f32Put, f64At, f64Put, LANE_CHUNK, red0, red1, scratchF32, scratchF64, sumShiftedSq } from "./common";
 import { colSumsShifted } from "./columns";
 
@@ -51,24 +51,4 @@ export function statsNCHW(x: usize, N: i32, C: i32, HW: i32, scratch: usize): vo
       }
     }
   }
-}
-
-function writeStats(mean: usize, var_: usize, m: i32, C: i32, scratch: usize): void {
-  const mean64 = scratchF64(scratch, C, 0), m264 = scratchF64(scratch, C, 1);
-  for (let c = 0; c < C; c++) {
-    f32Put(mean, c, <f32>f64At(mean64, c));
-    f32Put(var_, c, <f32>(f64At(m264, c) / <f64>m));
-  }
-}
-
-// mean[C], var[C] (biased) of x[rows, C]. Writes mean, var.
-export function bn_stats_nc(mean: usize, var_: usize, x: usize, rows: i32, C: i32, scratch: usize): void {
-  statsNC(x, rows, C, scratch);
-  writeStats(mean, var_, rows, C, scratch);
-}
-
-// mean[C], var[C] (biased) of x[N, C, HW]. Writes mean, var.
-export function bn_stats_nchw(mean: usize, var_: usize, x: usize, N: i32, C: i32, HW: i32, scratch: usize): void {
-  statsNCHW(x, N, C, HW, scratch);
-  writeStats(mean, var_, N * HW, C, scratch);
 }

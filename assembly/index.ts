@@ -1,7 +1,6 @@
 // The exported kernels: `<op>_<direction>[_<layout>]`, arguments in the order outputs,
 // inputs, scalars, sizes, scratch. All pointers are byte offsets into the imported memory.
 export { bn_scratch_bytes } from "./common";
-export { bn_stats_nc, bn_stats_nchw } from "./bn_stats";
 export { bn_forward_train_nc, bn_forward_train_nchw } from "./bn_forward_train";
 export { bn_backward_nc, bn_backward_nchw } from "./bn_backward";
 export { bn_fold, scale_shift_nc, scale_shift_nchw } from "./bn_inference";

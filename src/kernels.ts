@@ -5,8 +5,6 @@ export interface BnKernels {
   has_simd(): number;
   has_relaxed_simd(): number;
   bn_scratch_bytes(C: number): number;
-  bn_stats_nc(mean: number, var_: number, x: number, rows: number, C: number, scratch: number): void;
-  bn_stats_nchw(mean: number, var_: number, x: number, N: number, C: number, HW: number, scratch: number): void;
   bn_forward_train_nc(y: number, mean: number, var_: number, invStd: number, x: number, gamma: number, beta: number, eps: number, rows: number, C: number, scratch: number): void;
   bn_forward_train_nchw(y: number, mean: number, var_: number, invStd: number, x: number, gamma: number, beta: number, eps: number, N: number, C: number, HW: number, scratch: number): void;
   bn_backward_nc(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, rows: number, C: number, batchStats: number, scratch: number): void;
@@ -153,7 +151,7 @@ export type Kernels = BnKernels & MlpKernels & RowKernels & ConvKernels & PoolKe
 
 /** Every export createBackend() requires of a kernel module (checked complete against Kernels below). */
 export const KERNEL_NAMES = [
-  "heap_base", "has_simd", "has_relaxed_simd", "bn_scratch_bytes", "bn_stats_nc", "bn_stats_nchw",
+  "heap_base", "has_simd", "has_relaxed_simd", "bn_scratch_bytes",
   "bn_forward_train_nc", "bn_forward_train_nchw", "bn_backward_nc", "bn_backward_nchw", "bn_fold",
   "bn_update_running", "bn_saved_from_running", "scale_shift_nc", "scale_shift_nchw",
   "gemm_f32", "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
