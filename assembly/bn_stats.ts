@@ -4,7 +4,7 @@
 // lane, shift = the channel's first value, merged into float64 (count, mean, M2) with
 // Chan et al.'s formula. Never E[x^2] - E[x]^2. Results stay in scratch as float64
 // (mean in F64 slot 0, M2 in F64 slot 1), where the training forward finishes them.
-import { chanMerge, chanMergeW, chanMergeW2, f32At, f32Put, f64At, f64Put, LANE_CHUNK, red0, red1, scratchF32, scratchF64, sumShiftedSq } from "./common";
+import { chanMerge, chanMergeW, chanMergeW2, f32At, f32Put, f64Put, LANE_CHUNK, red0, red1, scratchF32, scratchF64, sumShiftedSq } from "./common";
 import { colSumsShifted } from "./columns";
 
 // Values of one NCHW plane summed in float32 before a merge.
