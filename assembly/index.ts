@@ -1,5 +1,7 @@
-// The exported kernels: `<op>_<direction>[_<layout>]`, arguments in the order outputs,
-// inputs, scalars, sizes, scratch. All pointers are byte offsets into the imported memory.
+// The exported kernels: `<op>_<direction>[_<layout>]`. Arguments: pointers first, outputs
+// (and state updated in place) before inputs, each followed by what describes its layout
+// (a row stride, a transpose flag: BLAS's `A, lda`); then scalars, sizes and mode flags;
+// scratch last. All pointers are byte offsets into the imported memory.
 export { bn_scratch_bytes } from "./common";
 export { bn_forward_train_nc, bn_forward_train_nchw } from "./bn_forward_train";
 export { bn_backward_nc, bn_backward_nchw } from "./bn_backward";
