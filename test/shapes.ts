@@ -53,7 +53,7 @@ export const REAL_TEST_CASES: BnCase[] = [
   { shape: [4, 8, 8, 176], dataFormat: "channelsLast" },
 ];
 
-/** The benchmark shapes of issue 2: 4M floats in both layouts, and the MLP's BN. */
+/** The benchmark shapes: 4M floats in both layouts, and the MLP's BN. */
 export const BENCH_CASES: (BnCase & { label: string })[] = [
   { label: "NCHW [64,64,32,32]", shape: [64, 64, 32, 32], dataFormat: "channelsFirst" },
   { label: "NHWC [64,32,32,64]", shape: [64, 32, 32, 64], dataFormat: "channelsLast" },
