@@ -40,3 +40,11 @@ export function zeroRows(p: usize, stride: i32, rows: i32, cols: i32): void {
   const a = v128.load(p), b = v128.load(p, 12);
   return i8x16.shuffle(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 20, 21, 22, 23, 28, 29, 30, 31);
 }
+
+// a where the lane of `mask` is all ones, b where it is all zeros (masks from comparisons only).
+// The relaxed build's laneselect is one blendv on x86, where bitselect takes three or four
+// instructions; on such masks both give the same bits.
+@inline export function selectLanes(a: v128, b: v128, mask: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_laneselect(a, b, mask);
+  return v128.bitselect(a, b, mask);
+}

@@ -9,9 +9,9 @@
 // Backward: dx[n, idx, c] += dy over every output; accumulate = 0 zeroes dx's slice first.
 // Strides in floats. NHWC x[n, h, w, c] at x + ((n*H + h)*W + w)*xs + c (xs >= C), y likewise
 // with ys; NCHW x[n, c, h, w] at x + n*xn + c*H*W + h*W + w (xn >= C*H*W), y with yn.
-// f32x4: 16 then 4 channels at a time in NHWC; in NCHW 4 outputs along OW (strides 1 and 2)
-// where the window is inside the row, scalar at the clipped ends. Values are exact copies.
-import { interiorHi, interiorLo, load4, winEnd, winStart, zeroRows } from "./pool_common";
+// f32x4: 16 then 4 channels at a time in NHWC; in NCHW 8 then 4 outputs along OW (strides 1
+// and 2) where the window is inside the row, scalar at the clipped ends. Values are exact copies.
+import { interiorHi, interiorLo, load4, selectLanes, winEnd, winStart, zeroRows } from "./pool_common";
 
 // Lanes where v replaces the running maximum m.
 @inline function takes(v: v128, m: v128): v128 {
@@ -19,22 +19,39 @@ import { interiorHi, interiorLo, load4, winEnd, winStart, zeroRows } from "./poo
 }
 
 // One output of one channel over the window [h0, h1) x [w0, w1); taps ts floats apart in w
-// (xs in NHWC, 1 in NCHW) and W*ts apart in h; p points at the channel of tap (0, 0).
+// (xs in NHWC, 1 in NCHW) and W*ts apart in h; p points at the channel of tap (0, 0). SIMD
+// builds run it in lane 0 of f32x4 compare-selects: V8 turns a scalar f32 select into a branch,
+// which random data mispredicts.
 @inline function maxOne(yp: usize, ip: usize, p: usize, W: i32, ts: i32, h0: i32, h1: i32, w0: i32, w1: i32): void {
-  let m = -Infinity as f32;
-  let mi = h0 * W + w0;
-  for (let h = h0; h < h1; h++) {
-    for (let w = w0; w < w1; w++) {
-      const t = h * W + w;
-      const v = load<f32>(p + (<usize>t * ts << 2));
-      if (v > m || v != v) {
-        m = v;
-        mi = t;
+  if (ASC_FEATURE_SIMD) {
+    let m = f32x4.splat(-Infinity), mi = i32x4.splat(h0 * W + w0);
+    for (let h = h0; h < h1; h++) {
+      for (let w = w0; w < w1; w++) {
+        const t = h * W + w;
+        const v = v128.load32_splat(p + (<usize>t * ts << 2));
+        const k = takes(v, m);
+        m = selectLanes(v, m, k);
+        mi = selectLanes(i32x4.splat(t), mi, k);
       }
     }
+    store<f32>(yp, f32x4.extract_lane(m, 0));
+    store<i32>(ip, i32x4.extract_lane(mi, 0));
+  } else {
+    let m = -Infinity as f32;
+    let mi = h0 * W + w0;
+    for (let h = h0; h < h1; h++) {
+      for (let w = w0; w < w1; w++) {
+        const t = h * W + w;
+        const v = load<f32>(p + (<usize>t * ts << 2));
+        if (v > m || v != v) {
+          m = v;
+          mi = t;
+        }
+      }
+    }
+    store<f32>(yp, m);
+    store<i32>(ip, mi);
   }
-  store<f32>(yp, m);
-  store<i32>(ip, mi);
 }
 
 // All C channels of one NHWC output pixel; xp is the image's first pixel.
@@ -52,10 +69,10 @@ import { interiorHi, interiorLo, load4, winEnd, winStart, zeroRows } from "./poo
           const tv = i32x4.splat(t);
           const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
           const k0 = takes(v0, m0), k1 = takes(v1, m1), k2 = takes(v2, m2), k3 = takes(v3, m3);
-          m0 = v128.bitselect(v0, m0, k0); i0 = v128.bitselect(tv, i0, k0);
-          m1 = v128.bitselect(v1, m1, k1); i1 = v128.bitselect(tv, i1, k1);
-          m2 = v128.bitselect(v2, m2, k2); i2 = v128.bitselect(tv, i2, k2);
-          m3 = v128.bitselect(v3, m3, k3); i3 = v128.bitselect(tv, i3, k3);
+          m0 = selectLanes(v0, m0, k0); i0 = selectLanes(tv, i0, k0);
+          m1 = selectLanes(v1, m1, k1); i1 = selectLanes(tv, i1, k1);
+          m2 = selectLanes(v2, m2, k2); i2 = selectLanes(tv, i2, k2);
+          m3 = selectLanes(v3, m3, k3); i3 = selectLanes(tv, i3, k3);
         }
       }
       const o = <usize>c << 2;
@@ -69,8 +86,8 @@ import { interiorHi, interiorLo, load4, winEnd, winStart, zeroRows } from "./poo
           const t = h * W + w;
           const v = v128.load(xp + ((<usize>t * xs + c) << 2));
           const k = takes(v, m);
-          m = v128.bitselect(v, m, k);
-          mi = v128.bitselect(i32x4.splat(t), mi, k);
+          m = selectLanes(v, m, k);
+          mi = selectLanes(i32x4.splat(t), mi, k);
         }
       }
       v128.store(yp + (<usize>c << 2), m);
@@ -100,24 +117,55 @@ export function maxpool2d_forward_nhwc(
   }
 }
 
-// Outputs [ow, owEnd) of one NCHW output row, 4 at a time, all of whose windows are inside
-// the row (s = the stride along W, a constant after inlining). Returns the first output left.
-@inline function maxRowNchw(yr: usize, ir: usize, xp: usize, W: i32, h0: i32, h1: i32, KW: i32, pl: i32, ow: i32, owEnd: i32, s: i32): i32 {
+// Four outputs ow..ow+3 of one NCHW output row whose windows are inside the row (s: the stride
+// along W, a constant after inlining; lanes = [0, s, 2s, 3s]).
+@inline function maxBlockNchw(yr: usize, ir: usize, xp: usize, W: i32, h0: i32, h1: i32, KW: i32, pl: i32, ow: i32, s: i32, lanes: v128): void {
+  const w0 = ow * s - pl;
+  let m = f32x4.splat(-Infinity), mi = i32x4.add(i32x4.splat(h0 * W + w0), lanes);
+  for (let h = h0; h < h1; h++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const t = h * W + w0 + kw;
+      const v = load4(xp + (<usize>t << 2), s);
+      const k = takes(v, m);
+      m = selectLanes(v, m, k);
+      mi = selectLanes(i32x4.add(i32x4.splat(t), lanes), mi, k);
+    }
+  }
+  v128.store(yr + (<usize>ow << 2), m);
+  v128.store(ir + (<usize>ow << 2), mi);
+}
+
+// The interior outputs [lo, hi) of one NCHW output row (every tap inside the row): 8 at a time
+// (two independent compare-select chains), then 4, then one block of 4 ending at hi that may
+// overlap outputs already written (it writes the same values), so that no interior output is
+// left to the scalar loop when hi - lo >= 4. Returns the first output left.
+@inline function maxRowNchw(yr: usize, ir: usize, xp: usize, W: i32, h0: i32, h1: i32, KW: i32, pl: i32, lo: i32, hi: i32, s: i32): i32 {
   const lanes = s == 1 ? i32x4(0, 1, 2, 3) : i32x4(0, 2, 4, 6);
-  for (; ow + 4 <= owEnd; ow += 4) {
+  const lanesB = i32x4.add(lanes, i32x4.splat(4 * s));
+  let ow = lo;
+  for (; ow + 8 <= hi; ow += 8) {
     const w0 = ow * s - pl;
-    let m = f32x4.splat(-Infinity), mi = i32x4.add(i32x4.splat(h0 * W + w0), lanes);
+    let m0 = f32x4.splat(-Infinity), m1 = m0;
+    let i0 = i32x4.add(i32x4.splat(h0 * W + w0), lanes), i1 = i32x4.add(i32x4.splat(h0 * W + w0), lanesB);
     for (let h = h0; h < h1; h++) {
       for (let kw = 0; kw < KW; kw++) {
         const t = h * W + w0 + kw;
-        const v = load4(xp + (<usize>t << 2), s);
-        const k = takes(v, m);
-        m = v128.bitselect(v, m, k);
-        mi = v128.bitselect(i32x4.add(i32x4.splat(t), lanes), mi, k);
+        const p = xp + (<usize>t << 2);
+        const v0 = load4(p, s), v1 = load4(p + (<usize>s << 4), s);
+        const k0 = takes(v0, m0), k1 = takes(v1, m1);
+        const tv = i32x4.splat(t);
+        m0 = selectLanes(v0, m0, k0); i0 = selectLanes(i32x4.add(tv, lanes), i0, k0);
+        m1 = selectLanes(v1, m1, k1); i1 = selectLanes(i32x4.add(tv, lanesB), i1, k1);
       }
     }
-    v128.store(yr + (<usize>ow << 2), m);
-    v128.store(ir + (<usize>ow << 2), mi);
+    const o = <usize>ow << 2;
+    v128.store(yr + o, m0); v128.store(yr + o, m1, 16);
+    v128.store(ir + o, i0); v128.store(ir + o, i1, 16);
+  }
+  for (; ow + 4 <= hi; ow += 4) maxBlockNchw(yr, ir, xp, W, h0, h1, KW, pl, ow, s, lanes);
+  if (ow < hi && hi - lo >= 4) {
+    maxBlockNchw(yr, ir, xp, W, h0, h1, KW, pl, hi - 4, s, lanes);
+    ow = hi;
   }
   return ow;
 }

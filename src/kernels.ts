@@ -135,7 +135,7 @@ export interface PoolKernels {
   avgpool2d_forward_nchw(y: number, yn: number, x: number, xn: number, N: number, C: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, countIncludePad: number): void;
   /** dx += dy / count over each window's in-bounds taps. Writes dx (zeroes its slice first), or accumulates when accumulate != 0. */
   avgpool2d_backward_nhwc(dx: number, dxs: number, dy: number, dys: number, N: number, H: number, W: number, C: number, OH: number, OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, countIncludePad: number, accumulate: number): void;
-  /** avgpool2d_backward_nhwc for NCHW. Writes dx (zeroes its slice first), or accumulates when accumulate != 0. */
+  /** avgpool2d_backward_nhwc for NCHW (each dx gathered from its outputs). Writes dx, or accumulates when accumulate != 0. */
   avgpool2d_backward_nchw(dx: number, dxn: number, dy: number, dyn: number, N: number, C: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, countIncludePad: number, accumulate: number): void;
   /** y[n, c] (row stride ys) = mean over H*W of x (float32 chunks, float64 total). Writes y. */
   global_avgpool_forward_nhwc(y: number, ys: number, x: number, xs: number, N: number, H: number, W: number, C: number): void;
