@@ -33,7 +33,7 @@ import { Bench } from "tinybench";
 import { type Backend, type BuildName, createBackend, relaxedSimdSupported } from "../src/backend.js";
 import type { MlpKernels } from "../src/kernels.js";
 import { relErr, rng } from "../test/check.js";
-import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "../test/reference_gemm.js";
+import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "../test/reference/gemm.js";
 import { MNIST_MLP } from "../test/shapes.js";
 
 // ---------------------------------------------------------------- options

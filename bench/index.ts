@@ -19,7 +19,7 @@ import { Bench } from "tinybench";
 import { getBackend } from "../src/backend.js";
 import { BatchNorm1d, BatchNorm2d, type BnLayout, init, layoutFor, type Tensor, tensor } from "../src/index.js";
 import { relErr, rng } from "../test/check.js";
-import { refBackward, refForwardTrain, refInference } from "../test/reference.js";
+import { refBackward, refForwardTrain, refInference } from "../test/reference/bn.js";
 import { BENCH_CASES, type BnCase } from "../test/shapes.js";
 import { compileFloors, type Floors, floorsFor } from "./floors.js";
 import { PlainBatchNorm } from "./plainjs.js";

@@ -49,7 +49,7 @@ import { type BuildName, getBackend, relaxedSimdSupported } from "../src/backend
 import { BatchNorm1d, CrossEntropyLoss, Dense, init, loadEmbeddedMnist, loadMnist, type MnistSplit, Rng, SGD, type Sequential, type Tensor, tensor } from "../src/index.js";
 import { type Breakdown, breakdownStep } from "./train_step_breakdown.js";
 import { type DenseInit, makeTfStepper, type TfStepKind, type TfStepper, tfNumTensors, useTf } from "./train_step_tfjs.js";
-import { refLayersOf, refModelGrads, refParams } from "../test/reference_layers.js";
+import { refLayersOf, refModelGrads, refParams } from "../test/reference/layers.js";
 
 // ---------------------------------------------------------------- options
 

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Backend, type BuildName, createBackend } from "../src/backend.js";
 import { BUILDS, get, maxRelErr, put, rng } from "./check.js";
-import { ACT, ACT_NAMES, type ActCode, refActBackward, refActForward, refMul } from "./reference_mlp.js";
+import { ACT, ACT_NAMES, type ActCode, refActBackward, refActForward, refMul } from "./reference/activations.js";
 import { TAIL_SIZES } from "./shapes.js";
 import { expectCanaries, ptr, read, release, slab, write } from "./slices.js";
 

@@ -5,7 +5,7 @@ import { init } from "../src/backend.js";
 import { BatchNorm2d } from "../src/layers/batchnorm.js";
 import { tensor } from "../src/tensor.js";
 import { BUILDS, rng } from "./check.js";
-import { channelIndex, refStats } from "./reference.js";
+import { channelIndex, refStats } from "./reference/bn.js";
 
 const M = 1_000_000;
 

@@ -7,7 +7,7 @@ import { init } from "../src/backend.js";
 import { BatchNorm1d, BatchNorm2d } from "../src/layers/batchnorm.js";
 import { tensor } from "../src/tensor.js";
 import { relErr, rng } from "./check.js";
-import { refBackward, refForwardTrain } from "./reference.js";
+import { refBackward, refForwardTrain } from "./reference/bn.js";
 
 const CASES = [
   { shape: [3, 4], fmt: "channelsFirst" as const },

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createBackend, init } from "../src/backend.js";
 import { batchNormBackward, batchNormInference, batchNormTrain } from "../src/functional.js";
 import { BUILDS, expectClose, get, put, relErr, rng } from "./check.js";
-import { channelIndex, refBackward, refForwardTrain, refInference } from "./reference.js";
+import { channelIndex, refBackward, refForwardTrain, refInference } from "./reference/bn.js";
 import { type BnCase, REAL_TEST_CASES, sweepCases } from "./shapes.js";
 
 const TOL = 1e-5;

@@ -6,7 +6,7 @@ import { BatchNorm1d, BatchNorm2d } from "../src/layers/batchnorm.js";
 import { foldBatchNorm } from "../src/functional.js";
 import { tensor } from "../src/tensor.js";
 import { expectClose, rng } from "./check.js";
-import { channelIndex, refForwardTrain, refInference, refRunningUpdate } from "./reference.js";
+import { channelIndex, refForwardTrain, refInference, refRunningUpdate } from "./reference/bn.js";
 
 beforeAll(async () => {
   await init();

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectClose, rng } from "./check.js";
-import { refForwardTrain, refRunningUpdate } from "./reference.js";
+import { refForwardTrain, refRunningUpdate } from "./reference/bn.js";
 
 const ROOT = path.resolve(fileURLToPath(new URL("..", import.meta.url)));
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";

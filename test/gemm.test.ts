@@ -1,5 +1,5 @@
 // The matrix products (assembly/gemm.ts) against their float64 references
-// (test/reference_gemm.ts), in every build: tails around the 4 x 8 register tile, K past
+// (test/reference/gemm.ts), in every build: tails around the 4 x 8 register tile, K past
 // one cache block, M past one row block, the MNIST MLP's shapes, accumulation into
 // non-zero gradients, no writes outside the output, and SIMD/scalar parity. The general
 // gemm_f32 also with leading dimensions past the row width (NaN in the gaps of A and B,
@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createBackend, type Backend, type BuildName } from "../src/backend.js";
 import { BUILDS, expectClose, rng } from "./check.js";
-import { refBiasBackward, refGemm, refGemmNN, refGemmNT, refGemmTNAcc } from "./reference_gemm.js";
+import { refBiasBackward, refGemm, refGemmNN, refGemmNT, refGemmTNAcc } from "./reference/gemm.js";
 import { MNIST_MLP, TAIL_SIZES } from "./shapes.js";
 
 const TOL = 1e-5;

@@ -15,7 +15,7 @@ import type { Module } from "../src/module.js";
 import { Sequential } from "../src/layers/sequential.js";
 import { type Tensor, tensor } from "../src/tensor.js";
 import { BUILDS, expectClose, rng } from "./check.js";
-import { numericGrad, refLayersOf, refModelGrads, refModelLoss, refParams } from "./reference_layers.js";
+import { numericGrad, refLayersOf, refModelGrads, refModelLoss, refParams } from "./reference/layers.js";
 
 const M = 8, IN = 5, H1 = 6, H2 = 4, CLASSES = 3;
 // The bias of a Dense followed by BatchNorm has a zero gradient (BN subtracts the batch mean),

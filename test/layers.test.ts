@@ -11,8 +11,9 @@ import { Flatten } from "../src/layers/flatten.js";
 import { CrossEntropyLoss } from "../src/loss.js";
 import { tensor, zeros } from "../src/tensor.js";
 import { BUILDS, expectClose, rng } from "./check.js";
-import { refDenseBackward, refDenseForward } from "./reference_layers.js";
-import { ACT, refActBackward, refActForward, refSoftmaxXentBackward, refSoftmaxXentForward } from "./reference_mlp.js";
+import { refDenseBackward, refDenseForward } from "./reference/layers.js";
+import { ACT, refActBackward, refActForward } from "./reference/activations.js";
+import { refSoftmaxXentBackward, refSoftmaxXentForward } from "./reference/loss.js";
 
 
 /** [M, in, out]: tails around the 4 x 8 register tile, and the paper's MNIST layers. */

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Backend, type BuildName, createBackend } from "../src/backend.js";
 import { BUILDS, expectClose, get, maxRelErr, put, putI32, rng } from "./check.js";
-import { refSoftmaxXentBackward, refSoftmaxXentForward } from "./reference_mlp.js";
+import { refSoftmaxXentBackward, refSoftmaxXentForward } from "./reference/loss.js";
 import { MNIST_MLP, TAIL_SIZES } from "./shapes.js";
 
 const backends = {} as Record<BuildName, Backend>;

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Backend, type BuildName, createBackend } from "../src/backend.js";
 import { BUILDS, expectClose, get, put, rng } from "./check.js";
-import { type AdamOptions, RefAdam, RefSgd, type SgdOptions } from "./reference_mlp.js";
+import { type AdamOptions, RefAdam, RefSgd, type SgdOptions } from "./reference/optim.js";
 import { TAIL_SIZES } from "./shapes.js";
 
 const SIZES = [...TAIL_SIZES, 1000];

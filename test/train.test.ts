@@ -15,7 +15,7 @@ import { Sequential } from "../src/layers/sequential.js";
 import { evaluate } from "../src/training/evaluate.js";
 import { fit } from "../src/training/fit.js";
 import { expectClose, rng } from "./check.js";
-import { RefAdam, RefSgd } from "./reference_mlp.js";
+import { RefAdam, RefSgd } from "./reference/optim.js";
 
 beforeAll(async () => {
   await init();

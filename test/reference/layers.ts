@@ -1,14 +1,15 @@
 // Float64 references of the MLP layers and of a whole Sequential + CrossEntropyLoss, built
-// from the per-op references (reference_gemm.ts, reference_mlp.ts, reference.ts) so that
+// from the per-op references (gemm.ts, activations.ts, loss.ts, bn.ts) so that
 // each formula lives in one place. Written for clarity, not speed. Layers are described by
 // plain data (RefLayer), which refLayersOf() reads off a wasm model.
-import { BatchNorm1d } from "../src/layers/batchnorm.js";
-import { Activation } from "../src/layers/activations.js";
-import { Dense } from "../src/layers/dense.js";
-import type { Sequential } from "../src/layers/sequential.js";
-import { refBackward, refForwardTrain } from "./reference.js";
-import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "./reference_gemm.js";
-import { ACT, refActBackward, refActForward, refSoftmaxXentBackward, refSoftmaxXentForward } from "./reference_mlp.js";
+import { BatchNorm1d } from "../../src/layers/batchnorm.js";
+import { Activation } from "../../src/layers/activations.js";
+import { Dense } from "../../src/layers/dense.js";
+import type { Sequential } from "../../src/layers/sequential.js";
+import { refBackward, refForwardTrain } from "./bn.js";
+import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "./gemm.js";
+import { ACT, refActBackward, refActForward } from "./activations.js";
+import { refSoftmaxXentBackward, refSoftmaxXentForward } from "./loss.js";
 
 type Arr = ArrayLike<number>;
 

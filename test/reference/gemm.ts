@@ -2,23 +2,9 @@
 // not speed. Row-major; W in PyTorch's [out, in] layout. The tests and bench/gemm.bench.ts
 // check the wasm kernels against these and nothing else.
 
-type Arr = ArrayLike<number>;
+import { refAct } from "./activations.js";
 
-/** act codes of the kernels: 0 none, 1 ReLU, 2 sigmoid, 3 tanh. */
-export function refAct(v: number, act: number): number {
-  switch (act) {
-    case 0:
-      return v;
-    case 1:
-      return v > 0 ? v : 0;
-    case 2:
-      return 1 / (1 + Math.exp(-v));
-    case 3:
-      return Math.tanh(v);
-    default:
-      throw new Error(`refAct: unknown act code ${act}`);
-  }
-}
+type Arr = ArrayLike<number>;
 
 /** Y[M,N] = act(X[M,K] W[N,K]^T + b[N]); b null: no bias. */
 export function refGemmNT(x: Arr, w: Arr, b: Arr | null, M: number, N: number, K: number, act = 0): Float64Array {

@@ -1,7 +1,7 @@
 // The float64 reference twin of every Batch Normalization kernel (Ioffe & Szegedy 2015,
 // Alg. 1 and 2 and the backward of Sec. 3), written for clarity, not speed. The tests and
 // the benchmarks check the wasm kernels against these and nothing else.
-import type { DataFormat } from "../src/layers/batchnorm.js";
+import type { DataFormat } from "../../src/layers/batchnorm.js";
 
 type Arr = ArrayLike<number>;
 
