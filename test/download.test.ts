@@ -1,4 +1,5 @@
-// downloadMnist against a local HTTP server serving tiny valid MNIST files made here.
+// downloadMnist against a local HTTP server serving tiny valid MNIST files made here, checked
+// by SHA-256 (the library's WebCrypto digests against node:crypto's).
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
@@ -6,14 +7,14 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   downloadMnist,
   fetchMnistBytes,
   loadMnist,
   loadMnistFromBytes,
   MNIST_BASE_URL,
-  MNIST_MD5,
+  MNIST_SHA256,
   type MnistFileKey,
 } from "../src/data/index.js";
 
@@ -36,13 +37,16 @@ const FILES: Record<string, Uint8Array> = {
   "t10k-images-idx3-ubyte.gz": gzipSync(images(2, 5)),
   "t10k-labels-idx1-ubyte.gz": gzipSync(labels([7, 2])),
 };
-const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const SUMS: Record<MnistFileKey, string> = {
-  trainImages: md5(FILES["train-images-idx3-ubyte.gz"]),
-  trainLabels: md5(FILES["train-labels-idx1-ubyte.gz"]),
-  testImages: md5(FILES["t10k-images-idx3-ubyte.gz"]),
-  testLabels: md5(FILES["t10k-labels-idx1-ubyte.gz"]),
+  trainImages: sha256(FILES["train-images-idx3-ubyte.gz"]),
+  trainLabels: sha256(FILES["train-labels-idx1-ubyte.gz"]),
+  testImages: sha256(FILES["t10k-images-idx3-ubyte.gz"]),
+  testLabels: sha256(FILES["t10k-labels-idx1-ubyte.gz"]),
 };
+
+/** A well-formed SHA-256 that none of the files has. */
+const WRONG = "0123456789abcdef".repeat(4);
 
 let server: Server;
 let base = "";
@@ -91,9 +95,10 @@ describe("downloadMnist", () => {
     expect(n1).toBe(4);
     expect(result.dir).toBe(dir);
     for (const [name, body] of Object.entries(FILES)) {
-      expect(md5(await readFile(join(dir, name)))).toBe(md5(body));
+      expect(sha256(await readFile(join(dir, name)))).toBe(sha256(body));
     }
     expect(Object.values(result.files).map((f) => f.fetched)).toEqual([true, true, true, true]);
+    expect(Object.fromEntries(Object.entries(result.files).map(([k, f]) => [k, f.sha256]))).toEqual(SUMS);
     expect(result.files.trainImages.url).toBe(`${base}/good/train-images-idx3-ubyte.gz`);
     expect((await readdir(dir)).sort()).toEqual(Object.keys(FILES).sort()); // no temp files left
     expect(logs.some((m) => m.includes("saved"))).toBe(true);
@@ -103,6 +108,7 @@ describe("downloadMnist", () => {
     const [again, n2] = await withHits(() => downloadMnist({ cacheDir: dir, baseUrl: `${base}/good`, checksums: SUMS }));
     expect(n2).toBe(0);
     expect(Object.values(again.files).map((f) => f.fetched)).toEqual([false, false, false, false]);
+    expect(again.files.testLabels.sha256).toBe(SUMS.testLabels);
 
     const m = await loadMnist({ dir });
     expect([m.train.count, m.test.count]).toEqual([4, 2]);
@@ -118,16 +124,16 @@ describe("downloadMnist", () => {
     const r = await downloadMnist({ cacheDir: dir, baseUrl: `${base}/good/`, checksums: SUMS });
     expect(hits.slice(before)).toEqual(["/good/t10k-images-idx3-ubyte.gz"]);
     expect(r.files.testImages.fetched).toBe(true);
-    expect(md5(await readFile(join(dir, "t10k-images-idx3-ubyte.gz")))).toBe(SUMS.testImages);
+    expect(sha256(await readFile(join(dir, "t10k-images-idx3-ubyte.gz")))).toBe(SUMS.testImages);
   });
 
   it("throws on a checksum mismatch and leaves no file behind", async () => {
     const dir = join(tmp, "mismatch");
-    const wrong = { ...SUMS, testLabels: "0123456789abcdef0123456789abcdef" };
+    const wrong = { ...SUMS, testLabels: WRONG };
     await expect(downloadMnist({ cacheDir: dir, baseUrl: `${base}/good/`, checksums: wrong })).rejects.toThrow(
       new RegExp(
         `checksum mismatch for t10k-labels-idx1-ubyte\\.gz from ${base}/good/t10k-labels-idx1-ubyte\\.gz: ` +
-          `expected md5 0123456789abcdef0123456789abcdef, got ${SUMS.testLabels} \\(${FILES["t10k-labels-idx1-ubyte.gz"].length} bytes\\)`,
+          `expected SHA-256 ${WRONG}, got ${SUMS.testLabels} \\(${FILES["t10k-labels-idx1-ubyte.gz"].length} bytes\\)`,
       ),
     );
     const left = await readdir(dir);
@@ -170,12 +176,12 @@ describe("downloadMnist", () => {
     };
     // The tiny files are not the real MNIST, so the default checksums reject them.
     await expect(downloadMnist({ cacheDir: join(tmp, "defaults"), baseUrl: `${base}/good/`, fetch: counting })).rejects.toThrow(
-      new RegExp(`checksum mismatch for train-images-idx3-ubyte\\.gz .*expected md5 ${MNIST_MD5.trainImages}`),
+      new RegExp(`checksum mismatch for train-images-idx3-ubyte\\.gz .*expected SHA-256 ${MNIST_SHA256.trainImages}, got ${SUMS.trainImages}`),
     );
     expect(asked).toEqual([`${base}/good/train-images-idx3-ubyte.gz`]);
     expect(MNIST_BASE_URL).toBe("https://ossci-datasets.s3.amazonaws.com/mnist/");
     await expect(downloadMnist({ cacheDir: join(tmp, "x"), baseUrl: `${base}/good/`, checksums: { trainImages: "abc" } })).rejects.toThrow(
-      /checksums\.trainImages must be an md5 of 32 hex digits, got "abc"/,
+      /checksums\.trainImages must be a SHA-256 of 64 hex digits, got "abc"/,
     );
   });
 });
@@ -185,6 +191,37 @@ describe("fetchMnistBytes", () => {
     const bytes = await fetchMnistBytes({ baseUrl: `${base}/good/`, checksums: SUMS });
     const m = await loadMnistFromBytes(bytes, { source: "local server" });
     expect([m.train.count, m.test.count, m.source]).toEqual([4, 2, "local server"]);
-    await expect(fetchMnistBytes({ baseUrl: `${base}/broken/`, checksums: SUMS })).rejects.toThrow(/checksum mismatch for t10k-labels-idx1-ubyte\.gz/);
+    // The mirror truncates one file: the message names it, the SHA-256 expected and the one received.
+    const truncated = FILES["t10k-labels-idx1-ubyte.gz"].slice(0, -3);
+    await expect(fetchMnistBytes({ baseUrl: `${base}/broken/`, checksums: SUMS })).rejects.toThrow(
+      new RegExp(
+        `checksum mismatch for t10k-labels-idx1-ubyte\\.gz from ${base}/broken/t10k-labels-idx1-ubyte\\.gz: ` +
+          `expected SHA-256 ${SUMS.testLabels}, got ${sha256(truncated)} \\(${truncated.length} bytes\\); .*not kept`,
+      ),
+    );
+  });
+
+  it("takes checksums in either case, and refuses an md5 or anything but 64 hex digits", async () => {
+    const upper = { ...SUMS, trainImages: SUMS.trainImages.toUpperCase() };
+    expect(sha256((await fetchMnistBytes({ baseUrl: `${base}/good/`, checksums: upper })).trainImages)).toBe(SUMS.trainImages);
+    const before = hits.length;
+    for (const bad of ["f68b3c2dcbeaaa9fbdd348bbdeb94873", `${WRONG}0`, WRONG.replace("0", "g"), ""]) {
+      await expect(fetchMnistBytes({ baseUrl: `${base}/good/`, checksums: { testImages: bad } })).rejects.toThrow(
+        `checksums.testImages must be a SHA-256 of 64 hex digits, got ${JSON.stringify(bad)}`,
+      );
+    }
+    expect(hits.length).toBe(before); // rejected before any request
+  });
+
+  it("says so when the engine has no WebCrypto, before any request", async () => {
+    const before = hits.length;
+    vi.stubGlobal("crypto", undefined);
+    try {
+      await expect(fetchMnistBytes({ baseUrl: `${base}/good/`, checksums: SUMS })).rejects.toThrow(/no WebCrypto \(crypto\.subtle\) in this engine.*secure contexts/);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(hits.length).toBe(before);
+    expect(typeof globalThis.crypto.subtle.digest).toBe("function");
   });
 });

@@ -1,20 +1,24 @@
-// Fetching the four MNIST .gz files from a mirror, each checked against its published md5
-// before anything is kept. downloadMnist caches them in a directory (Node: temp file +
-// rename, so a crash or a bad download never leaves a damaged file under the real name);
-// fetchMnistBytes returns them in memory (browsers), ready for loadMnistFromBytes.
-import { md5Hex } from "./md5.js";
+// Fetching the four MNIST .gz files from a mirror, each checked against the SHA-256 pinned
+// here before anything is kept (WebCrypto's crypto.subtle.digest, the same in Node and in
+// browsers). downloadMnist caches them in a directory (Node: temp file + rename, so a crash
+// or a bad download never leaves a damaged file under the real name); fetchMnistBytes
+// returns them in memory (browsers), ready for loadMnistFromBytes.
 import { MNIST_FILES, type MnistBytes, type MnistFileKey } from "./mnist.js";
 import { dirPath, nodeFs, nodePath } from "./node.js";
 
 /** The PyTorch project's public S3 mirror of LeCun's files (the original site often refuses). */
 export const MNIST_BASE_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/";
 
-/** md5 of the original .gz files (identical on every faithful mirror). */
-export const MNIST_MD5: Readonly<Record<MnistFileKey, string>> = {
-  trainImages: "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-  trainLabels: "d53e105ee54ea40749a09fcbcd1e9432",
-  testImages: "9fb629c4189551a2d022fa330f9573f3",
-  testLabels: "ec29112dd5afa0611ce80d1b7f02629c",
+/**
+ * SHA-256 of the original .gz files (identical on every faithful mirror). No mirror publishes
+ * SHA-256s: these are the digests of the files torchvision pins by md5 (f68b3c2d...,
+ * d53e105e..., 9fb629c4..., ec29112d..., in this order).
+ */
+export const MNIST_SHA256: Readonly<Record<MnistFileKey, string>> = {
+  trainImages: "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+  trainLabels: "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+  testImages: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+  testLabels: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 };
 
 /** What is needed of fetch(); the global fetch fits. */
@@ -30,7 +34,7 @@ export interface FetchMnistOptions {
   baseUrl?: string;
   /** Default: the global fetch. */
   fetch?: FetchLike;
-  /** Expected md5 per file (32 hex digits); missing entries default to MNIST_MD5. */
+  /** Expected SHA-256 per file (64 hex digits); missing entries default to MNIST_SHA256. */
   checksums?: Partial<Record<MnistFileKey, string>>;
 }
 
@@ -47,7 +51,8 @@ export interface DownloadedFile {
   path: string;
   url: string;
   bytes: number;
-  md5: string;
+  /** SHA-256, 64 lowercase hex digits. */
+  sha256: string;
   /** False when a file with the right checksum was already in the cache. */
   fetched: boolean;
 }
@@ -71,18 +76,45 @@ function resolveOptions(options: FetchMnistOptions) {
   if (typeof fetchFn !== "function") throw new Error("batchnorm-wasm: no fetch() in this engine; pass options.fetch");
   const checksums = {} as Record<MnistFileKey, string>;
   for (const k of KEYS) {
-    const sum = options.checksums?.[k] ?? MNIST_MD5[k];
-    if (typeof sum !== "string" || !/^[0-9a-fA-F]{32}$/.test(sum)) {
-      throw new Error(`batchnorm-wasm: checksums.${k} must be an md5 of 32 hex digits, got ${JSON.stringify(sum)}`);
+    const sum = options.checksums?.[k] ?? MNIST_SHA256[k];
+    if (typeof sum !== "string" || !/^[0-9a-fA-F]{64}$/.test(sum)) {
+      throw new Error(`batchnorm-wasm: checksums.${k} must be a SHA-256 of 64 hex digits, got ${JSON.stringify(sum)}`);
     }
     checksums[k] = sum.toLowerCase();
   }
   const url = (k: MnistFileKey) => (base.endsWith("/") ? base : base + "/") + gzName(k);
-  return { url, fetchFn, checksums };
+  return { url, fetchFn, checksums, subtle: webCrypto() };
 }
 
-/** Fetches one file and checks its md5; throws (keeping nothing) on any failure. */
-async function fetchVerified(url: string, name: string, expectedMd5: string, fetchFn: FetchLike): Promise<{ bytes: Uint8Array; md5: string }> {
+/** WebCrypto's digests; checked before anything is fetched. */
+function webCrypto(): SubtleCrypto {
+  const subtle = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
+  if (!subtle) {
+    throw new Error(
+      "batchnorm-wasm: no WebCrypto (crypto.subtle) in this engine to check the downloads with; " +
+        "browsers offer it only in secure contexts (https: or localhost), Node.js from version 19 (20 is required)",
+    );
+  }
+  return subtle;
+}
+
+async function sha256Hex(subtle: SubtleCrypto, bytes: Uint8Array): Promise<string> {
+  // Both callers pass bytes on an ArrayBuffer (fetch's arrayBuffer(), fs.readFile), never a
+  // SharedArrayBuffer, which digest() refuses.
+  const digest = new Uint8Array(await subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  let hex = "";
+  for (const b of digest) hex += b.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/** Fetches one file and checks its SHA-256; throws (keeping nothing) on any failure. */
+async function fetchVerified(
+  url: string,
+  name: string,
+  expectedSha256: string,
+  fetchFn: FetchLike,
+  subtle: SubtleCrypto,
+): Promise<{ bytes: Uint8Array; sha256: string }> {
   let bytes: Uint8Array;
   try {
     const response = await fetchFn(url);
@@ -94,26 +126,26 @@ async function fetchVerified(url: string, name: string, expectedMd5: string, fet
     const why = e instanceof Error ? e.message : String(e);
     throw new Error(`batchnorm-wasm: could not download ${name} from ${url}: ${why}`);
   }
-  const md5 = md5Hex(bytes);
-  if (md5 !== expectedMd5) {
+  const sha256 = await sha256Hex(subtle, bytes);
+  if (sha256 !== expectedSha256) {
     throw new Error(
-      `batchnorm-wasm: checksum mismatch for ${name} from ${url}: expected md5 ${expectedMd5}, got ${md5} (${bytes.length} bytes); ` +
+      `batchnorm-wasm: checksum mismatch for ${name} from ${url}: expected SHA-256 ${expectedSha256}, got ${sha256} (${bytes.length} bytes); ` +
         "the download is damaged or the mirror serves a different file, so it was not kept",
     );
   }
-  return { bytes, md5 };
+  return { bytes, sha256 };
 }
 
-/** The four MNIST .gz files fetched into memory and md5-checked (browsers or Node). */
+/** The four MNIST .gz files fetched into memory and SHA-256-checked (browsers or Node). */
 export async function fetchMnistBytes(options: FetchMnistOptions = {}): Promise<MnistBytes> {
-  const { url, fetchFn, checksums } = resolveOptions(options);
+  const { url, fetchFn, checksums, subtle } = resolveOptions(options);
   const out = {} as MnistBytes;
-  for (const k of KEYS) out[k] = (await fetchVerified(url(k), gzName(k), checksums[k], fetchFn)).bytes;
+  for (const k of KEYS) out[k] = (await fetchVerified(url(k), gzName(k), checksums[k], fetchFn, subtle)).bytes;
   return out;
 }
 
 /**
- * Makes sure `cacheDir` holds the four MNIST .gz files with the expected md5s (Node only):
+ * Makes sure `cacheDir` holds the four MNIST .gz files with the expected SHA-256s (Node only):
  * files already there with the right checksum are kept, others are fetched from `baseUrl`,
  * checked, and written atomically. A file that fails its check is never kept: the call
  * throws, and a damaged cached copy of it is removed.
@@ -123,7 +155,7 @@ export async function downloadMnist(options: DownloadMnistOptions): Promise<Down
   if (options === null || typeof options !== "object" || options.cacheDir === undefined) {
     throw new Error("batchnorm-wasm: downloadMnist({ cacheDir }) needs a directory to keep the files in");
   }
-  const { url, fetchFn, checksums } = resolveOptions(options);
+  const { url, fetchFn, checksums, subtle } = resolveOptions(options);
   const log = options.log ?? (() => {});
   const fs = await nodeFs(what);
   const path = await nodePath(what);
@@ -141,18 +173,18 @@ export async function downloadMnist(options: DownloadMnistOptions): Promise<Down
       if ((e as { code?: string }).code !== "ENOENT") throw e;
     }
     if (cached) {
-      const sum = md5Hex(cached);
+      const sum = await sha256Hex(subtle, cached);
       if (sum === checksums[k]) {
-        files[k] = { name, path: dest, url: url(k), bytes: cached.length, md5: sum, fetched: false };
-        log(`${name}: already in ${dir}, md5 ok`);
+        files[k] = { name, path: dest, url: url(k), bytes: cached.length, sha256: sum, fetched: false };
+        log(`${name}: already in ${dir}, SHA-256 ok`);
         continue;
       }
-      log(`${name}: cached copy has md5 ${sum}, expected ${checksums[k]}; fetching again`);
+      log(`${name}: cached copy has SHA-256 ${sum}, expected ${checksums[k]}; fetching again`);
     }
     log(`${name}: fetching ${url(k)}`);
-    let got: { bytes: Uint8Array; md5: string };
+    let got: { bytes: Uint8Array; sha256: string };
     try {
-      got = await fetchVerified(url(k), name, checksums[k], fetchFn);
+      got = await fetchVerified(url(k), name, checksums[k], fetchFn, subtle);
     } catch (e) {
       if (cached) await fs.rm(dest, { force: true }); // known bad: do not leave it for loadMnist
       throw e;
@@ -165,8 +197,8 @@ export async function downloadMnist(options: DownloadMnistOptions): Promise<Down
       await fs.rm(tmp, { force: true });
       throw e;
     }
-    files[k] = { name, path: dest, url: url(k), bytes: got.bytes.length, md5: got.md5, fetched: true };
-    log(`${name}: saved ${got.bytes.length} bytes, md5 ok`);
+    files[k] = { name, path: dest, url: url(k), bytes: got.bytes.length, sha256: got.sha256, fetched: true };
+    log(`${name}: saved ${got.bytes.length} bytes, SHA-256 ok`);
   }
   return { dir, files };
 }
