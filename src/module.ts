@@ -158,6 +158,26 @@ export abstract class Layer implements Module {
   }
 }
 
+/**
+ * Checks a state dict of Float32Array entries against the PyTorch shapes a layer expects:
+ * no unknown or missing key, the right type, length and finite values. Throws naming the
+ * key; changes nothing.
+ */
+export function checkFloatState(where: string, sd: unknown, shapes: Record<string, number[]>): asserts sd is Record<string, Float32Array> {
+  if (sd === null || typeof sd !== "object") throw new Error(`${where}: expected an object of Float32Arrays, got ${sd === null ? "null" : typeof sd}`);
+  for (const key of Object.keys(sd)) {
+    if (!(key in shapes)) throw new Error(`${where}: unexpected key "${key}" (expected ${Object.keys(shapes).join(", ")})`);
+  }
+  for (const [key, shape] of Object.entries(shapes)) {
+    const v = (sd as Record<string, unknown>)[key];
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (v === undefined) throw new Error(`${where}: missing key "${key}"`);
+    if (!(v instanceof Float32Array)) throw new Error(`${where}: "${key}" must be a Float32Array of length ${n}, got ${(v as object)?.constructor?.name ?? typeof v}`);
+    if (v.length !== n) throw new Error(`${where}: "${key}" must have length ${n} (shape [${shape.join(", ")}]), got ${v.length}`);
+    checkFinite(where, key, v);
+  }
+}
+
 /** Throws naming `key` and the index of the first NaN or infinite value of a loaded state entry. */
 export function checkFinite(where: string, key: string, v: Float32Array): void {
   for (let i = 0; i < v.length; i++) {

@@ -93,3 +93,17 @@ export function maxRelErr(got: Arr, want: Arr, floor = 1e-30): number {
   }
   return worst;
 }
+
+/** A small separable problem: class i % classes is a Gaussian blob (spread 0.7) around a random centre. */
+export function blobs(n: number, features: number, classes: number, seed: number) {
+  const r = rng(seed);
+  const centres = Array.from({ length: classes }, () => r.array(features, 2));
+  const x = new Float32Array(n * features);
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % classes;
+    y[i] = c;
+    for (let j = 0; j < features; j++) x[i * features + j] = centres[c][j] + 0.7 * r.normal();
+  }
+  return { x, y, shape: [n, features] as [number, number] };
+}

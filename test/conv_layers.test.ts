@@ -75,7 +75,7 @@ describe("Conv2d", () => {
     expect(() => new Conv2d(3, 4, 3, { padding: -1 })).toThrow(/Conv2d: padding must be an integer >= 0/);
     expect(() => new Conv2d(3, 4, 3, { padding: "full" as never })).toThrow(/Conv2d: padding must be/);
     expect(() => new Conv2d(3, 4, 3, { strides: 2 } as never)).toThrow(/unknown option "strides" \(did you mean "stride"\?\)/);
-    expect(() => new Conv2d(3, 4, 5).forward(randn([1, 3, 4, 4], 6))).toThrow("Conv2d(3 -> 4, 5x5): the 5x5 kernel (with dilation) is larger than the padded 4x4 input ([1, 3, 4, 4])");
+    expect(() => new Conv2d(3, 4, 5).forward(randn([1, 3, 4, 4], 6))).toThrow("Conv2d(3 -> 4, 5x5): the 5x5 window is larger than the padded 4x4 input ([1, 3, 4, 4])");
     expect(() => new Conv2d(3, 4, 3).forward(randn([1, 4, 8, 8], 7))).toThrow("Conv2d(3 -> 4, 3x3): expected input [N, 3, H, W], got [1, 4, 8, 8]");
     const model = new Sequential([new Conv2d(3, 8, 3, { padding: 1 }), new BatchNorm2d(8), new Conv2d(4, 8, 1)]);
     expect(() => model.forward(randn([2, 3, 6, 6], 8))).toThrow("Sequential: layer 2 (Conv2d(4 -> 8, 1x1)) expects input [N, 4, H, W], got [2, 8, 6, 6]");

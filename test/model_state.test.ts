@@ -15,24 +15,11 @@ import { Sequential } from "../src/layers/sequential.js";
 import { tensor } from "../src/tensor.js";
 import { evaluate } from "../src/training/evaluate.js";
 import { fit } from "../src/training/fit.js";
-import { rng } from "./check.js";
+import { blobs, rng } from "./check.js";
 
 beforeAll(async () => {
   await init();
 });
-
-function blobs(n: number, features: number, classes: number, seed: number) {
-  const r = rng(seed);
-  const centres = Array.from({ length: classes }, () => r.array(features, 2));
-  const x = new Float32Array(n * features);
-  const y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % classes;
-    y[i] = c;
-    for (let j = 0; j < features; j++) x[i * features + j] = centres[c][j] + 0.7 * r.normal();
-  }
-  return { x, y, shape: [n, features] as [number, number] };
-}
 
 /** Every entry of a state dict, as plain numbers (BigInt counters included). */
 const snapshot = (sd: StateDict) => Object.fromEntries(Object.entries(sd).map(([k, v]) => [k, Array.from(v as ArrayLike<number | bigint>, Number)]));

@@ -15,25 +15,11 @@ import { Sequential } from "../src/layers/sequential.js";
 import { fromSafetensors, toSafetensors } from "../src/serialize/safetensors.js";
 import { tensor, zeros } from "../src/tensor.js";
 import { fit } from "../src/training/fit.js";
-import { expectClose, rng } from "./check.js";
+import { blobs, expectClose, rng } from "./check.js";
 
 beforeAll(async () => {
   await init();
 });
-
-/** A small separable problem: class c is a Gaussian blob around a random centre. */
-function blobs(n: number, features: number, classes: number, seed: number) {
-  const r = rng(seed);
-  const centres = Array.from({ length: classes }, () => r.array(features, 2));
-  const x = new Float32Array(n * features);
-  const y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % classes;
-    y[i] = c;
-    for (let j = 0; j < features; j++) x[i * features + j] = centres[c][j] + 0.7 * r.normal();
-  }
-  return { x, y, shape: [n, features] as [number, number] };
-}
 
 function mlp(seed: number): Sequential {
   return new Sequential([

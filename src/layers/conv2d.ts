@@ -8,10 +8,10 @@
 // [OC, KH, KW, C] (channelsLast); state dicts always hold PyTorch's [OC, C, KH, KW].
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import { checkFinite, type GradTarget, Layer, Parameter, type StateDict } from "../module.js";
+import { checkFloatState, type GradTarget, Layer, Parameter, type StateDict } from "../module.js";
 import type { DataFormat } from "../ops/bn.js";
 import {
-  type ConvGeometry, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, convAxis, convScratchBytes, nhwcOf, outShapeOf, type Padding,
+  type ConvGeometry, conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, convScratchBytes, nhwcOf, outShapeOf, type Padding, windowGeometry,
 } from "../ops/conv.js";
 import { boolOption, checkOptions, describe } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
@@ -141,17 +141,8 @@ export class Conv2d extends Layer {
   /** The geometry for an input shape, or an error naming what does not fit. */
   private geometryOf(shape: Shape): ConvGeometry {
     if (this.geom && this.geomShape && sameShape(shape, this.geomShape)) return this.geom;
-    const expected = this.expectedInput(shape);
-    if (expected) throw new Error(`${this}: expected input ${expected}, got ${fmt(shape)}`);
-    if (shape.includes(0)) throw new Error(`${this}: expected an input without empty dimensions, got ${fmt(shape)}`);
-    const [N, H, W, C] = nhwcOf(shape, this.dataFormat);
-    const [KH, KW] = this.kernelSize, [SH, SW] = this.stride, [DH, DW] = this.dilation;
-    const h = convAxis(H, KH, SH, DH, this.padding[0]);
-    const w = convAxis(W, KW, SW, DW, this.padding[1]);
-    if (h.out < 1 || w.out < 1) {
-      throw new Error(`${this}: the ${(KH - 1) * DH + 1}x${(KW - 1) * DW + 1} kernel (with dilation) is larger than the padded ${H}x${W} input (${fmt(shape)})`);
-    }
-    const g: ConvGeometry = { N, H, W, C, OH: h.out, OW: w.out, OC: this.outChannels, KH, KW, SH, SW, DH, DW, PT: h.padBefore, PL: w.padBefore };
+    const win = { kernel: this.kernelSize, stride: this.stride, dilation: this.dilation, padding: this.padding };
+    const g = windowGeometry(this, shape, this.dataFormat, win, this.outChannels, this.expectedInput(shape));
     const bytes = convScratchBytes(this.backend, this.desc, g, this.dataFormat);
     this.scratch = this.bufs.get("scratch", [Math.max(4, Math.ceil(bytes / 4))]);
     this.geom = g;
@@ -233,21 +224,9 @@ export class Conv2d extends Layer {
   /** Loads "weight" ([OC, C, KH, KW], PyTorch's order) and "bias"; checks everything before changing anything. */
   loadStateDict(sd: StateDict): void {
     this.assertUsable("loadStateDict");
-    if (sd === null || typeof sd !== "object") throw new Error(`${this}.loadStateDict: expected an object of Float32Arrays, got ${describe(sd)}`);
-    const shapes = this.stateShapes();
-    for (const key of Object.keys(sd)) {
-      if (!(key in shapes)) throw new Error(`${this}.loadStateDict: unexpected key "${key}" (expected ${Object.keys(shapes).join(", ")})`);
-    }
-    for (const [key, shape] of Object.entries(shapes)) {
-      const v = sd[key];
-      const n = shape.reduce((a, b) => a * b, 1);
-      if (v === undefined) throw new Error(`${this}.loadStateDict: missing key "${key}"`);
-      if (!(v instanceof Float32Array)) throw new Error(`${this}.loadStateDict: "${key}" must be a Float32Array of length ${n}, got ${describe(v)}`);
-      if (v.length !== n) throw new Error(`${this}.loadStateDict: "${key}" must have length ${n} (shape ${fmt(shape)}), got ${v.length}`);
-      checkFinite(`${this}.loadStateDict`, key, v);
-    }
-    this.setWeightFromTorch(sd.weight as Float32Array);
-    if (this.bias) this.bias.value.data.set(sd.bias as Float32Array);
+    checkFloatState(`${this}.loadStateDict`, sd, this.stateShapes());
+    this.setWeightFromTorch(sd.weight);
+    if (this.bias) this.bias.value.data.set(sd.bias);
   }
 
   /** The weights in PyTorch's [OC, C, KH, KW] order (a copy). */

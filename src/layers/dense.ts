@@ -3,7 +3,7 @@
 // db += sum_rows dY and returns dX = dY W. All three are wasm kernels on pointers.
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import { checkFinite, type GradTarget, Layer, Parameter, type StateDict } from "../module.js";
+import { checkFloatState, type GradTarget, Layer, Parameter, type StateDict } from "../module.js";
 import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 import { linearBackwardInput, linearBackwardParams, linearForward } from "../ops/matmul.js";
 import { boolOption, checkOptions } from "../options.js";
@@ -148,21 +148,9 @@ export class Dense extends Layer {
   /** Loads "weight" (and "bias"); checks every entry before changing anything. */
   loadStateDict(sd: StateDict): void {
     this.assertUsable("loadStateDict");
-    const shapes = this.stateShapes();
-    if (sd === null || typeof sd !== "object") throw new Error(`${this}.loadStateDict: expected an object of Float32Arrays, got ${sd === null ? "null" : typeof sd}`);
-    for (const key of Object.keys(sd)) {
-      if (!(key in shapes)) throw new Error(`${this}.loadStateDict: unexpected key "${key}" (expected ${Object.keys(shapes).join(", ")})`);
-    }
-    for (const [key, shape] of Object.entries(shapes)) {
-      const v = sd[key];
-      const n = shape.reduce((a, b) => a * b, 1);
-      if (v === undefined) throw new Error(`${this}.loadStateDict: missing key "${key}"`);
-      if (!(v instanceof Float32Array)) throw new Error(`${this}.loadStateDict: "${key}" must be a Float32Array of length ${n}, got ${v.constructor.name}`);
-      if (v.length !== n) throw new Error(`${this}.loadStateDict: "${key}" must have length ${n} (shape ${fmt(shape)}), got ${v.length}`);
-      checkFinite(`${this}.loadStateDict`, key, v);
-    }
-    this.weight.value.data.set(sd.weight as Float32Array);
-    if (this.bias) this.bias.value.data.set(sd.bias as Float32Array);
+    checkFloatState(`${this}.loadStateDict`, sd, this.stateShapes());
+    this.weight.value.data.set(sd.weight);
+    if (this.bias) this.bias.value.data.set(sd.bias);
   }
 
   /** Releases every tensor this layer owns. */

@@ -6,7 +6,7 @@ import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import { type GradTarget, Layer } from "../module.js";
 import type { DataFormat } from "../ops/bn.js";
-import { type ConvGeometry, convAxis, nhwcOf, outShapeOf, type Padding } from "../ops/conv.js";
+import { type ConvGeometry, nhwcOf, outShapeOf, type Padding, windowGeometry } from "../ops/conv.js";
 import { avgPoolBackward, avgPoolForward, globalAvgPoolBackward, globalAvgPoolForward, maxPoolBackward, maxPoolForward } from "../ops/pool.js";
 import { boolOption, checkOptions, describe } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
@@ -89,15 +89,8 @@ abstract class WindowPool2d extends Layer {
 
   protected geometryOf(shape: Shape): ConvGeometry {
     if (this.geom && this.geomShape && sameShape(shape, this.geomShape)) return this.geom;
-    const expected = this.expectedInput(shape);
-    if (expected) throw new Error(`${this}: expected input ${expected}, got ${fmt(shape)}`);
-    if (shape.includes(0)) throw new Error(`${this}: expected an input without empty dimensions, got ${fmt(shape)}`);
-    const [N, H, W, C] = nhwcOf(shape, this.dataFormat);
-    const [KH, KW] = this.kernelSize, [SH, SW] = this.stride;
-    const h = convAxis(H, KH, SH, 1, this.padding[0]);
-    const w = convAxis(W, KW, SW, 1, this.padding[1]);
-    if (h.out < 1 || w.out < 1) throw new Error(`${this}: the ${KH}x${KW} window is larger than the padded ${H}x${W} input (${fmt(shape)})`);
-    this.geom = { N, H, W, C, OH: h.out, OW: w.out, OC: C, KH, KW, SH, SW, DH: 1, DW: 1, PT: h.padBefore, PL: w.padBefore };
+    const win = { kernel: this.kernelSize, stride: this.stride, dilation: [1, 1] as const, padding: this.padding };
+    this.geom = windowGeometry(this, shape, this.dataFormat, win, null, this.expectedInput(shape));
     this.geomShape = [...shape];
     return this.geom;
   }

@@ -36,6 +36,34 @@ export function convAxis(size: number, k: number, stride: number, dilation: numb
   return { out: Math.floor((size + 2 * p - span) / stride) + 1, padBefore: p };
 }
 
+/** A sliding window's size, strides, dilations and padding per axis (a convolution's or a pool's). */
+export interface Window {
+  kernel: readonly [number, number];
+  stride: readonly [number, number];
+  dilation: readonly [number, number];
+  padding: readonly [number | "valid" | "same", number | "valid" | "same"];
+}
+
+/**
+ * The geometry of a window sliding over an input of `shape` (4-D in the layout), giving OC
+ * output channels (null: as many as it reads), or an error naming `owner` and what does not
+ * fit: `expected` (the owner's description of its input, when the shape is not one), an empty
+ * dimension, or a window larger than the padded input.
+ */
+export function windowGeometry(owner: object, shape: Shape, dataFormat: DataFormat, win: Window, OC: number | null, expected: string | null): ConvGeometry {
+  if (expected) throw new Error(`${String(owner)}: expected input ${expected}, got ${fmt(shape)}`);
+  if (shape.includes(0)) throw new Error(`${String(owner)}: expected an input without empty dimensions, got ${fmt(shape)}`);
+  const [N, H, W, C] = nhwcOf(shape, dataFormat);
+  const [KH, KW] = win.kernel, [SH, SW] = win.stride, [DH, DW] = win.dilation;
+  const h = convAxis(H, KH, SH, DH, win.padding[0]);
+  const w = convAxis(W, KW, SW, DW, win.padding[1]);
+  if (h.out < 1 || w.out < 1) {
+    const span = `${(KH - 1) * DH + 1}x${(KW - 1) * DW + 1}`;
+    throw new Error(`${String(owner)}: the ${span} ${DH > 1 || DW > 1 ? "window (with dilation)" : "window"} is larger than the padded ${H}x${W} input (${fmt(shape)})`);
+  }
+  return { N, H, W, C, OH: h.out, OW: w.out, OC: OC ?? C, KH, KW, SH, SW, DH, DW, PT: h.padBefore, PL: w.padBefore };
+}
+
 /** Dimensions of x in N, H, W, C order for the layout. */
 export function nhwcOf(shape: Shape, dataFormat: DataFormat): [number, number, number, number] {
   const [a, b, c, d] = shape;
