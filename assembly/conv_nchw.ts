@@ -15,7 +15,7 @@
 // Splitting the work (threads): as in NHWC, output pixels [p0, p1) of N*OH*OW for forward
 // and backward_filter (tiles never cross an image), images [n0, n1) for backward_input.
 import {
-  inC, inH, inW, isPointwise, LAYOUT_NCHW, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, xStride, yStride, zeroF32,
+  inC, inH, inW, isPointwise, LAYOUT_NCHW, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride, zeroF32,
 } from "./conv";
 import { A_COLS, A_PACKED, A_ROWS, ACT_NONE, B_COLS, B_ROWS, gemm, INIT_LOAD, INIT_ZERO, packOperandA } from "./gemm";
 import { gatherNchw, scatterNchw } from "./im2col";
@@ -89,8 +89,8 @@ export function conv2d_backward_filter_nchw(dw: usize, db: usize, dy: usize, x: 
     if (isPointwise()) {
       gemm(dw, inC, dyn + (<usize>qa << 2), ohw, A_ROWS, xn + (<usize>qa << 2), inH * inW, B_COLS, outC, inC, qb - qa, INIT_LOAD, 0, ACT_NONE);
     } else {
-      for (let q = qa; q < qb; q += tilePix) {
-        const cols = min(tilePix, qb - q);
+      for (let q = qa; q < qb; q += tilePixW) {
+        const cols = min(tilePixW, qb - q);
         gatherNchw(scratch, xn, q, cols);
         gemm(dw, patchK, dyn + (<usize>q << 2), ohw, A_ROWS, scratch, cols, B_COLS, outC, patchK, cols, INIT_LOAD, 0, ACT_NONE);
       }

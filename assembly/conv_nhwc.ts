@@ -18,7 +18,7 @@
 // backward_input computes images [n0, n1): a tile scatters into the input rows of its
 // neighbours, so two workers on the same image would add into the same dx.
 import {
-  inC, inH, inW, isPointwise, LAYOUT_NHWC, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, xStride, yStride, zeroF32,
+  inC, inH, inW, isPointwise, LAYOUT_NHWC, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride, zeroF32,
 } from "./conv";
 import { A_COLS, A_ROWS, ACT_NONE, B_COLS, B_PACKED, B_ROWS, gemm, INIT_BIAS, INIT_LOAD, INIT_ZERO, packOperandB, sumRowsAcc } from "./gemm";
 import { gatherNhwc, scatterNhwc } from "./im2col";
@@ -84,8 +84,8 @@ export function conv2d_backward_filter_nhwc(dw: usize, db: usize, dy: usize, x: 
     gemm(dw, inC, dy + pixelOffset(p0, yStride), yStride, A_COLS, x + pixelOffset(p0, xStride), xStride, B_ROWS, outC, inC, p1 - p0, INIT_LOAD, 0, ACT_NONE);
     return;
   }
-  for (let p = p0; p < p1; p += tilePix) {
-    const rows = min(tilePix, p1 - p);
+  for (let p = p0; p < p1; p += tilePixW) {
+    const rows = min(tilePixW, p1 - p);
     gatherNhwc(scratch, x, p, rows);
     gemm(dw, patchK, dy + pixelOffset(p, yStride), yStride, A_COLS, scratch, patchK, B_ROWS, outC, patchK, rows, INIT_LOAD, 0, ACT_NONE);
   }
