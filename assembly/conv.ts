@@ -9,7 +9,7 @@
 //     NHWC: floats from one pixel to the next of x and dx (>= C), of y and dy (>= OC);
 //     NCHW: floats from one image to the next of x and dx (>= C*H*W), of y and dy (>= OC*OH*OW).
 // The output pixel (oh, ow) reads the input at ih = oh*SH - PT + kh*DH, iw = ow*SW - PL + kw*DW.
-import { PACK_UNIT } from "./gemm";
+import { PACK_UNIT, packedSizeB } from "./gemm";
 
 export const CONV_N = 0;
 export const CONV_H = 1;
@@ -39,11 +39,20 @@ export let xStride = 0, yStride = 0;
 export let patchK = 0;
 /** Output pixels per tile: the patch tile (tilePix x patchK floats) fits the scratch. */
 export let tilePix = 0;
+/** Output pixels per tile of backward_filter (deeper: each tile reads and writes all of dW). */
+export let tilePixW = 0;
+/** Byte offset in the scratch of the weights packed for the GEMM, after the patch tile. */
+export let packedWOffset: usize = 0;
 
 // Bytes of patches (or columns) a tile may hold: the A block of the GEMM stays in L2.
 const TILE_BUDGET: i32 = 256 << 10;
 // Output pixels per tile at most (small K): the GEMM's row block.
 const TILE_MAX: i32 = 256;
+// backward_filter's tiles are the depth of its products, dW[OC, K] += dY_tile^T . patches:
+// every tile loads and stores all of dW (884 KiB for 3x3 128->192), so deeper tiles (1 MiB
+// of patches) amortize that traffic (measured up to ~10% faster than 256 KiB tiles).
+const TILE_BUDGET_W: i32 = 1024 << 10;
+const TILE_MAX_W: i32 = 1024;
 
 @inline function field(desc: usize, i: i32): i32 {
   return load<i32>(desc + (<usize>i << 2));
@@ -67,14 +76,16 @@ export function readDesc(desc: usize, layout: i32): void {
   if (layout == LAYOUT_NHWC && (xStride < inC || yStride < outC)) unreachable();
   if (layout == LAYOUT_NCHW && (xStride < inC * inH * inW || yStride < outC * outH * outW)) unreachable();
   patchK = kerH * kerW * inC;
-  tilePix = tilePixels(patchK);
+  tilePix = tilePixels(patchK, TILE_BUDGET, TILE_MAX);
+  tilePixW = tilePixels(patchK, TILE_BUDGET_W, TILE_MAX_W);
+  packedWOffset = <usize>tilePix * patchK * 4;
 }
 
 // Output pixels per tile for patches of depth k: a multiple of the GEMM's packing unit
 // (its register tile rows and columns), at least one unit.
-function tilePixels(k: i32): i32 {
-  const fit = TILE_BUDGET / (k << 2);
-  return max(PACK_UNIT, min(TILE_MAX, fit - fit % PACK_UNIT));
+function tilePixels(k: i32, budget: i32, most: i32): i32 {
+  const fit = budget / (k << 2);
+  return max(PACK_UNIT, min(most, fit - fit % PACK_UNIT));
 }
 
 /** True when the convolution is a plain matrix product over pixels: 1 x 1, stride 1, no padding. */
@@ -84,12 +95,16 @@ export function isPointwise(): bool {
 
 /**
  * Bytes of scratch every conv2d kernel of this geometry (either layout) needs, 16-byte
- * aligned by the caller: one tile of patches, at most 256 KiB unless one patch row is
- * deeper than 8,192 floats. Independent of the batch size.
+ * aligned by the caller. Forward and backward_input: one tile of patches (at most 256 KiB
+ * unless one patch row is deeper than 8,192 floats), then the weights packed once per call
+ * for the GEMM (their size, rounded up to whole register tiles); backward_filter: one deeper
+ * tile of patches (at most 1 MiB) over the same bytes. Independent of the batch size.
  */
 export function conv2d_scratch_bytes(desc: usize): i32 {
   readDesc(desc, LAYOUT_ANY);
-  return tilePix * patchK * 4;
+  // The largest of the packings: as B [K, OC] or [OC, K] (NHWC), as A [OC, K] or [K, OC] (NCHW; smaller tiles).
+  const packed = max(packedSizeB(patchK, outC), packedSizeB(outC, patchK));
+  return max(<i32>packedWOffset + packed * 4, tilePixW * patchK * 4);
 }
 
 // dst[0 .. n) = src[0 .. n).
@@ -123,7 +138,17 @@ export function conv2d_scratch_bytes(desc: usize): i32 {
   for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(dst + (<usize>i << 2)) + load<f32>(src + (<usize>i << 2)));
 }
 
-// dst[0 .. n) = 0.
+// dst[0 .. n) = 0. Stores, not memory.fill: V8 calls out to memset for a fill, which costs
+// more than the store loop for the short runs of a patch (C floats per tap).
 @inline export function zeroF32(dst: usize, n: i32): void {
-  memory.fill(dst, 0, <usize>n << 2);
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const z = f32x4.splat(0);
+    for (; i + 8 <= n; i += 8) {
+      v128.store(dst + (<usize>i << 2), z);
+      v128.store(dst + (<usize>i << 2), z, 16);
+    }
+    for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), z);
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
 }

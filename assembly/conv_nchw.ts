@@ -14,8 +14,10 @@
 // A 1 x 1, stride-1, unpadded convolution is one product per image: Y = W . X in place.
 // Splitting the work (threads): as in NHWC, output pixels [p0, p1) of N*OH*OW for forward
 // and backward_filter (tiles never cross an image), images [n0, n1) for backward_input.
-import { inC, inH, inW, isPointwise, LAYOUT_NCHW, nImg, outC, outH, outW, patchK, readDesc, tilePix, xStride, yStride, zeroF32 } from "./conv";
-import { A_COLS, A_ROWS, ACT_NONE, B_COLS, B_ROWS, gemm, INIT_LOAD, INIT_ZERO } from "./gemm";
+import {
+  inC, inH, inW, isPointwise, LAYOUT_NCHW, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride, zeroF32,
+} from "./conv";
+import { A_COLS, A_PACKED, A_ROWS, ACT_NONE, B_COLS, B_ROWS, gemm, INIT_LOAD, INIT_ZERO, packOperandA } from "./gemm";
 import { gatherNchw, scatterNchw } from "./im2col";
 
 /** y = conv(x, w) + b over output pixels [p0, p1) of N*OH*OW (b == 0: no bias). Writes y. */
@@ -23,20 +25,24 @@ export function conv2d_forward_nchw(y: usize, x: usize, w: usize, b: usize, desc
   readDesc(desc, LAYOUT_NCHW);
   const ohw = outH * outW;
   if (p0 < 0 || p1 > nImg * ohw) unreachable();
+  if (p1 <= p0) return;
   // The bias is per row of Y: written first, then the products accumulate onto it.
   const init = b ? INIT_LOAD : INIT_ZERO;
+  // W [OC, K] packed once for all tiles.
+  const wp = scratch + packedWOffset;
+  packOperandA(wp, w, patchK, A_ROWS, outC, patchK);
   for (let p = p0; p < p1;) {
     const n = p / ohw, qa = p - n * ohw, qb = min(ohw, p1 - n * ohw);
     const yn = y + imageOffset(n, yStride), xn = x + imageOffset(n, xStride);
     if (isPointwise()) {
       if (b) fillRows(yn + (<usize>qa << 2), ohw, b, outC, qb - qa);
-      gemm(yn + (<usize>qa << 2), ohw, w, inC, A_ROWS, xn + (<usize>qa << 2), inH * inW, B_ROWS, outC, qb - qa, inC, init, 0, ACT_NONE);
+      gemm(yn + (<usize>qa << 2), ohw, wp, 0, A_PACKED, xn + (<usize>qa << 2), inH * inW, B_ROWS, outC, qb - qa, inC, init, 0, ACT_NONE);
     } else {
       for (let q = qa; q < qb; q += tilePix) {
         const cols = min(tilePix, qb - q);
         gatherNchw(scratch, xn, q, cols);
         if (b) fillRows(yn + (<usize>q << 2), ohw, b, outC, cols);
-        gemm(yn + (<usize>q << 2), ohw, w, patchK, A_ROWS, scratch, cols, B_ROWS, outC, cols, patchK, init, 0, ACT_NONE);
+        gemm(yn + (<usize>q << 2), ohw, wp, 0, A_PACKED, scratch, cols, B_ROWS, outC, cols, patchK, init, 0, ACT_NONE);
       }
     }
     p += qb - qa;
@@ -52,16 +58,20 @@ export function conv2d_backward_input_nchw(dx: usize, dy: usize, w: usize, desc:
   readDesc(desc, LAYOUT_NCHW);
   if (<u32>accumulate > 1 || n0 < 0 || n1 > nImg) unreachable();
   const ohw = outH * outW, hw = inH * inW;
+  if (n1 <= n0) return;
+  // W^T [K, OC] packed once for all tiles.
+  const wp = scratch + packedWOffset;
+  packOperandA(wp, w, patchK, A_COLS, patchK, outC);
   for (let n = n0; n < n1; n++) {
     const dxn = dx + imageOffset(n, xStride), dyn = dy + imageOffset(n, yStride);
     if (isPointwise()) {
-      gemm(dxn, hw, w, inC, A_COLS, dyn, ohw, B_ROWS, inC, hw, outC, accumulate ? INIT_LOAD : INIT_ZERO, 0, ACT_NONE);
+      gemm(dxn, hw, wp, 0, A_PACKED, dyn, ohw, B_ROWS, inC, hw, outC, accumulate ? INIT_LOAD : INIT_ZERO, 0, ACT_NONE);
       continue;
     }
     if (!accumulate) zeroF32(dxn, inC * hw);
     for (let q = 0; q < ohw; q += tilePix) {
       const cols = min(tilePix, ohw - q);
-      gemm(scratch, cols, w, patchK, A_COLS, dyn + (<usize>q << 2), ohw, B_ROWS, patchK, cols, outC, INIT_ZERO, 0, ACT_NONE);
+      gemm(scratch, cols, wp, 0, A_PACKED, dyn + (<usize>q << 2), ohw, B_ROWS, patchK, cols, outC, INIT_ZERO, 0, ACT_NONE);
       scatterNchw(dxn, scratch, q, cols);
     }
   }
@@ -79,8 +89,8 @@ export function conv2d_backward_filter_nchw(dw: usize, db: usize, dy: usize, x: 
     if (isPointwise()) {
       gemm(dw, inC, dyn + (<usize>qa << 2), ohw, A_ROWS, xn + (<usize>qa << 2), inH * inW, B_COLS, outC, inC, qb - qa, INIT_LOAD, 0, ACT_NONE);
     } else {
-      for (let q = qa; q < qb; q += tilePix) {
-        const cols = min(tilePix, qb - q);
+      for (let q = qa; q < qb; q += tilePixW) {
+        const cols = min(tilePixW, qb - q);
         gatherNchw(scratch, xn, q, cols);
         gemm(dw, patchK, dyn + (<usize>q << 2), ohw, A_ROWS, scratch, cols, B_COLS, outC, patchK, cols, INIT_LOAD, 0, ACT_NONE);
       }

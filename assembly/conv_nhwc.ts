@@ -18,24 +18,28 @@
 // backward_input computes images [n0, n1): a tile scatters into the input rows of its
 // neighbours, so two workers on the same image would add into the same dx.
 import {
-  inC, inH, inW, isPointwise, LAYOUT_NHWC, nImg, outC, outH, outW, patchK, readDesc, tilePix, xStride, yStride, zeroF32,
+  inC, inH, inW, isPointwise, LAYOUT_NHWC, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride, zeroF32,
 } from "./conv";
-import { A_COLS, A_ROWS, ACT_NONE, B_COLS, B_ROWS, gemm, INIT_BIAS, INIT_LOAD, INIT_ZERO, sumRowsAcc } from "./gemm";
+import { A_COLS, A_ROWS, ACT_NONE, B_COLS, B_PACKED, B_ROWS, gemm, INIT_BIAS, INIT_LOAD, INIT_ZERO, packOperandB, sumRowsAcc } from "./gemm";
 import { gatherNhwc, scatterNhwc } from "./im2col";
 
 /** y = conv(x, w) + b over output pixels [p0, p1) of N*OH*OW (b == 0: no bias). Writes y. */
 export function conv2d_forward_nhwc(y: usize, x: usize, w: usize, b: usize, desc: usize, p0: i32, p1: i32, scratch: usize): void {
   readDesc(desc, LAYOUT_NHWC);
   if (p0 < 0 || p1 > nImg * outH * outW) unreachable();
+  if (p1 <= p0) return;
   const init = b ? INIT_BIAS : INIT_ZERO;
+  // W^T [K, OC] packed once for all tiles.
+  const wp = scratch + packedWOffset;
+  packOperandB(wp, w, patchK, B_COLS, patchK, outC);
   if (isPointwise()) {
-    if (p1 > p0) gemm(y + pixelOffset(p0, yStride), yStride, x + pixelOffset(p0, xStride), xStride, A_ROWS, w, inC, B_COLS, p1 - p0, outC, inC, init, b, ACT_NONE);
+    gemm(y + pixelOffset(p0, yStride), yStride, x + pixelOffset(p0, xStride), xStride, A_ROWS, wp, 0, B_PACKED, p1 - p0, outC, inC, init, b, ACT_NONE);
     return;
   }
   for (let p = p0; p < p1; p += tilePix) {
     const rows = min(tilePix, p1 - p);
     gatherNhwc(scratch, x, p, rows);
-    gemm(y + pixelOffset(p, yStride), yStride, scratch, patchK, A_ROWS, w, patchK, B_COLS, rows, outC, patchK, init, b, ACT_NONE);
+    gemm(y + pixelOffset(p, yStride), yStride, scratch, patchK, A_ROWS, wp, 0, B_PACKED, rows, outC, patchK, init, b, ACT_NONE);
   }
 }
 
@@ -50,8 +54,11 @@ export function conv2d_backward_input_nhwc(dx: usize, dy: usize, w: usize, desc:
   if (n1 <= n0) return;
   const ohw = outH * outW;
   const p0 = n0 * ohw, p1 = n1 * ohw;
+  // W [OC, K] packed once for all tiles.
+  const wp = scratch + packedWOffset;
+  packOperandB(wp, w, patchK, B_ROWS, outC, patchK);
   if (isPointwise()) {
-    gemm(dx + pixelOffset(p0, xStride), xStride, dy + pixelOffset(p0, yStride), yStride, A_ROWS, w, inC, B_ROWS, p1 - p0, inC, outC, accumulate ? INIT_LOAD : INIT_ZERO, 0, ACT_NONE);
+    gemm(dx + pixelOffset(p0, xStride), xStride, dy + pixelOffset(p0, yStride), yStride, A_ROWS, wp, 0, B_PACKED, p1 - p0, inC, outC, accumulate ? INIT_LOAD : INIT_ZERO, 0, ACT_NONE);
     return;
   }
   if (!accumulate) {
@@ -62,7 +69,7 @@ export function conv2d_backward_input_nhwc(dx: usize, dy: usize, w: usize, desc:
   }
   for (let p = p0; p < p1; p += tilePix) {
     const rows = min(tilePix, p1 - p);
-    gemm(scratch, patchK, dy + pixelOffset(p, yStride), yStride, A_ROWS, w, patchK, B_ROWS, rows, patchK, outC, INIT_ZERO, 0, ACT_NONE);
+    gemm(scratch, patchK, dy + pixelOffset(p, yStride), yStride, A_ROWS, wp, 0, B_PACKED, rows, patchK, outC, INIT_ZERO, 0, ACT_NONE);
     scatterNhwc(dx, scratch, p, rows);
   }
 }
@@ -77,8 +84,8 @@ export function conv2d_backward_filter_nhwc(dw: usize, db: usize, dy: usize, x: 
     gemm(dw, inC, dy + pixelOffset(p0, yStride), yStride, A_COLS, x + pixelOffset(p0, xStride), xStride, B_ROWS, outC, inC, p1 - p0, INIT_LOAD, 0, ACT_NONE);
     return;
   }
-  for (let p = p0; p < p1; p += tilePix) {
-    const rows = min(tilePix, p1 - p);
+  for (let p = p0; p < p1; p += tilePixW) {
+    const rows = min(tilePixW, p1 - p);
     gatherNhwc(scratch, x, p, rows);
     gemm(dw, patchK, dy + pixelOffset(p, yStride), yStride, A_COLS, scratch, patchK, B_ROWS, outC, patchK, rows, INIT_LOAD, 0, ACT_NONE);
   }

@@ -12,31 +12,34 @@
 //   bias_backward_acc: db[N]   += sum_m dY[m,N]                 accumulates into db
 // Every product is one driver, C[R,Q] (+)= A[R,P] B[P,Q] with C's rows ldc apart, blocked
 // after Goto & van de Geijn, "Anatomy of high-performance matrix multiplication" (2008): P
-// in even blocks of at most KC (784 -> 4 x 196), R in blocks of rows (the A block stays in
-// L2), Q in NR-column
+// in even blocks of at most KC (784 -> 4 x 196); R in blocks of MC rows, each packed into
+// MR-row micro-panels p-major (MC x KC x 4 = 128 KiB: stays in L2); Q in NR-column
 // micro-panels of B packed p-major (KC x NR x 4 = 8 KiB: stays in L1 while every row tile
-// of the A block streams past it). The register tile is MR x NR = 4 x 8: per p, 4 splat
-// loads of A, 2 vector loads of B, 8 f32x4.mul + 8 f32x4.add into 8 accumulator locals
-// (wasm SIMD has no FMA; the relaxed-SIMD build fuses each pair with relaxed_madd, see
-// madd4: ~1.2x faster training steps where the CPU has FMA). The p loop is not unrolled:
-// V8's TurboFan emits every load of a loop body first and the arithmetic after it, so an
-// unrolled body keeps 12 or 24 loaded vectors live next to the 8 accumulators and spills
-// them (measured: ~25% slower); one p
-// per iteration is 8 accumulators + 6 loads + 1 product = 15 xmm registers, no spills.
-//   A row-major (X in gemm_nt, dY in gemm_nn): read in place through four row pointers;
-//     blocks of MC rows. Only a partial last row tile is packed (zero-padded).
-//   A read transposed (dY in gemm_tn_acc, A(i,p) = dY[p,i]): packed per block into MR-row
-//     micro-panels (16 KiB: as many rows as fit at this depth). Read in place, the walk
-//     down dY's columns (stride N floats) aliases in L1 for power-of-two N: measured ~5%
-//     slower at N = 512, the same on the MLP's shapes.
-//   B: W read transposed (gemm_nt) is packed with 4 x 4 shuffle transposes, row-major W or
-//     X copied; the last panel is padded with zero columns.
-// Edge tiles run the full 4 x 8 kernel on a scratch tile and copy the valid part. The
-// scratch (~25 KiB) is static data of this module by default, so callers pass none; a
-// threaded build gives each worker's instance its own with gemm_set_scratch. Every C element
-// is a sum in p order (starting from the bias, zero or the accumulated C), the same in both
-// kernels and builds: SIMD and scalar agree bit for bit (the relaxed build fuses the
-// multiply-adds and agrees to rounding).
+// of the A block streams past it). Packing A costs one pass over each A block, reused by
+// every B panel; the register tile reading A in place through four row pointers measured
+// ~10% slower in L1: V8 spends the loop's issue slots on the pointer increments (the loop
+// below is bound by instruction issue, not by the vector units: 6 loads, 16 arithmetic
+// ops, and the pointer and loop overhead, about 85% of the f32x4 mul+add peak on its own
+// in L1). An
+// operand that many products share, such as a convolution's weights, can be packed once
+// (packOperandA/B) and passed as A_PACKED/B_PACKED.
+// The register tile is MR x NR = 4 x 8: per p, 4 splat loads of A, 2 vector loads of B,
+// 8 f32x4.mul + 8 f32x4.add into 8 accumulator locals (wasm SIMD has no FMA; the
+// relaxed-SIMD build fuses each pair with relaxed_madd, see madd4). The p loop is not
+// unrolled: V8's TurboFan emits every load of a loop body first and the arithmetic after
+// it, so an unrolled body keeps 12 or 24 loaded vectors live next to the 8 accumulators
+// and spills them (measured: ~25% slower); one p per iteration is 8 accumulators + 6
+// loads + 1 product = 15 xmm registers, no spills. Larger tiles (5 x 8, 6 x 8, 3 x 12,
+// 2 x 16) were measured slower for the same reason.
+// Operands: A row-major or read transposed (A(i,p) = a[p*ld + i]) is packed with 4 x 4
+// shuffle transposes resp. vector copies; B read transposed (W in gemm_nt) likewise, B
+// row-major copied; partial panels are padded with zeros. Edge tiles run the full 4 x 8
+// kernel on a scratch tile and copy the valid part. The scratch (~140 KiB) is static data
+// of this module by default, so callers pass none; a threaded build gives each worker's
+// instance its own with gemm_set_scratch. Every C element is a sum in p order (starting
+// from the bias, zero or the accumulated C), the same in both kernels and builds: SIMD and
+// scalar agree bit for bit (the relaxed build fuses the multiply-adds and agrees to
+// rounding).
 // sigmoid and tanh are applied per tile with scalar Mathf (M*N of them vs M*N*K mul-adds).
 import { f32At, f32Put, madd4 } from "./common";
 
@@ -45,12 +48,12 @@ const NR: i32 = 8; // columns of the register tile (two f32x4)
 /** A multiple of both sides of the register tile: blocks of this many rows or columns have no edge tiles. */
 export const PACK_UNIT: i32 = 8;
 const KC: i32 = 256; // max depth of a block: the packed B micro-panel is KC * NR * 4 = 8 KiB
-const MC: i32 = 256; // rows of an A block: MC * KC * 4 = 256 KiB (L2)
+const MC: i32 = 128; // rows of a packed A block: MC * KC * 4 = 128 KiB (L2)
 
-// Scratch: one B micro-panel, a packed block of A read transposed (or a partial last row
-// tile of X or dY), and for edge tiles a full-size C tile and a zero-padded bias row.
+// Scratch: one B micro-panel, one packed block of A, and for edge tiles a full-size C tile
+// and a zero-padded bias row.
 const PACK_B_BYTES: i32 = KC * NR * 4;
-const PACK_A_BYTES: i32 = 16384;
+const PACK_A_BYTES: i32 = MC * KC * 4;
 const TILE_BYTES: i32 = MR * NR * 4;
 const SCRATCH_BYTES: i32 = PACK_B_BYTES + PACK_A_BYTES + TILE_BYTES + NR * 4;
 const STATIC_SCRATCH: usize = memory.data(SCRATCH_BYTES, 16);
@@ -83,6 +86,10 @@ export const A_ROWS: i32 = 0; // A(i, p) = a[i * ld + p]  (X in gemm_nt, dY in g
 export const A_COLS: i32 = 1; // A(i, p) = a[p * ld + i]  (dY read transposed in gemm_tn_acc)
 export const B_ROWS: i32 = 0; // B(p, q) = b[p * ld + q]  (W in gemm_nn, X in gemm_tn_acc)
 export const B_COLS: i32 = 1; // B(p, q) = b[q * ld + p]  (W read transposed in gemm_nt)
+// Already packed (packOperandA / packOperandB below, for the same R or Q and P): an operand
+// used by many products, such as a convolution's weights over its tiles, is packed once.
+export const A_PACKED: i32 = 2;
+export const B_PACKED: i32 = 2;
 
 export const ACT_NONE: i32 = 0;
 const ACT_RELU: i32 = 1;
@@ -101,17 +108,26 @@ const ACT_SIGMOID: i32 = 2; // 3 is tanh
 }
 
 // Pack rows i0 .. i0+rows (rows <= MR) of A over p0 .. p0+kc into one micro-panel: p-major,
-// MR values per p, rows past `rows` zero: the layout tileCols reads with a stride of 16 bytes.
+// MR values per p, rows past `rows` zero: the layout the register tile reads.
 function packA(dst: usize, a: usize, ld: i32, layout: i32, i0: i32, rows: i32, p0: i32, kc: i32): void {
+  let p = 0;
   if (ASC_FEATURE_SIMD) {
-    if (layout == A_COLS && rows == MR) {
+    if (rows == MR) {
       const lb = <usize>ld << 2;
-      let s = a + (<usize>(p0 * ld + i0) << 2);
-      for (let p = 0; p < kc; p++, s += lb, dst += 16) v128.store(dst, v128.load(s));
-      return;
+      if (layout == A_COLS) {
+        let s = a + (<usize>(p0 * ld + i0) << 2);
+        for (; p < kc; p++, s += lb, dst += 16) v128.store(dst, v128.load(s));
+        return;
+      }
+      // Four rows, four p at a time: a 4 x 4 transpose.
+      const s = a + (<usize>(i0 * ld + p0) << 2);
+      for (; p + 4 <= kc; p += 4, dst += 64) {
+        const q = s + (<usize>p << 2);
+        transpose4Store(dst, 16, v128.load(q), v128.load(q + lb), v128.load(q + 2 * lb), v128.load(q + 3 * lb));
+      }
     }
   }
-  for (let p = 0; p < kc; p++, dst += 16) {
+  for (; p < kc; p++, dst += 16) {
     for (let r = 0; r < MR; r++) {
       let v: f32 = 0;
       if (r < rows) v = layout == A_ROWS ? f32At(a, (i0 + r) * ld + p0 + p) : f32At(a, (p0 + p) * ld + i0 + r);
@@ -161,10 +177,10 @@ function packB(dst: usize, b: usize, ld: i32, layout: i32, p0: i32, kc: i32, q0:
   }
 }
 
-// The register tile, A read through four row pointers a, a + lda, a + 2 lda, a + 3 lda
-// (A(i, p) = a[i * lda + p], lda in bytes), B from a packed micro-panel:
-// C[0..MR, 0..NR] (row stride ldc bytes) = init + sum_p A(., p) B(p, .), then max(., 0) if relu.
-function tileRows(c: usize, ldc: usize, a: usize, lda: usize, b: usize, kc: i32, init: i32, bias: usize, relu: bool): void {
+// The register tile: C[0..MR, 0..NR] (row stride ldc bytes) = init + sum_p A(., p) B(p, .),
+// then max(., 0) if relu; A and B from packed micro-panels (MR resp. NR values per p). The
+// loop ends on B's pointer: one pointer add less per iteration than a counter.
+function tile(c: usize, ldc: usize, a: usize, b: usize, kc: i32, init: i32, bias: usize, relu: bool): void {
   if (ASC_FEATURE_SIMD) {
     let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
     if (init == INIT_LOAD) {
@@ -178,53 +194,8 @@ function tileRows(c: usize, ldc: usize, a: usize, lda: usize, b: usize, kc: i32,
     } else {
       c00 = f32x4.splat(0); c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00; c30 = c00; c31 = c00;
     }
-    let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
-    let k = 0;
-    for (; k < kc; k++) {
-      const b0 = v128.load(b), b1 = v128.load(b, 16);
-      let av = v128.load32_splat(a0);
-      c00 = madd4(av, b0, c00); c01 = madd4(av, b1, c01);
-      av = v128.load32_splat(a1);
-      c10 = madd4(av, b0, c10); c11 = madd4(av, b1, c11);
-      av = v128.load32_splat(a2);
-      c20 = madd4(av, b0, c20); c21 = madd4(av, b1, c21);
-      av = v128.load32_splat(a3);
-      c30 = madd4(av, b0, c30); c31 = madd4(av, b1, c31);
-      a0 += 4; a1 += 4; a2 += 4; a3 += 4; b += 32;
-    }
-    if (relu) {
-      const z = f32x4.splat(0);
-      c00 = f32x4.max(c00, z); c01 = f32x4.max(c01, z); c10 = f32x4.max(c10, z); c11 = f32x4.max(c11, z);
-      c20 = f32x4.max(c20, z); c21 = f32x4.max(c21, z); c30 = f32x4.max(c30, z); c31 = f32x4.max(c31, z);
-    }
-    v128.store(c, c00); v128.store(c, c01, 16);
-    v128.store(c + ldc, c10); v128.store(c + ldc, c11, 16);
-    v128.store(c + 2 * ldc, c20); v128.store(c + 2 * ldc, c21, 16);
-    v128.store(c + 3 * ldc, c30); v128.store(c + 3 * ldc, c31, 16);
-    return;
-  }
-  tileScalar(c, ldc, a, lda, 4, b, kc, init, bias, relu);
-}
-
-// The register tile with A read transposed: A(i, p) = a[p * ldp + i] (ldp in bytes): the
-// MR values of one p are adjacent, one pointer steps by ldp. Also reads a packed A edge
-// tile (ldp = 16).
-function tileCols(c: usize, ldc: usize, a: usize, ldp: usize, b: usize, kc: i32, init: i32, bias: usize, relu: bool): void {
-  if (ASC_FEATURE_SIMD) {
-    let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
-    if (init == INIT_LOAD) {
-      c00 = v128.load(c); c01 = v128.load(c, 16);
-      c10 = v128.load(c + ldc); c11 = v128.load(c + ldc, 16);
-      c20 = v128.load(c + 2 * ldc); c21 = v128.load(c + 2 * ldc, 16);
-      c30 = v128.load(c + 3 * ldc); c31 = v128.load(c + 3 * ldc, 16);
-    } else if (init == INIT_BIAS) {
-      c00 = v128.load(bias); c01 = v128.load(bias, 16);
-      c10 = c00; c11 = c01; c20 = c00; c21 = c01; c30 = c00; c31 = c01;
-    } else {
-      c00 = f32x4.splat(0); c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00; c30 = c00; c31 = c00;
-    }
-    let k = 0;
-    for (; k < kc; k++) {
+    const end = b + (<usize>kc << 5);
+    while (b < end) {
       const b0 = v128.load(b), b1 = v128.load(b, 16);
       let av = v128.load32_splat(a);
       c00 = madd4(av, b0, c00); c01 = madd4(av, b1, c01);
@@ -234,7 +205,7 @@ function tileCols(c: usize, ldc: usize, a: usize, ldp: usize, b: usize, kc: i32,
       c20 = madd4(av, b0, c20); c21 = madd4(av, b1, c21);
       av = v128.load32_splat(a, 12);
       c30 = madd4(av, b0, c30); c31 = madd4(av, b1, c31);
-      a += ldp; b += 32;
+      a += 16; b += 32;
     }
     if (relu) {
       const z = f32x4.splat(0);
@@ -247,12 +218,11 @@ function tileCols(c: usize, ldc: usize, a: usize, ldp: usize, b: usize, kc: i32,
     v128.store(c + 3 * ldc, c30); v128.store(c + 3 * ldc, c31, 16);
     return;
   }
-  tileScalar(c, ldc, a, 4, ldp, b, kc, init, bias, relu);
+  tileScalar(c, ldc, a, b, kc, init, bias, relu);
 }
 
-// Scalar build: the tile as four 2 x 4 quarters, eight accumulators each; A(i, p) at
-// a + i * ri + p * rp (bytes).
-function tileScalar(c: usize, ldc: usize, a: usize, ri: usize, rp: usize, b: usize, kc: i32, init: i32, bias: usize, relu: bool): void {
+// Scalar build: the tile as four 2 x 4 quarters, eight accumulators each.
+function tileScalar(c: usize, ldc: usize, a: usize, b: usize, kc: i32, init: i32, bias: usize, relu: bool): void {
   for (let i = 0; i < MR; i += 2) {
     for (let j = 0; j < NR; j += 4) {
       const r0 = c + <usize>i * ldc + (<usize>j << 2), r1 = r0 + ldc;
@@ -266,9 +236,9 @@ function tileScalar(c: usize, ldc: usize, a: usize, ri: usize, rp: usize, b: usi
       } else {
         s00 = 0; s01 = 0; s02 = 0; s03 = 0; s10 = 0; s11 = 0; s12 = 0; s13 = 0;
       }
-      let pa = a + <usize>i * ri, pb = b + (<usize>j << 2);
-      for (let k = 0; k < kc; k++, pa += rp, pb += 32) {
-        const a0 = load<f32>(pa), a1 = load<f32>(pa + ri);
+      let pa = a + (<usize>i << 2), pb = b + (<usize>j << 2);
+      for (let k = 0; k < kc; k++, pa += 16, pb += 32) {
+        const a0 = load<f32>(pa), a1 = load<f32>(pa, 4);
         const b0 = load<f32>(pb), b1 = load<f32>(pb, 4), b2 = load<f32>(pb, 8), b3 = load<f32>(pb, 12);
         s00 += a0 * b0; s01 += a0 * b1; s02 += a0 * b2; s03 += a0 * b3;
         s10 += a1 * b0; s11 += a1 * b1; s12 += a1 * b2; s13 += a1 * b3;
@@ -299,53 +269,91 @@ export function gemm(c: usize, ldcElems: i32, a: usize, lda: i32, aLayout: i32, 
   R: i32, Q: i32, P: i32, init0: i32, bias: usize, act: i32): void {
   if (R <= 0 || Q <= 0) return;
   const ldc = <usize>ldcElems << 2;
-  const la = <usize>lda << 2;
   // Even P blocks of at most KC (784 -> 4 x 196, not 3 x 256 + 16); one empty block when
   // P == 0 so that the bias and activation are still applied.
-  const nkb = P > 0 ? (P + KC - 1) / KC : 1;
-  const kstep = P > 0 ? (P + nkb - 1) / nkb : 0;
+  const nkb = kBlocks(P), kstep = kStep(P);
   for (let kb = 0, p0 = 0; kb < nkb; kb++, p0 += kstep) {
     const kc = min(kstep, P - p0);
     const init = kb == 0 ? init0 : INIT_LOAD;
     const last = kb == nkb - 1;
     const relu = last && act == ACT_RELU;
     const slowAct = last && act >= ACT_SIGMOID;
-    // A read in place (rows) is blocked by MC rows; A read transposed is packed, so its
-    // block is as many rows as fit in PACK_A at this depth.
-    const mcMax = aLayout == A_ROWS ? MC : max(MR, (PACK_A_BYTES / (max(kc, 1) * MR * 4)) * MR);
-    for (let i0 = 0; i0 < R; i0 += mcMax) {
-      const mc = min(mcMax, R - i0);
-      const panelBytes = <usize>kc << 4; // one packed A micro-panel: kc x MR floats
-      if (aLayout == A_COLS) {
-        for (let ir = 0; ir < mc; ir += MR) packA(PACK_A + <usize>(ir / MR) * panelBytes, a, lda, A_COLS, i0 + ir, min(MR, mc - ir), p0, kc);
-      } else if (mc % MR != 0) {
-        const full = mc - mc % MR;
-        packA(PACK_A, a, lda, A_ROWS, i0 + full, mc - full, p0, kc);
-      }
-      const ab = a + <usize>i0 * la + (<usize>p0 << 2); // A_ROWS: X(i0, p0) or dY(i0, p0)
+    const panelBytes = <usize>kc << 4; // one packed A micro-panel: kc x MR floats
+    for (let i0 = 0; i0 < R; i0 += MC) {
+      const mc = min(MC, R - i0);
+      let ablock = PACK_A;
+      if (aLayout == A_PACKED) ablock = a + ((<usize>p0 * roundUp(R, MR) + <usize>i0 * kc) << 2);
+      else for (let ir = 0; ir < mc; ir += MR) packA(PACK_A + <usize>(ir / MR) * panelBytes, a, lda, aLayout, i0 + ir, min(MR, mc - ir), p0, kc);
       for (let q0 = 0; q0 < Q; q0 += NR) {
         const cols = min(NR, Q - q0);
-        packB(PACK_B, b, ldb, bLayout, p0, kc, q0, cols);
+        let bp = PACK_B;
+        if (bLayout == B_PACKED) bp = b + ((<usize>p0 * roundUp(Q, NR) + <usize>q0 * kc) << 2);
+        else packB(PACK_B, b, ldb, bLayout, p0, kc, q0, cols);
         let bb = bias + (<usize>q0 << 2);
         if (init == INIT_BIAS && cols < NR) {
           for (let j = 0; j < NR; j++) f32Put(BIAS, j, j < cols ? f32At(bb, j) : 0);
           bb = BIAS;
         }
         let cp = c + <usize>i0 * ldc + (<usize>q0 << 2);
-        for (let ir = 0; ir < mc; ir += MR, cp += ldc << 2) {
+        let ap = ablock;
+        for (let ir = 0; ir < mc; ir += MR, cp += ldc << 2, ap += panelBytes) {
           const rows = min(MR, mc - ir);
           // Edge tiles compute a full tile into TILE and copy the valid part.
-          const direct = rows == MR && cols == NR;
-          const ct = direct ? cp : TILE, lt: usize = direct ? ldc : NR * 4;
-          if (!direct && init == INIT_LOAD) copyTileIn(cp, ldc, rows, cols);
-          if (aLayout == A_COLS) tileCols(ct, lt, PACK_A + <usize>(ir / MR) * panelBytes, 16, PACK_B, kc, init, bb, relu);
-          else if (rows == MR) tileRows(ct, lt, ab + <usize>ir * la, la, PACK_B, kc, init, bb, relu);
-          else tileCols(ct, lt, PACK_A, 16, PACK_B, kc, init, bb, relu);
-          if (!direct) copyTileOut(cp, ldc, rows, cols);
+          if (rows == MR && cols == NR) {
+            tile(cp, ldc, ap, bp, kc, init, bb, relu);
+          } else {
+            if (init == INIT_LOAD) copyTileIn(cp, ldc, rows, cols);
+            tile(TILE, NR * 4, ap, bp, kc, init, bb, relu);
+            copyTileOut(cp, ldc, rows, cols);
+          }
           if (slowAct) actTile(cp, ldc, rows, cols, act);
         }
       }
     }
+  }
+}
+
+@inline function roundUp(n: i32, m: i32): usize {
+  return <usize>((n + m - 1) / m * m);
+}
+
+// The P blocks of the driver: how many, and how deep (all but the last).
+@inline function kBlocks(P: i32): i32 {
+  return P > 0 ? (P + KC - 1) / KC : 1;
+}
+@inline function kStep(P: i32): i32 {
+  return P > 0 ? (P + kBlocks(P) - 1) / kBlocks(P) : 0;
+}
+
+/** Floats of A[R, P] packed for gemm (A_PACKED): R rounded up to the register tile's rows, times P. */
+export function packedSizeA(R: i32, P: i32): i32 {
+  return <i32>roundUp(R, MR) * P;
+}
+
+/** Floats of B[P, Q] packed for gemm (B_PACKED). */
+export function packedSizeB(P: i32, Q: i32): i32 {
+  return <i32>roundUp(Q, NR) * P;
+}
+
+/** A[R, P] (layout A_ROWS or A_COLS, row stride lda) packed into dst as gemm reads it: per P block, MR-row micro-panels. */
+export function packOperandA(dst: usize, a: usize, lda: i32, layout: i32, R: i32, P: i32): void {
+  const nkb = kBlocks(P), kstep = kStep(P);
+  const rpad = roundUp(R, MR);
+  for (let kb = 0, p0 = 0; kb < nkb; kb++, p0 += kstep) {
+    const kc = min(kstep, P - p0);
+    const block = dst + ((<usize>p0 * rpad) << 2);
+    for (let i = 0; i < R; i += MR) packA(block + ((<usize>i * kc) << 2), a, lda, layout, i, min(MR, R - i), p0, kc);
+  }
+}
+
+/** B[P, Q] (layout B_ROWS or B_COLS, row stride ldb) packed into dst as gemm reads it: per P block, NR-column micro-panels. */
+export function packOperandB(dst: usize, b: usize, ldb: i32, layout: i32, P: i32, Q: i32): void {
+  const nkb = kBlocks(P), kstep = kStep(P);
+  const qpad = roundUp(Q, NR);
+  for (let kb = 0, p0 = 0; kb < nkb; kb++, p0 += kstep) {
+    const kc = min(kstep, P - p0);
+    const block = dst + ((<usize>p0 * qpad) << 2);
+    for (let q = 0; q < Q; q += NR) packB(block + ((<usize>q * kc) << 2), b, ldb, layout, p0, kc, q, min(NR, Q - q));
   }
 }
 

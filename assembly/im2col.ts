@@ -70,8 +70,9 @@ export function scatterNhwc(dx: usize, src: usize, p: i32, rows: i32): void {
   const ohw = outH * outW;
   let n = p / ohw, rem = p - n * ohw;
   let oh = rem / outW, ow = rem - oh * outW;
-  const C = inC;
+  const C = inC, kwc = kerW * C;
   const pixB = <usize>xStride << 2, rowB = <usize>inW * pixB, imgB = <usize>inH * rowB;
+  const runs = dilW == 1 && xStride == C;
   for (let r = 0; r < rows; r++) {
     const s0 = src + (<usize>(r * patchK) << 2);
     const img = dx + <usize>n * imgB;
@@ -80,7 +81,11 @@ export function scatterNhwc(dx: usize, src: usize, p: i32, rows: i32): void {
       const ih = oh * strH - padT + kh * dilH;
       if (<u32>ih >= <u32>inH) continue;
       const row = img + <usize>ih * rowB;
-      let s = s0 + (<usize>(kh * kerW * C) << 2);
+      let s = s0 + (<usize>(kh * kwc) << 2);
+      if (runs && iw0 >= 0 && iw0 + kerW <= inW) {
+        addF32(row + <usize>iw0 * pixB, s, kwc);
+        continue;
+      }
       for (let kw = 0; kw < kerW; kw++, s += <usize>C << 2) {
         const iw = iw0 + kw * dilW;
         if (<u32>iw < <u32>inW) addF32(row + <usize>iw * pixB, s, C);

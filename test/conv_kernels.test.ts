@@ -68,6 +68,8 @@ const EXPLICIT: Omit<ConvCase, "layout">[] = [
   { shape: [2, 12, 10, 40], OC: 20, kernel: [3, 3], padding: 1, strided: false, bias: true },
   { shape: [2, 17, 17, 8], OC: 24, kernel: [3, 3], stride: [2, 2], padding: "same", strided: true, bias: false },
   { shape: [2, 16, 16, 32], OC: 12, kernel: [1, 1], strided: false, bias: true },
+  // backward_filter's deeper tiles, several per image.
+  { shape: [2, 16, 16, 48], OC: 8, kernel: [5, 5], padding: "same", strided: true, bias: true },
 ];
 
 /** A seeded sample of the tail sizes for channels, H and W, with kernels 1/3/5, strides 1/2, each padding mode and some dilation. */

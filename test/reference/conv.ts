@@ -126,3 +126,51 @@ export function refConv2dBackwardFilter(dw0: Arr | null, db0: Arr | null, dy: Ar
   }
   return { dw, db };
 }
+
+// Single elements of the three results, for spot checks of large shapes (the benchmark).
+
+/** y[n, oc, oh, ow] of refConv2dForward. */
+export function refConv2dForwardAt(x: Arr, w: Arr, b: Arr | null, g: ConvGeom, layout: ConvLayout, n: number, oc: number, oh: number, ow: number): number {
+  let s = b ? b[oc] : 0;
+  for (let kh = 0; kh < g.KH; kh++) {
+    const ih = oh * g.SH - g.PT + kh * g.DH;
+    if (ih < 0 || ih >= g.H) continue;
+    for (let kw = 0; kw < g.KW; kw++) {
+      const iw = ow * g.SW - g.PL + kw * g.DW;
+      if (iw < 0 || iw >= g.W) continue;
+      for (let c = 0; c < g.C; c++) s += x[xAt(g, layout, n, c, ih, iw)] * w[wAt(g, layout, oc, c, kh, kw)];
+    }
+  }
+  return s;
+}
+
+/** dx[n, c, ih, iw] of refConv2dBackwardInput (no dx0): the output pixels whose taps land on (ih, iw). */
+export function refConv2dBackwardInputAt(dy: Arr, w: Arr, g: ConvGeom, layout: ConvLayout, n: number, c: number, ih: number, iw: number): number {
+  let s = 0;
+  for (let kh = 0; kh < g.KH; kh++) {
+    const th = ih + g.PT - kh * g.DH; // = oh * SH
+    if (th < 0 || th % g.SH !== 0 || th / g.SH >= g.OH) continue;
+    for (let kw = 0; kw < g.KW; kw++) {
+      const tw = iw + g.PL - kw * g.DW;
+      if (tw < 0 || tw % g.SW !== 0 || tw / g.SW >= g.OW) continue;
+      for (let oc = 0; oc < g.OC; oc++) s += dy[yAt(g, layout, n, oc, th / g.SH, tw / g.SW)] * w[wAt(g, layout, oc, c, kh, kw)];
+    }
+  }
+  return s;
+}
+
+/** dw[oc, c, kh, kw] of refConv2dBackwardFilter (no dw0). */
+export function refConv2dBackwardFilterAt(dy: Arr, x: Arr, g: ConvGeom, layout: ConvLayout, oc: number, c: number, kh: number, kw: number): number {
+  let s = 0;
+  for (let n = 0; n < g.N; n++) {
+    for (let oh = 0; oh < g.OH; oh++) {
+      const ih = oh * g.SH - g.PT + kh * g.DH;
+      if (ih < 0 || ih >= g.H) continue;
+      for (let ow = 0; ow < g.OW; ow++) {
+        const iw = ow * g.SW - g.PL + kw * g.DW;
+        if (iw >= 0 && iw < g.W) s += dy[yAt(g, layout, n, oc, oh, ow)] * x[xAt(g, layout, n, c, ih, iw)];
+      }
+    }
+  }
+  return s;
+}
