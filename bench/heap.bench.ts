@@ -1,4 +1,4 @@
-// npx tsx bench/heap_churn.bench.ts [--quick] [--heap=FILE]
+// npm run bench -- heap [--quick] [--heap=FILE]
 //
 // The WebAssembly heap allocator (src/heap.ts) under tensor churn, on its own memory (no
 // kernels): the blocks are small tensors of 1 to 1,024 floats, log-uniform.
@@ -6,8 +6,8 @@
 //   - release 100k, random order: those 100,000 blocks released in a shuffled order;
 //   - churn: 10,000 live blocks, then 200,000 steps that each release a random live block
 //     and allocate a new one (the fill is not timed).
-// tinybench, median per whole phase, by the wall clock and by the process's CPU time (the
-// machine is shared). Then, from one untimed run of each, fragmentation as the highest byte
+// Median per whole phase (untimed set-up around it), by the wall clock and by the process's
+// CPU time (the machine is shared). Then, from one untimed run of each, fragmentation as the highest byte
 // any block reached over the peak of live bytes (1: no hole was ever left unused) for
 //   - churn: the workload above;
 //   - churn, drifting sizes: the size window slides from 1-16 to 500-8,000 floats;
@@ -15,23 +15,15 @@
 //     blocks, refilled by 1,000 requests of 2,064 bytes then 1,000 of 4,096 bytes
 //     (test/heap.test.ts's best-fit case, where first fit leaves every 4 KiB hole split).
 // Each workload is first checked (blocks 16-byte aligned and disjoint, bytesInUse exact,
-// the heap back at its base once all is released); a heap that fails is not timed.
+// the heap back at its base once all is released); a heap that fails is refused (exit 2).
 // --heap=FILE measures another module that exports WasmHeap, e.g. an earlier allocator:
 //   git show <commit>:src/heap.ts > /tmp/heap_before.ts
-//   npx tsx bench/heap_churn.bench.ts --heap=/tmp/heap_before.ts
+//   npm run bench -- heap --heap=/tmp/heap_before.ts
 // Writes bench/results/heap_churn.json (heap_churn.<file name>.json with --heap).
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
 import { basename, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Bench } from "tinybench";
-import { Rng } from "../src/random.js";
-
-const argv = process.argv.slice(2);
-const QUICK = argv.includes("--quick");
-const HEAP_FILE = argv.find((a) => a.startsWith("--heap="))?.slice("--heap=".length);
-const BUDGET = { time: 0, iterations: QUICK ? 2 : 5, warmupTime: 0, warmupIterations: 1 };
-const RESULTS = new URL(`./results/heap_churn${HEAP_FILE ? `.${basename(HEAP_FILE).replace(/\.[cm]?[jt]s$/, "")}` : ""}.json`, import.meta.url);
+import { Rng } from "../src/index.js";
+import { type Context, fmt, runSuite, table, type Task, timed, timeGroup } from "./harness/index.js";
 
 const BLOCKS = 100_000;
 const LIVE = 10_000;
@@ -144,139 +136,99 @@ function refillSmallFirst(heap: Heap, t: Tracker): void {
   for (const bytes of [2064, 4096]) for (let i = 0; i < 1000; i++) t.alloc(heap, bytes);
 }
 
-/** Runs a workload on a fresh heap, checking every block; returns its fragmentation. */
-function checkedRun(HeapImpl: HeapClass, memory: WebAssembly.Memory, name: string, work: (heap: Heap, t: Tracker) => Live | null): number {
-  const heap = new HeapImpl(memory, BASE);
-  const t = new Tracker(true);
-  const live = work(heap, t);
-  t.checkDisjoint();
-  const ratio = t.ratio;
-  if (live) releaseAll(heap, t, live, new Rng(99));
-  else for (const [p, size] of [...t.blocks]) t.release(heap, p, size);
-  if (heap.bytesInUse !== 0) throw new Error(`bench: ${name}: ${heap.bytesInUse} bytes in use after releasing everything`);
-  const p = heap.alloc(16);
-  if (p !== BASE) throw new Error(`bench: ${name}: after releasing everything the next block is at ${p}, not at the base ${BASE}`);
-  return ratio;
+/** Runs a workload on a fresh heap, checking every block; returns its fragmentation. A heap that fails is refused. */
+function checkedRun(ctx: Context, HeapImpl: HeapClass, memory: WebAssembly.Memory, name: string, work: (heap: Heap, t: Tracker) => Live | null): number {
+  try {
+    const heap = new HeapImpl(memory, BASE);
+    const t = new Tracker(true);
+    const live = work(heap, t);
+    t.checkDisjoint();
+    const ratio = t.ratio;
+    if (live) releaseAll(heap, t, live, new Rng(99));
+    else for (const [p, size] of [...t.blocks]) t.release(heap, p, size);
+    if (heap.bytesInUse !== 0) throw new Error(`${heap.bytesInUse} bytes in use after releasing everything`);
+    const p = heap.alloc(16);
+    if (p !== BASE) throw new Error(`after releasing everything the next block is at ${p}, not at the base ${BASE}`);
+    return ratio;
+  } catch (e) {
+    ctx.check.refuse("the heap", name, (e as Error).message.replace(/^bench: /, ""));
+  }
 }
 
-// ---------------------------------------------------------------- timing
-
-interface Timing {
-  task: string;
-  wallMs: number;
-  cpuMs: number;
-  samples: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** Phase timer: wall and CPU milliseconds of `fn`. */
-function timed(fn: () => void): { wall: number; cpu: number } {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  fn();
-  const wall = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  return { wall, cpu: (c.user + c.system) / 1000 };
-}
-
-async function timeAll(HeapImpl: HeapClass, memory: WebAssembly.Memory): Promise<Timing[]> {
-  const bench = new Bench({ ...BUDGET, throws: true });
-  const cpu = new Map<string, number[]>();
-  const add = (name: string, phase: () => { wall: number; cpu: number }) => {
-    const c: number[] = [];
-    cpu.set(name, c);
-    bench.add(name, () => {
-      const t = phase();
-      c.push(t.cpu);
-      return { overriddenDuration: t.wall };
-    });
-  };
+/** The timed phases; each builds its heap and live blocks untimed around the part it times. */
+function phases(HeapImpl: HeapClass, memory: WebAssembly.Memory): Task[] {
   const size = (r: Rng) => tensorBytes(r);
-  add(`alloc ${BLOCKS / 1000}k`, () => {
-    const heap = new HeapImpl(memory, BASE), t = new Tracker(false), r = new Rng(1);
-    const live: Live = { ptrs: [], bytes: [] };
-    const phase = timed(() => Object.assign(live, fill(heap, t, r, BLOCKS, size)));
-    releaseAll(heap, t, live, r);
-    return phase;
-  });
-  add(`release ${BLOCKS / 1000}k, random order`, () => {
-    const heap = new HeapImpl(memory, BASE), t = new Tracker(false), r = new Rng(1);
-    const live = fill(heap, t, r, BLOCKS, size);
-    return timed(() => releaseAll(heap, t, live, r));
-  });
-  add(`churn ${STEPS / 1000}k steps, ${LIVE / 1000}k live`, () => {
-    const heap = new HeapImpl(memory, BASE), t = new Tracker(false), r = new Rng(2);
-    const live = fill(heap, t, r, LIVE, size);
-    const phase = timed(() => churn(heap, t, r, live, STEPS, size));
-    releaseAll(heap, t, live, r);
-    return phase;
-  });
-  await bench.run();
-  return bench.tasks.map((task) => {
-    const res = task.result;
-    if (!res || !("latency" in res)) throw new Error(`bench: task ${task.name} did not complete (${res?.state})`);
-    const n = res.latency.samplesCount;
-    return { task: task.name, wallMs: res.latency.p50, cpuMs: median(cpu.get(task.name)!.slice(-n)), samples: n };
-  });
+  return [
+    {
+      name: `alloc ${BLOCKS / 1000}k`,
+      phase: () => {
+        const heap = new HeapImpl(memory, BASE), t = new Tracker(false), r = new Rng(1);
+        const live: Live = { ptrs: [], bytes: [] };
+        const s = timed(() => Object.assign(live, fill(heap, t, r, BLOCKS, size)));
+        releaseAll(heap, t, live, r);
+        return s;
+      },
+    },
+    {
+      name: `release ${BLOCKS / 1000}k, random order`,
+      phase: () => {
+        const heap = new HeapImpl(memory, BASE), t = new Tracker(false), r = new Rng(1);
+        const live = fill(heap, t, r, BLOCKS, size);
+        return timed(() => releaseAll(heap, t, live, r));
+      },
+    },
+    {
+      name: `churn ${STEPS / 1000}k steps, ${LIVE / 1000}k live`,
+      phase: () => {
+        const heap = new HeapImpl(memory, BASE), t = new Tracker(false), r = new Rng(2);
+        const live = fill(heap, t, r, LIVE, size);
+        const s = timed(() => churn(heap, t, r, live, STEPS, size));
+        releaseAll(heap, t, live, r);
+        return s;
+      },
+    },
+  ];
 }
 
-// ---------------------------------------------------------------- main
+await runSuite({
+  name: "heap",
+  title: "heap churn bench",
+  results: (ctx) => `heap_churn${ctx.arg("heap") ? `.${basename(ctx.arg("heap")!).replace(/\.[cm]?[jt]s$/, "")}` : ""}`,
+  reference: "the allocator's contract (aligned, disjoint blocks; exact bytesInUse; empty after releasing all)",
+  fix: "npx vitest run test/heap.test.ts",
+  flags: { heap: "a module exporting WasmHeap to measure instead of src/heap.ts" },
+  async run(ctx) {
+    const file = ctx.arg("heap") ? resolve(ctx.arg("heap")!) : fileURLToPath(new URL("../src/heap.ts", import.meta.url));
+    const { WasmHeap } = (await import(pathToFileURL(file).href)) as { WasmHeap: HeapClass };
+    ctx.log(`heap: ${file}`);
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const fragmentation = {
+      churn: checkedRun(ctx, WasmHeap, memory, "churn", (heap, t) => {
+        const r = new Rng(2);
+        const live = fill(heap, t, r, LIVE, (q) => tensorBytes(q));
+        churn(heap, t, r, live, STEPS, (q) => tensorBytes(q));
+        return live;
+      }),
+      "churn, drifting sizes": checkedRun(ctx, WasmHeap, memory, "churn, drifting sizes", (heap, t) => {
+        const r = new Rng(3);
+        const live = fill(heap, t, r, LIVE, (q) => drifting(q, 0));
+        churn(heap, t, r, live, STEPS, drifting);
+        return live;
+      }),
+      "refill holes small first": checkedRun(ctx, WasmHeap, memory, "refill holes small first", (heap, t) => {
+        refillSmallFirst(heap, t);
+        return null;
+      }),
+    };
+    checkedRun(ctx, WasmHeap, memory, "alloc then release in random order", (heap, t) => fill(heap, t, new Rng(1), BLOCKS, (q) => tensorBytes(q)));
 
-async function main(): Promise<void> {
-  const loadStart = loadavg();
-  const file = HEAP_FILE ? resolve(HEAP_FILE) : fileURLToPath(new URL("../src/heap.ts", import.meta.url));
-  const { WasmHeap } = (await import(pathToFileURL(file).href)) as { WasmHeap: HeapClass };
-  console.log(`heap churn bench: ${file}; ${cpus()[0]?.model ?? "?"} x${cpus().length}, node ${process.version}${QUICK ? " (quick)" : ""}`);
-  const memory = new WebAssembly.Memory({ initial: 1 });
-
-  const fragmentation = {
-    churn: checkedRun(WasmHeap, memory, "churn", (heap, t) => {
-      const r = new Rng(2);
-      const live = fill(heap, t, r, LIVE, (q) => tensorBytes(q));
-      churn(heap, t, r, live, STEPS, (q) => tensorBytes(q));
-      return live;
-    }),
-    "churn, drifting sizes": checkedRun(WasmHeap, memory, "churn, drifting sizes", (heap, t) => {
-      const r = new Rng(3);
-      const live = fill(heap, t, r, LIVE, (q) => drifting(q, 0));
-      churn(heap, t, r, live, STEPS, drifting);
-      return live;
-    }),
-    "refill holes small first": checkedRun(WasmHeap, memory, "refill holes small first", (heap, t) => {
-      refillSmallFirst(heap, t);
-      return null;
-    }),
-  };
-  checkedRun(WasmHeap, memory, "alloc then release in random order", (heap, t) => fill(heap, t, new Rng(1), BLOCKS, (q) => tensorBytes(q)));
-
-  const timings = await timeAll(WasmHeap, memory);
-  const w = Math.max(...timings.map((t) => t.task.length), ...Object.keys(fragmentation).map((k) => k.length));
-  console.log();
-  console.log(`${"workload".padEnd(w)}  wall ms  cpu ms  samples`);
-  for (const t of timings) console.log(`${t.task.padEnd(w)}  ${t.wallMs.toFixed(1).padStart(7)}  ${t.cpuMs.toFixed(1).padStart(6)}  ${String(t.samples).padStart(7)}`);
-  console.log();
-  console.log(`${"fragmentation".padEnd(w)}  highest byte reached / peak live bytes`);
-  for (const [k, v] of Object.entries(fragmentation)) console.log(`${k.padEnd(w)}  ${v.toFixed(3)}`);
-  console.log(`\nload average at start ${loadStart.map((x) => x.toFixed(1)).join(" ")}, at end ${loadavg().map((x) => x.toFixed(1)).join(" ")} (${cpus().length} cores)`);
-
-  mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-  const json = {
-    bench: "heap_churn",
-    heap: file,
-    date: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, node: process.version, loadavgStart: loadStart, loadavgEnd: loadavg() },
-    quick: QUICK,
-    workload: { blocks: BLOCKS, live: LIVE, steps: STEPS, floats: "1 to 1,024, log-uniform" },
-    timings,
-    fragmentation,
-  };
-  writeFileSync(RESULTS, JSON.stringify(json, null, 2) + "\n");
-  console.log(`wrote ${fileURLToPath(RESULTS)}`);
-}
-
-await main();
+    const budget = { time: 0, iterations: ctx.quick ? 2 : 5, warmupTime: 0, warmupIterations: 1 };
+    const t = await timeGroup(phases(WasmHeap, memory), { budget });
+    const timings = [...t].map(([task, v]) => ({ task, ...v }));
+    ctx.log();
+    ctx.log(table(["workload", "wall ms", "cpu ms", "samples"], timings.map((v) => [v.task, fmt(v.ms, 1), fmt(v.cpuMs, 1), String(v.samples)])));
+    ctx.log();
+    ctx.log(table(["fragmentation", "highest byte reached / peak live bytes"], Object.entries(fragmentation).map(([k, v]) => [k, fmt(v)])));
+    return { heap: file, workload: { blocks: BLOCKS, live: LIVE, steps: STEPS, floats: "1 to 1,024, log-uniform" }, timings, fragmentation };
+  },
+});

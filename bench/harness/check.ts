@@ -42,13 +42,13 @@ export class Checker {
   /** `require` for an error already measured; `detail` says where it is worst. */
   requireError(variant: string, label: string, what: string, e: number, tol: number, detail?: string): number {
     this.record(label, variant, what, e);
-    if (!(e <= tol)) {
-      throw new Refusal(
-        `bench: REFUSING to time ${variant} on ${label}: its ${what} disagrees with ${this.o.reference} ` +
-          `(${detail ?? `normwise relative error ${e.toExponential(2)}`} > ${tol}). Fix it first (${this.o.fix}).`,
-      );
-    }
+    if (!(e <= tol)) this.refuse(variant, label, `its ${what} disagrees with ${this.o.reference} (${detail ?? `normwise relative error ${e.toExponential(2)}`} > ${tol})`);
     return e;
+  }
+
+  /** Stops the run: our `variant` failed a check on `label` for `reason`. */
+  refuse(variant: string, label: string, reason: string): never {
+    throw new Refusal(`bench: REFUSING to time ${variant} on ${label}: ${reason}. Fix it first (${this.o.fix}).`);
   }
 
   /** A peer: true when it agrees; otherwise it is logged and listed as skipped, and must not be timed. */
