@@ -21,7 +21,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type Backend, type BuildName, createBackend, relaxedSimdSupported } from "../src/index.js";
 import { refBiasBackward, refGemmNN, refGemmNT, refGemmTNAcc } from "../test/reference_gemm.js";
 import { MNIST_MLP } from "../test/shapes.js";
-import { type Context, fmt, gflops, keep, median, peakOf, peakTasks, rng, runSuite, table, type Task, timeGroup, type Timing, transpose } from "./harness/index.js";
+import { type Context, fmt, gflops, keep, median, peakOf, peakTasks, rng, runSuite, table, type Task, timeGroup, type Timing, transpose, WasmArrays } from "./harness/index.js";
 
 const TOL_LIB = 1e-5;
 const TOL_TFJS = 1e-4;
@@ -120,46 +120,37 @@ interface Variant {
 
 function libVariant(ctx: Context, be: Backend, c: Case, d: Data, ref: { acc: Float64Array }): Variant {
   const kk = be.kernels;
-  const h = be.heap;
-  const ptrs: number[] = [];
-  const put = (a: Float32Array): number => {
-    const p = h.alloc(a.length * 4);
-    ptrs.push(p);
-    h.f32.set(a, p >> 2);
-    return p;
-  };
+  const mem = new WasmArrays(be.heap);
   const { M, N, K } = c;
-  const px = put(d.x), pw = put(d.w), pb = put(d.b), pdy = put(d.dy);
+  const px = mem.put(d.x), pw = mem.put(d.w), pb = mem.put(d.b), pdy = mem.put(d.dy);
   let out: number, n: number, fn: () => void;
   switch (c.op) {
     case "nt":
     case "nt_bias_relu": {
       const bias = c.op === "nt" ? 0 : pb, act = c.op === "nt" ? 0 : 1;
-      out = put(new Float32Array(M * N).fill(NaN));
-      n = M * N;
+      out = mem.alloc((n = M * N));
       fn = () => kk.gemm_nt(out, px, pw, bias, M, N, K, act);
       break;
     }
     case "nn":
-      out = put(new Float32Array(M * K).fill(NaN));
-      n = M * K;
+      out = mem.alloc((n = M * K));
       fn = () => kk.gemm_nn(out, pdy, pw, M, N, K);
       break;
     case "tn_acc":
-      out = put(d.dw0);
+      out = mem.put(d.dw0);
       n = N * K;
       fn = () => kk.gemm_tn_acc(out, pdy, px, M, N, K);
       break;
     case "bias_acc":
-      out = put(d.db0);
+      out = mem.put(d.db0);
       n = N;
       fn = () => kk.bias_backward_acc(out, pdy, M, N);
       break;
   }
   const name = `wasm-${be.build}`;
   fn();
-  const e = ctx.check.require(name, c.label, `${c.op} output`, h.f32.subarray(out >> 2, (out >> 2) + n), ref.acc, TOL_LIB);
-  return { name, fn, relErr: e, dispose: () => ptrs.forEach((p) => h.release(p)) };
+  const e = ctx.check.require(name, c.label, `${c.op} output`, mem.view(out, n), ref.acc, TOL_LIB);
+  return { name, fn, relErr: e, dispose: () => mem.dispose() };
 }
 
 /** tfjs-wasm: `xnn` pre-transposes the operand that tfjs would otherwise read transposed. */
