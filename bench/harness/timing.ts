@@ -19,7 +19,7 @@ export interface Budget {
   warmupIterations: number;
 }
 
-/** One sample, per call: wall-clock and CPU milliseconds. */
+/** Wall-clock and CPU milliseconds of one sample (or of one `phase`'s timed part). */
 export interface Sample {
   wall: number;
   cpu: number;
@@ -203,8 +203,11 @@ export async function timeGroup(tasks: readonly Task[], o: GroupOptions): Promis
         w = s.map((x) => x.wall / k);
         c = s.map((x) => x.cpu / k);
       }
-      wall.get(t.name)!.push(...w);
-      cpu.get(t.name)!.push(...c);
+      const aw = wall.get(t.name)!, ac = cpu.get(t.name)!;
+      for (let i = 0; i < w.length; i++) {
+        aw.push(w[i]);
+        ac.push(c[i]);
+      }
       const pr = perRound.get(t.name)!;
       pr.wall.push(median(w));
       pr.cpu.push(median(c));
