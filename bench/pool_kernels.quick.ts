@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { type BuildName, createBackend } from "../src/backend.js";
 import { refGlobalAvgPool, refMaxPool2d, poolAxis, type PoolGeom, type PoolLayout } from "../test/reference/pool.js";
-import { floorsFor } from "./floors.js";
+import { floorsFor } from "./harness/roofline.js";
 
 const { values } = parseArgs({ options: { build: { type: "string", default: "simd" }, rounds: { type: "string", default: "15" } } });
 const build = values.build as BuildName;

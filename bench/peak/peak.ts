@@ -1,10 +1,10 @@
-// @ts-nocheck: AssemblyScript, compiled by bench/gemm.bench.ts with asc; tsc (npm run
-// typecheck covers bench/) does not know its builtins (f32x4, v128).
+// @ts-nocheck: AssemblyScript, compiled by bench/harness/roofline.ts with asc; tsc does not
+// know its builtins (f32x4, v128).
 //
-// The f32x4 multiply-add peak of this machine under V8, for bench/gemm.bench.ts: three
-// loops that issue nothing but f32x4.mul + f32x4.add pairs (the pair a wasm SIMD GEMM
-// issues per multiply-add; wasm SIMD 1.0 has no FMA) with enough independent work to be
-// bound by the vector ports, not by latency. The bench takes the fastest of the three.
+// The f32x4 multiply-add peak of this machine under V8: three loops that issue nothing but
+// f32x4.mul + f32x4.add pairs (the pair a wasm SIMD GEMM issues per multiply-add; wasm SIMD
+// 1.0 has no FMA) with enough independent work to be bound by the vector ports, not by
+// latency. The peak is the fastest of the three.
 // Each returns a lane of its accumulators so that nothing is dead code. 8 flops per pair.
 
 // Two splat operands and eight vector operands, L1-resident and never written.

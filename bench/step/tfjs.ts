@@ -1,4 +1,4 @@
-// The tfjs side of bench/train_step.bench.ts: the paper's network as a tf.layers sequential
+// The tfjs side of bench/step.bench.ts: the paper's network as a tf.layers sequential
 // model (dense -> batchNormalization -> sigmoid, three times, then dense 10), softmax
 // cross-entropy on the logits, tf.train.sgd(0.5), in two training steps:
 //   - "trainOnBatch": model.compile + model.trainOnBatch (Keras' own loop; it awaits the loss);
@@ -10,7 +10,7 @@
 // default is 1e-3) and momentum 0.9 (Keras keeps 0.9 of the old estimate, PyTorch's 0.1 is
 // the new batch's share); dense kernels are [in, out] in tfjs, [out, in] in ours.
 import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
+import { transpose } from "../harness/index.js";
 
 /** One Dense layer's initial parameters in our (PyTorch) layout: weight [out, in]. */
 export interface DenseInit {
@@ -30,12 +30,6 @@ export interface TfStepOptions {
 }
 
 export type TfStepKind = "trainOnBatch" | "variableGrads";
-
-export function transpose(a: ArrayLike<number>, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
-  return t;
-}
 
 /** The tf.layers model with our initial weights (dense kernels transposed to [in, out]). */
 export function buildTfModel(dense: readonly DenseInit[], o: TfStepOptions): tf.Sequential {
@@ -119,21 +113,4 @@ export function makeTfStepper(kind: TfStepKind, dense: readonly DenseInit[], o: 
       opt.dispose();
     },
   };
-}
-
-export async function useTf(name: "wasm" | "cpu"): Promise<{ backend: string; version: string; simd: boolean; threads: boolean }> {
-  tf.enableProdMode();
-  const ok = await tf.setBackend(name);
-  await tf.ready();
-  if (!ok || tf.getBackend() !== name) throw new Error(`bench: could not select the tfjs '${name}' backend`);
-  return {
-    backend: name,
-    version: tf.version.tfjs,
-    simd: name === "wasm" ? tf.env().getBool("WASM_HAS_SIMD_SUPPORT") : false,
-    threads: name === "wasm" ? tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT") : false,
-  };
-}
-
-export function tfNumTensors(): number {
-  return tf.memory().numTensors;
 }

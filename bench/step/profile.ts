@@ -1,8 +1,8 @@
 // A plain loop of the bench's training step (SIMD build, same model, real MNIST batches when
 // present) for a CPU profile, and a summary of the profile by function:
 //
-//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/train_step_profile.ts [steps] [--build=scalar] [--wasm-file=PATH]
-//   npx tsx bench/train_step_profile.ts --summarize /tmp/prof/<file>.cpuprofile [--wasm=build/bn.scalar.wasm]
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/step/profile.ts [steps] [--build=scalar] [--wasm-file=PATH]
+//   npx tsx bench/step/profile.ts --summarize /tmp/prof/<file>.cpuprofile [--wasm=build/bn.scalar.wasm]
 //
 // V8's profile calls wasm functions "wasm-function[i]" unless the module has a name section;
 // the summary maps exported ones to their export names. For internal functions too, profile
@@ -10,9 +10,9 @@
 // -o /tmp/prof/bn.simd.named.wasm --debug, then --wasm-file=/tmp/prof/bn.simd.named.wasm.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { gatherSamples, toSamples } from "../src/data/dataset.js";
-import { buildPaperNetworks } from "../src/experiments/mnist_paper.js";
-import { CrossEntropyLoss, init, loadEmbeddedMnist, loadMnist, type MnistSplit, Rng, SGD, tensor } from "../src/index.js";
+import { gatherSamples, toSamples } from "../../src/data/dataset.js";
+import { buildPaperNetworks } from "../../src/experiments/mnist_paper.js";
+import { CrossEntropyLoss, init, loadEmbeddedMnist, loadMnist, type MnistSplit, Rng, SGD, tensor } from "../../src/index.js";
 
 interface ProfileNode {
   id: number;
@@ -64,7 +64,7 @@ function wasmExportNames(bytes: Uint8Array): Map<number, string> {
 
 function summarize(file: string): void {
   const p = JSON.parse(readFileSync(file, "utf8")) as Profile;
-  const wasmFile = process.argv.find((a) => a.startsWith("--wasm="))?.slice(7) ?? fileURLToPath(new URL("../build/bn.simd.wasm", import.meta.url));
+  const wasmFile = process.argv.find((a) => a.startsWith("--wasm="))?.slice(7) ?? fileURLToPath(new URL("../../build/bn.simd.wasm", import.meta.url));
   const wasmNames = wasmExportNames(readFileSync(wasmFile));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
@@ -88,7 +88,7 @@ function summarize(file: string): void {
 async function loop(steps: number, build: "simd" | "scalar"): Promise<void> {
   let train: MnistSplit;
   try {
-    train = (await loadMnist({ dir: process.env.MNIST_DIR ?? fileURLToPath(new URL("../../shared/data/mnist/", import.meta.url)) })).train;
+    train = (await loadMnist({ dir: process.env.MNIST_DIR ?? fileURLToPath(new URL("../../../shared/data/mnist/", import.meta.url)) })).train;
   } catch {
     train = (await loadEmbeddedMnist({ seed: 0 })).train;
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""One training step of Ioffe & Szegedy's MNIST network in PyTorch, for bench/train_step.bench.ts.
+"""One training step of Ioffe & Szegedy's MNIST network in PyTorch, for bench/step.bench.ts.
 
-    /usr/bin/python3 bench/torch_step.py [--data PREFIX] [--check-out FILE] [--threads 1]
+    /usr/bin/python3 bench/step/torch_step.py [--data PREFIX] [--check-out FILE] [--threads 1]
                                          [--warmup-steps 50] [--min-steps 300] [--min-seconds 2]
                                          [--breakdown] [--samples]
 

@@ -1,7 +1,7 @@
-// The @tensorflow/tfjs comparison, on its 'wasm' backend (XNNPACK-era kernels, SIMD, no
-// threads in Node) and its 'cpu' backend (plain JavaScript). tfjs normalizes channels-last
-// only, so it always runs on [..., C] data (an NCHW case is transposed to NHWC first, and
-// its outputs transposed back for the correctness check).
+// Batch Normalization in @tensorflow/tfjs, on the backend bench/harness/peers.ts selected
+// (wasm: XNNPACK-era kernels, SIMD, no threads in Node; cpu: plain JavaScript). tfjs
+// normalizes channels-last only, so it always runs on [..., C] data (an NCHW case is
+// transposed to NHWC first, and its outputs transposed back for the correctness check).
 //   forward   = tf.moments over every axis but the last + tf.batchNorm
 //   backward  = tf.grads of x -> batchNorm(x, moments(x)) w.r.t. x, gamma, beta with the
 //               upstream gradient dy (the tape differentiates through the moments too).
@@ -13,26 +13,6 @@
 // per-channel outputs with dataSync and do not copy the 16 MB outputs out of tfjs.
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-
-export type TfBackendName = "wasm" | "cpu";
-
-let prod = false;
-
-/** Selects a tfjs backend (and checks the wasm one runs with SIMD). */
-export async function useTfBackend(name: TfBackendName): Promise<{ backend: string; simd: boolean; threads: boolean }> {
-  if (!prod) {
-    // Production mode: what a deployed app runs (it also silences the "install tfjs-node"
-    // banner). Not IS_TEST, which turns on per-kernel leak checks.
-    tf.enableProdMode();
-    prod = true;
-  }
-  const ok = await tf.setBackend(name);
-  await tf.ready();
-  if (!ok || tf.getBackend() !== name) throw new Error(`bench: could not select the tfjs '${name}' backend`);
-  const simd = name === "wasm" ? tf.env().getBool("WASM_HAS_SIMD_SUPPORT") : false;
-  const threads = name === "wasm" ? tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT") : false;
-  return { backend: name, simd, threads };
-}
 
 export interface TfInputs {
   /** Channels-last shape, [..., C]. */
@@ -132,13 +112,4 @@ export class TfBatchNorm {
   dispose(): void {
     tf.dispose([this.x, this.dy, this.gamma, this.beta, this.runMean, this.runVar]);
   }
-}
-
-/** Live tfjs tensors (a leak check for the timed functions). */
-export function tfNumTensors(): number {
-  return tf.memory().numTensors;
-}
-
-export function tfVersion(): string {
-  return tf.version.tfjs;
 }

@@ -2,7 +2,7 @@
 // does, with no WebAssembly. Two-pass statistics (mean, then the squared deviations, both
 // accumulated in float64 JS numbers), then y; backward in two passes (the sums, then dx);
 // inference as a*x + b. Layouts: [rows, C] (NC and channels-last) and [N, C, HW] planes.
-import type { BnLayout } from "../src/layers/batchnorm.js";
+import type { BnLayout } from "../../src/index.js";
 
 export interface PlainTrainOut {
   y: Float32Array;

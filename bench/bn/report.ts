@@ -1,7 +1,6 @@
-// Turns the measured medians into the table (median ms, GB/s, ratio to the memory floor,
-// speedup over tfjs-wasm), the forward+backward comparison and the target verdicts, and
-// writes them all as JSON.
-import { mkdir, writeFile } from "node:fs/promises";
+// The BN suite's tables: median ms, GB/s, ratio to the memory floor and speedup over
+// tfjs-wasm per case, op and variant; the forward+backward comparison; the target verdicts.
+import { fmtMs, fmtX, table, type Timing } from "../harness/index.js";
 
 export type Op = "forward" | "backward" | "inference";
 export const OPS: readonly Op[] = ["forward", "backward", "inference"];
@@ -14,18 +13,8 @@ export const OPS: readonly Op[] = ["forward", "backward", "inference"];
 export type Variant = "wasm-simd" | "simd-kernels" | "wasm-scalar" | "plain-js" | "tfjs-wasm" | "tfjs-cpu";
 export const VARIANTS: readonly Variant[] = ["wasm-simd", "simd-kernels", "wasm-scalar", "plain-js", "tfjs-wasm", "tfjs-cpu"];
 
-/** One median: per call, after dividing out the inner repetitions of a sample. */
-export interface Timing {
-  ms: number;
-  /** tinybench samples behind the median (summed over rounds). */
-  samples: number;
-  /** Calls per tinybench sample (tiny cases are repeated so a sample is >= ~0.5 ms). */
-  reps: number;
-  /** The p50 of each round when the group ran in several rounds (the reported ms is their median). */
-  rounds?: number[];
-  /** Set when the timing was taken on another case with the same tfjs shape. */
-  sharedWith?: string;
-}
+/** A harness timing; sharedWith is set when it was taken on another case with the same tfjs shape. */
+export type BnTiming = Timing & { sharedWith?: string };
 
 export interface CaseResult {
   label: string;
@@ -34,15 +23,15 @@ export interface CaseResult {
   /** Elements of x. */
   n: number;
   floors: {
-    sum: Timing;
-    copy: Timing;
+    sum: BnTiming;
+    copy: BnTiming;
     /**
      * Diagnostic, not one of the issue's floors: the backward's traffic on the backward's own
      * buffers (sum x, sum dy, then dx = x + dy), i.e. with its real working set of three arrays.
      */
-    bwdTwin?: Timing;
+    bwdTwin?: BnTiming;
   };
-  times: Partial<Record<Variant, Partial<Record<Op, Timing>>>>;
+  times: Partial<Record<Variant, Partial<Record<Op, BnTiming>>>>;
   /** Largest normwise relative error against test/reference.ts, per variant and output. */
   errors: Partial<Record<Variant, Record<string, number>>>;
   /** Shape tfjs ran on (channels-last). */
@@ -194,26 +183,6 @@ export function buildReport(cases: CaseResult[]): Report {
   return { rows, fwdBwd, verdicts };
 }
 
-function fmtMs(ms: number): string {
-  if (ms >= 100) return ms.toFixed(1);
-  if (ms >= 1) return ms.toFixed(3);
-  if (ms >= 0.01) return ms.toFixed(4);
-  return ms.toExponential(3);
-}
-
-function fmtX(x: number | null, digits = 2): string {
-  if (x === null) return "";
-  if (x >= 100) return `${x.toFixed(0)}x`;
-  if (x >= 10) return `${x.toFixed(1)}x`;
-  return `${x.toFixed(digits)}x`;
-}
-
-function table(head: string[], body: string[][], right: boolean[]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (right[i] ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ").trimEnd();
-  return [line(head), w.map((n) => "-".repeat(n)).join("  "), ...body.map(line)].join("\n");
-}
-
 export function formatReport(rep: Report): string {
   const out: string[] = [];
   out.push(
@@ -229,7 +198,7 @@ export function formatReport(rep: Report): string {
         fmtX(r.vsTfjsWasm),
         r.note ?? "",
       ]),
-      [false, false, false, true, true, true, true, false],
+      { group: true },
     ),
   );
   out.push("");
@@ -238,7 +207,7 @@ export function formatReport(rep: Report): string {
     table(
       ["case", "variant", "fwd ms", "bwd ms", "fwd+bwd ms", "tfjs-wasm/this"],
       rep.fwdBwd.map((r) => [r.case, r.variant, fmtMs(r.fwdMs), fmtMs(r.bwdMs), fmtMs(r.totalMs), fmtX(r.vsTfjsWasm)]),
-      [false, false, true, true, true, true],
+      { group: true },
     ),
   );
   out.push("");
@@ -247,13 +216,8 @@ export function formatReport(rep: Report): string {
     table(
       ["case", "variant", "measure", "value", "target", ""],
       rep.verdicts.map((v) => [v.case, v.variant, v.what, v.what.startsWith("fwd+bwd") ? fmtX(v.value, 1) : v.value.toFixed(3), v.target, v.pass === null ? "" : v.pass ? "PASS" : "MISS"]),
-      [false, false, false, true, false, false],
+      { group: true },
     ),
   );
   return out.join("\n");
-}
-
-export async function writeJson(path: URL, payload: unknown): Promise<void> {
-  await mkdir(new URL(".", path), { recursive: true });
-  await writeFile(path, JSON.stringify(payload, null, 2) + "\n");
 }

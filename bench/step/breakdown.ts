@@ -1,16 +1,17 @@
-// Where one training step of our model spends its time (bench/train_step.bench.ts prints
+// Where one training step of our model spends its time (bench/step.bench.ts prints
 // this next to PyTorch's own breakdown): the phases of the step, and every layer's forward
 // and backward, each the median over many steps of performance.now() differences. The
 // per-layer loop calls the layers directly, as Sequential.forward / backwardParams do (it
 // skips Sequential's per-layer shape checks, whose cost shows as "forward (Sequential)"
 // minus the sum of the layers).
-import type { Module } from "../src/module.js";
-import type { CrossEntropyLoss } from "../src/loss.js";
-import { Dense } from "../src/layers/dense.js";
-import type { SGD } from "../src/optim/sgd.js";
-import { layerName } from "../src/layers/container.js";
-import type { Sequential } from "../src/layers/sequential.js";
-import type { Tensor } from "../src/tensor.js";
+import type { Module } from "../../src/module.js";
+import type { CrossEntropyLoss } from "../../src/loss.js";
+import { Dense } from "../../src/layers/dense.js";
+import type { SGD } from "../../src/optim/sgd.js";
+import { layerName } from "../../src/layers/container.js";
+import type { Sequential } from "../../src/layers/sequential.js";
+import type { Tensor } from "../../src/tensor.js";
+import { median } from "../harness/index.js";
 
 export interface Breakdown {
   /** Median ms per phase of the step as the bench times it. */
@@ -19,12 +20,6 @@ export interface Breakdown {
   phaseSum: number;
   forwardPerLayer: { layer: string; ms: number; gflops?: number }[];
   backwardPerLayer: { layer: string; ms: number; gflops?: number }[];
-}
-
-function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export function breakdownStep(model: Sequential, loss: CrossEntropyLoss, opt: SGD, copyBatch: () => Uint8Array, x: Tensor, steps: number): Breakdown {
