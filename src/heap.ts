@@ -142,7 +142,7 @@ export class WasmHeap {
    * A free block of at least `size` bytes, or null. TLSF takes the first block of the smallest
    * class whose every block is large enough. That alone passes over the blocks of the
    * request's own class that would fit, and splits a larger one instead: in
-   * bench/heap_churn.bench.ts the heap then reaches 1.09x the peak live bytes on random churn
+   * bench/heap.bench.ts the heap then reaches 1.09x the peak live bytes on random churn
    * (1.06x with the look below) and 1.66x when holes of exactly the requested sizes are
    * refilled (1.00x). So the first few blocks of the own class are looked at first; a bounded
    * number, so alloc stays O(1).

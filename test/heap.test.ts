@@ -1,7 +1,7 @@
 // The WebAssembly heap allocator (src/heap.ts) on its own memory, no kernel module: blocks
 // checked against a model of the live set, neighbours merged, best fit on a workload where
 // first fit needs 1.66x the live size, 100,000 blocks released in random order (how fast is
-// measured by bench/heap_churn.bench.ts, not here), and out-of-memory errors that leave the
+// measured by bench/heap.bench.ts, not here), and out-of-memory errors that leave the
 // heap as it was.
 import { describe, expect, it, vi } from "vitest";
 import { WasmHeap } from "../src/heap.js";
@@ -85,7 +85,7 @@ describe("WasmHeap", () => {
     expect(memory.buffer.byteLength).toBe(bytes);
   });
 
-  it("100,000 blocks released in random order leave an empty heap (the time this takes is in bench/heap_churn.bench.ts)", () => {
+  it("100,000 blocks released in random order leave an empty heap (the time this takes is in bench/heap.bench.ts)", () => {
     const { heap } = newHeap(0, 4096);
     const r = new Rng(3);
     const ptrs: number[] = [];
