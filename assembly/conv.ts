@@ -9,7 +9,7 @@
 //     NHWC: floats from one pixel to the next of x and dx (>= C), of y and dy (>= OC);
 //     NCHW: floats from one image to the next of x and dx (>= C*H*W), of y and dy (>= OC*OH*OW).
 // The output pixel (oh, ow) reads the input at ih = oh*SH - PT + kh*DH, iw = ow*SW - PL + kw*DW.
-import { PACK_UNIT, packedSizeB } from "./gemm";
+import { PACK_UNIT, packedSize } from "./gemm";
 
 export const CONV_N = 0;
 export const CONV_H = 1;
@@ -102,8 +102,8 @@ export function isPointwise(): bool {
  */
 export function conv2d_scratch_bytes(desc: usize): i32 {
   readDesc(desc, LAYOUT_ANY);
-  // The largest of the packings: as B [K, OC] or [OC, K] (NHWC), as A [OC, K] or [K, OC] (NCHW; smaller tiles).
-  const packed = max(packedSizeB(patchK, outC), packedSizeB(outC, patchK));
+  // The largest of the packings: as B [K, OC] or [OC, K] (NHWC), as A [OC, K] or [K, OC] (NCHW).
+  const packed = max(packedSize(patchK, outC), packedSize(outC, patchK));
   return max(<i32>packedWOffset + packed * 4, tilePixW * patchK * 4);
 }
 

@@ -325,13 +325,8 @@ export function gemm(c: usize, ldcElems: i32, a: usize, lda: i32, aLayout: i32, 
   return P > 0 ? (P + kBlocks(P) - 1) / kBlocks(P) : 0;
 }
 
-/** Floats of A[R, P] packed for gemm (A_PACKED): R rounded up to the register tile's rows, times P. */
-export function packedSizeA(R: i32, P: i32): i32 {
-  return <i32>roundUp(R, MR) * P;
-}
-
-/** Floats of B[P, Q] packed for gemm (B_PACKED). */
-export function packedSizeB(P: i32, Q: i32): i32 {
+/** Floats of B[P, Q] packed for gemm (B_PACKED): Q rounded up to whole micro-panels, times P. Also bounds A[Q, P] packed (A_PACKED; MR divides NR). */
+export function packedSize(P: i32, Q: i32): i32 {
   return <i32>roundUp(Q, NR) * P;
 }
 
