@@ -9,7 +9,7 @@
 //     NHWC: floats from one pixel to the next of x and dx (>= C), of y and dy (>= OC);
 //     NCHW: floats from one image to the next of x and dx (>= C*H*W), of y and dy (>= OC*OH*OW).
 // The output pixel (oh, ow) reads the input at ih = oh*SH - PT + kh*DH, iw = ow*SW - PL + kw*DW.
-import { PACK_UNIT, packedSizeB } from "./gemm";
+import { PACK_UNIT, packedSize } from "./gemm";
 
 export const CONV_N = 0;
 export const CONV_H = 1;
@@ -78,7 +78,8 @@ export function readDesc(desc: usize, layout: i32): void {
   patchK = kerH * kerW * inC;
   tilePix = tilePixels(patchK, TILE_BUDGET, TILE_MAX);
   tilePixW = tilePixels(patchK, TILE_BUDGET_W, TILE_MAX_W);
-  packedWOffset = <usize>tilePix * patchK * 4;
+  // A pointwise convolution gathers nothing: its scratch is the packed weights alone.
+  packedWOffset = isPointwise() ? 0 : <usize>tilePix * patchK * 4;
 }
 
 // Output pixels per tile for patches of depth k: a multiple of the GEMM's packing unit
@@ -98,12 +99,14 @@ export function isPointwise(): bool {
  * aligned by the caller. Forward and backward_input: one tile of patches (at most 256 KiB
  * unless one patch row is deeper than 8,192 floats), then the weights packed once per call
  * for the GEMM (their size, rounded up to whole register tiles); backward_filter: one deeper
- * tile of patches (at most 1 MiB) over the same bytes. Independent of the batch size.
+ * tile of patches (at most 1 MiB) over the same bytes. A pointwise convolution (1 x 1,
+ * stride 1, unpadded) needs the packed weights only. Independent of the batch size.
  */
 export function conv2d_scratch_bytes(desc: usize): i32 {
   readDesc(desc, LAYOUT_ANY);
-  // The largest of the packings: as B [K, OC] or [OC, K] (NHWC), as A [OC, K] or [K, OC] (NCHW; smaller tiles).
-  const packed = max(packedSizeB(patchK, outC), packedSizeB(outC, patchK));
+  // The largest of the packings: as B [K, OC] or [OC, K] (NHWC), as A [OC, K] or [K, OC] (NCHW).
+  const packed = max(packedSize(patchK, outC), packedSize(outC, patchK));
+  if (isPointwise()) return packed * 4;
   return max(<i32>packedWOffset + packed * 4, tilePixW * patchK * 4);
 }
 

@@ -11,9 +11,11 @@
 //   forward:  Y[OC, tile] (rows OH*OW apart, in place in y) = W[OC, K] . columns (+ b per row)
 //   backward_input: dcolumns[K, P] = W^T . dY[OC, tile] (read in place), scattered into dx
 //   backward_filter: dW[OC, K] += dY[OC, tile] . columns^T
-// A 1 x 1, stride-1, unpadded convolution is one product per image: Y = W . X in place.
+// The weights are packed once per call into the scratch (after the tile), as in NHWC. A
+// 1 x 1, stride-1, unpadded convolution is one product per image: Y = W . X in place.
 // Splitting the work (threads): as in NHWC, output pixels [p0, p1) of N*OH*OW for forward
-// and backward_filter (tiles never cross an image), images [n0, n1) for backward_input.
+// and backward_filter (tiles never cross an image), images [n0, n1) for backward_input; one
+// scratch per concurrent call.
 import {
   inC, inH, inW, isPointwise, LAYOUT_NCHW, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride, zeroF32,
 } from "./conv";

@@ -11,12 +11,14 @@
 //   forward:  Y_tile[P, OC] (rows YS apart, in place in y) = patches . W^T (+ b)
 //   backward_input: dpatches[P, K] = dY_tile[P, OC] (read in place) . W, scattered into dx
 //   backward_filter: dW[OC, K] += dY_tile^T . patches
-// so the scratch is one tile, whatever the batch. A 1 x 1, stride-1, unpadded convolution is
-// one product over all pixels, x and y read and written in place (lda = XS, ldc = YS).
+// so the scratch is one tile plus the weights packed once per call for the GEMM, whatever
+// the batch (conv2d_scratch_bytes). A 1 x 1, stride-1, unpadded convolution is one product
+// over all pixels, x and y read and written in place (lda = XS, ldc = YS).
 // Splitting the work (threads): forward and backward_filter compute output pixels [p0, p1)
 // of any range (backward_filter into a dw/db of the caller's: one per worker, summed after);
 // backward_input computes images [n0, n1): a tile scatters into the input rows of its
-// neighbours, so two workers on the same image would add into the same dx.
+// neighbours, so two workers on the same image would add into the same dx. Each call packs
+// the weights into its own scratch, so concurrent calls need one scratch each.
 import {
   inC, inH, inW, isPointwise, LAYOUT_NHWC, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride, zeroF32,
 } from "./conv";

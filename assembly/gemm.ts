@@ -34,8 +34,8 @@
 // Operands: A row-major or read transposed (A(i,p) = a[p*ld + i]) is packed with 4 x 4
 // shuffle transposes resp. vector copies; B read transposed (W in gemm_nt) likewise, B
 // row-major copied; partial panels are padded with zeros. Edge tiles run the full 4 x 8
-// kernel on a scratch tile and copy the valid part. The scratch (~140 KiB) is static data
-// of this module by default, so callers pass none; a threaded build gives each worker's
+// kernel on a scratch tile and copy the valid part. The scratch (~136 KiB) is memory this
+// module reserves by default, so callers pass none; a threaded build gives each worker's
 // instance its own with gemm_set_scratch. Every C element is a sum in p order (starting
 // from the bias, zero or the accumulated C), the same in both kernels and builds: SIMD and
 // scalar agree bit for bit (the relaxed build fuses the multiply-adds and agrees to
@@ -56,10 +56,17 @@ const PACK_B_BYTES: i32 = KC * NR * 4;
 const PACK_A_BYTES: i32 = MC * KC * 4;
 const TILE_BYTES: i32 = MR * NR * 4;
 const SCRATCH_BYTES: i32 = PACK_B_BYTES + PACK_A_BYTES + TILE_BYTES + NR * 4;
-const STATIC_SCRATCH: usize = memory.data(SCRATCH_BYTES, 16);
+// The default scratch is the memory just past the module's static data, reserved (heap_base()
+// in assembly/index.ts starts the heap after it; asconfig.json's initialMemory covers it),
+// not a memory.data block: that would ship SCRATCH_BYTES of zeros in every binary.
+const STATIC_SCRATCH: usize = (__heap_base + 15) & ~15;
+/** First byte past the default GEMM scratch: where the caller's heap may start. */
+export const STATIC_END: usize = STATIC_SCRATCH + SCRATCH_BYTES;
 // Where the scratch is: module globals, so that each instance (each worker of a threaded
 // build sharing one memory) can point its own at a region of its own.
 let PACK_B: usize = 0, PACK_A: usize = 0, TILE: usize = 0, BIAS: usize = 0;
+// The imported memory must hold the reserved scratch from the start (initialMemory).
+if (STATIC_END > (<usize>memory.size() << 16)) unreachable();
 gemm_set_scratch(0);
 
 /** Bytes of scratch the GEMM kernels use. */
@@ -325,13 +332,8 @@ export function gemm(c: usize, ldcElems: i32, a: usize, lda: i32, aLayout: i32, 
   return P > 0 ? (P + kBlocks(P) - 1) / kBlocks(P) : 0;
 }
 
-/** Floats of A[R, P] packed for gemm (A_PACKED): R rounded up to the register tile's rows, times P. */
-export function packedSizeA(R: i32, P: i32): i32 {
-  return <i32>roundUp(R, MR) * P;
-}
-
-/** Floats of B[P, Q] packed for gemm (B_PACKED). */
-export function packedSizeB(P: i32, Q: i32): i32 {
+/** Floats of B[P, Q] packed for gemm (B_PACKED): Q rounded up to whole micro-panels, times P. Also bounds A[Q, P] packed (A_PACKED; MR divides NR). */
+export function packedSize(P: i32, Q: i32): i32 {
   return <i32>roundUp(Q, NR) * P;
 }
 

@@ -7,6 +7,8 @@ export { bn_forward_train_nc, bn_forward_train_nchw } from "./bn_forward_train";
 export { bn_backward_nc, bn_backward_nchw } from "./bn_backward";
 export { bn_fold, scale_shift_nc, scale_shift_nchw } from "./bn_inference";
 export { bn_update_running, bn_saved_from_running } from "./bn_running";
+import { STATIC_END } from "./gemm";
+
 export { gemm_f32, gemm_nt, gemm_nn, gemm_tn_acc, bias_backward_acc, gemm_scratch_bytes, gemm_set_scratch } from "./gemm";
 export { conv2d_scratch_bytes } from "./conv";
 export { conv2d_forward_nhwc, conv2d_backward_input_nhwc, conv2d_backward_filter_nhwc } from "./conv_nhwc";
@@ -19,9 +21,10 @@ export { softmax_xent_forward, softmax_xent_backward } from "./loss";
 export { sgd_step, adam_step } from "./optim";
 export { rows_copy, rows_add } from "./rows";
 
-// First byte past the module's static data: the TypeScript heap starts here.
+// First byte past the module's static data and the GEMM's default scratch: the TypeScript
+// heap starts here.
 export function heap_base(): usize {
-  return __heap_base;
+  return STATIC_END;
 }
 
 // True in the builds compiled with --enable simd.

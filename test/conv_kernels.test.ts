@@ -286,6 +286,23 @@ describe("the three kernels are one linear map and its adjoints", () => {
   });
 });
 
+describe("scratch", () => {
+  it("does not grow with the batch: 3x3 128->192 at 32x32 needs the same few MiB for 1 image or 250 (im2col of the batch: 1.2 GB)", () => {
+    const be = backends[builds[0]], k = be.kernels;
+    const bytes = (N: number) => {
+      const g = convGeom([N, 32, 32, 128], 192, [3, 3], { padding: "same" });
+      const desc = putI32(be, conv2dDesc({ ...g, XS: g.C, YS: g.OC }));
+      try {
+        return k.conv2d_scratch_bytes(desc);
+      } finally {
+        be.heap.release(desc);
+      }
+    };
+    expect(bytes(250)).toBe(bytes(1));
+    expect(bytes(250)).toBeLessThan(2 << 20);
+  });
+});
+
 describe("the kernels trap on a geometry they cannot run", () => {
   it.each(["nhwc", "nchw"] as const)("%s: stride or dilation 0, negative padding, empty sizes, short strides, bad ranges and flags", (layout) => {
     const be = backends[builds[0]], k = be.kernels;
