@@ -40,7 +40,9 @@
 // from the bias, zero or the accumulated C), the same in both kernels and builds: SIMD and
 // scalar agree bit for bit (the relaxed build fuses the multiply-adds and agrees to
 // rounding).
-// sigmoid and tanh are applied per tile with scalar Mathf (M*N of them vs M*N*K mul-adds).
+// sigmoid and tanh are applied per tile by the activation kernels' own SIMD functions
+// (assembly/activations.ts), so a fused epilogue gives the same values as an activation layer.
+import { act_forward_rows } from "./activations";
 import { f32At, f32Put, madd4 } from "./common";
 
 const MR: i32 = 4; // rows of the register tile
@@ -262,12 +264,8 @@ function tileScalar(c: usize, ldc: usize, a: usize, b: usize, kc: i32, init: i32
 
 // sigmoid or tanh over rows x cols of C (row stride ldc bytes), in place.
 function actTile(c: usize, ldc: usize, rows: i32, cols: i32, act: i32): void {
-  for (let i = 0; i < rows; i++, c += ldc) {
-    for (let j = 0; j < cols; j++) {
-      const v = f32At(c, j);
-      f32Put(c, j, act == ACT_SIGMOID ? <f32>1 / (<f32>1 + Mathf.exp(-v)) : Mathf.tanh(v));
-    }
-  }
+  const ld = <i32>(ldc >> 2);
+  act_forward_rows(c, ld, c, ld, rows, cols, act);
 }
 
 // C[R, Q] (row stride ldcElems) = init + A[R, P] B[P, Q], then act. init0 is how the first P

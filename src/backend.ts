@@ -11,6 +11,9 @@ import { KERNEL_NAMES, type Kernels } from "./kernels.js";
 
 export type BuildName = "relaxed" | "simd" | "scalar";
 
+/** Pages (64 KiB) a kernel module needs at least: its static data and the GEMM scratch it reserves past them. */
+const MIN_PAGES = 4;
+
 export interface InitOptions {
   /**
    * Which build to load: 'auto' (default) picks the best the engine validates: 'relaxed'
@@ -142,7 +145,8 @@ export async function createBackend(opts?: InitOptions): Promise<Backend> {
   const module = options.wasm
     ? await compileSource(options.wasm)
     : await readUrl(new URL(`../build/bn.${build}.wasm`, import.meta.url));
-  const pages = Math.max(1, Math.ceil((options.initialMemoryBytes ?? 16 * 1024 * 1024) / 65536));
+  // The kernels' static data and the GEMM's reserved scratch take the first pages: never fewer.
+  const pages = Math.max(MIN_PAGES, Math.ceil((options.initialMemoryBytes ?? 16 * 1024 * 1024) / 65536));
   const memory = new WebAssembly.Memory({ initial: pages });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const missing = KERNEL_NAMES.filter((name) => typeof instance.exports[name] !== "function");

@@ -2,7 +2,7 @@
 // silently ignored option; and what console.log shows of tensors and layers.
 import { inspect } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { init } from "../src/backend.js";
+import { createBackend, init } from "../src/backend.js";
 import { BatchNorm1d, BatchNorm2d } from "../src/layers/batchnorm.js";
 import { batchNormBackward, batchNormInference, batchNormTrain, foldBatchNorm } from "../src/functional.js";
 import { ReLU } from "../src/layers/activations.js";
@@ -111,6 +111,14 @@ describe("loadStateDict checks values", () => {
     const d = new Dense(2, 1);
     expect(() => d.loadStateDict({ weight: Float32Array.of(1, NaN), bias: Float32Array.of(0) })).toThrow(/Dense\(2 -> 1\)\.loadStateDict: "weight" holds NaN at index 1/);
     expect(() => foldBatchNorm({ runningMean: new Float32Array(2), runningVar: Float32Array.of(1, -1) })).toThrow("foldBatchNorm: runningVar holds -1 at index 1; expected finite variances >= 0");
+  });
+});
+
+describe("initial memory", () => {
+  it("below what the kernels need is raised to their minimum, not a failed instantiation", async () => {
+    const b = await createBackend({ initialMemoryBytes: 1 });
+    expect(b.info().memoryBytes).toBeGreaterThanOrEqual(4 * 65536);
+    expect(() => createBackend({ initialMemoryBytes: -1 })).rejects.toThrow(/initialMemoryBytes must be an integer number of bytes/);
   });
 });
 
