@@ -118,7 +118,7 @@ describe("initial memory", () => {
   it("below what the kernels need is raised to their minimum, not a failed instantiation", async () => {
     const b = await createBackend({ initialMemoryBytes: 1 });
     expect(b.info().memoryBytes).toBeGreaterThanOrEqual(4 * 65536);
-    expect(() => createBackend({ initialMemoryBytes: -1 })).rejects.toThrow(/initialMemoryBytes must be an integer number of bytes/);
+    await expect(createBackend({ initialMemoryBytes: -1 })).rejects.toThrow(/initialMemoryBytes must be an integer number of bytes/);
   });
 });
 
