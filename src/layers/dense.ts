@@ -4,12 +4,12 @@
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import { checkFloatState, type GradTarget, Layer, Parameter, type StateDict } from "../module.js";
-import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
+import { contiguousGrad, deliverOutput } from "./io.js";
 import { linearBackwardInput, linearBackwardParams, linearForward } from "../ops/matmul.js";
 import { boolOption, checkOptions } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
 import { checkInit, type DenseInit, initialise } from "./init.js";
-import { fmt, type Shape } from "../shape.js";
+import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, Tensor } from "../tensor.js";
 
 export interface DenseOptions {
@@ -92,10 +92,12 @@ export class Dense extends Layer {
   /** Accumulates weight.grad and bias.grad and returns dx (owned by the layer). */
   backward(grad: Tensor, into?: GradTarget): Tensor {
     const [x, dy] = this.checkBackward(grad);
-    const dx = this.bufs.get("dx", x.shape);
-    linearBackwardInput(dx, dy, this.weight.value);
+    if (into && !sameShape(into.dx.shape, x.shape)) throw new Error(`${this}.backward: expected a dx tensor of shape ${fmt(x.shape)}, got ${fmt(into.dx.shape)}`);
+    // Into a given dx, the product writes or accumulates there directly (no extra pass).
+    const dx = into ? into.dx : this.bufs.get("dx", x.shape);
+    linearBackwardInput(dx, dy, this.weight.value, into?.accumulate ?? false);
     this.accumulate(dy, x);
-    return deliverGrad(this, dx, into);
+    return dx;
   }
 
   /**

@@ -3,6 +3,7 @@
 // of x flattened: [..., in] is M = size / in rows.
 import { ACT, type ActName } from "../kernels.js";
 import type { Tensor } from "../tensor.js";
+import { rowLayout } from "./rows.js";
 
 /** y[M, out] = act(x[M, in] W[out, in]^T + b[out]); b null: no bias. Writes y. */
 export function linearForward(y: Tensor, x: Tensor, w: Tensor, b: Tensor | null, act: ActName | "none" = "none"): void {
@@ -10,10 +11,28 @@ export function linearForward(y: Tensor, x: Tensor, w: Tensor, b: Tensor | null,
   x.backend.kernels.gemm_nt(y.ptr, x.ptr, w.ptr, b ? b.ptr : 0, x.size / inF, out, inF, ACT[act]);
 }
 
-/** dx[M, in] = dy[M, out] W[out, in]. Writes dx. */
-export function linearBackwardInput(dx: Tensor, dy: Tensor, w: Tensor): void {
+/**
+ * dx[M, in] (+)= dy[M, out] W[out, in]: writes dx, or accumulates into it (the gradient of an
+ * input several layers read). dx may be rows of a bigger tensor (its row stride is passed to
+ * the product, so a slice is written in place).
+ */
+export function linearBackwardInput(dx: Tensor, dy: Tensor, w: Tensor, accumulate = false): void {
   const [out, inF] = w.shape;
-  dy.backend.kernels.gemm_nn(dx.ptr, dy.ptr, w.ptr, dy.size / out, out, inF);
+  const k = dy.backend.kernels;
+  const M = dy.size / out;
+  if (!accumulate && dx.contiguous) {
+    k.gemm_nn(dx.ptr, dy.ptr, w.ptr, M, out, inF);
+    return;
+  }
+  const ld = dx.contiguous ? inF : rowStride(dx, inF);
+  k.gemm_f32(dx.ptr, ld, dy.ptr, out, 0, w.ptr, inF, 0, 0, M, inF, out, accumulate ? 1 : 0, 0);
+}
+
+/** The row stride of a tensor that is rows of `cols` contiguous floats. */
+function rowStride(t: Tensor, cols: number): number {
+  const L = rowLayout(t);
+  if (!L || L.cols !== cols) throw new Error(`linear: dx of shape [${t.shape.join(", ")}] with strides [${t.strides.join(", ")}] is not rows of ${cols} floats`);
+  return L.strides[0];
 }
 
 /** dW[out, in] += dy^T x; db[out] += column sums of dy (db null: no bias). Accumulates. */
