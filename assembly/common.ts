@@ -185,3 +185,50 @@ export function bn_scratch_bytes(C: i32): i32 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(c, f32x4.mul(a, b));
 }
+
+// Contiguous runs of floats, for the convolutions' patches and the row-strided moves.
+// dst[0 .. n) = src[0 .. n).
+@inline export function copyF32(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 16 <= n; i += 16) {
+      const o = <usize>i << 2;
+      const v0 = v128.load(src + o), v1 = v128.load(src + o, 16), v2 = v128.load(src + o, 32), v3 = v128.load(src + o, 48);
+      v128.store(dst + o, v0); v128.store(dst + o, v1, 16); v128.store(dst + o, v2, 32); v128.store(dst + o, v3, 48);
+    }
+    for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
+// dst[0 .. n) += src[0 .. n).
+@inline export function addF32(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 8 <= n; i += 8) {
+      const o = <usize>i << 2;
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+      v128.store(dst + o, f32x4.add(v128.load(dst + o, 16), v128.load(src + o, 16)), 16);
+    }
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    }
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(dst + (<usize>i << 2)) + load<f32>(src + (<usize>i << 2)));
+}
+
+// dst[0 .. n) = 0. Stores, not memory.fill: V8 calls out to memset for a fill, which costs
+// more than the store loop for the short runs of a patch (C floats per tap).
+@inline export function zeroF32(dst: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const z = f32x4.splat(0);
+    for (; i + 8 <= n; i += 8) {
+      v128.store(dst + (<usize>i << 2), z);
+      v128.store(dst + (<usize>i << 2), z, 16);
+    }
+    for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), z);
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
+}

@@ -17,8 +17,9 @@
 // and backward_filter (tiles never cross an image), images [n0, n1) for backward_input; one
 // scratch per concurrent call.
 import {
-  inC, inH, inW, isPointwise, LAYOUT_NCHW, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride, zeroF32,
+  inC, inH, inW, isPointwise, LAYOUT_NCHW, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride,
 } from "./conv";
+import { zeroF32 } from "./common";
 import { A_COLS, A_PACKED, A_ROWS, ACT_NONE, B_COLS, B_ROWS, gemm, INIT_LOAD, INIT_ZERO, packOperandA } from "./gemm";
 import { gatherNchw, scatterNchw } from "./im2col";
 

@@ -20,8 +20,9 @@
 // neighbours, so two workers on the same image would add into the same dx. Each call packs
 // the weights into its own scratch, so concurrent calls need one scratch each.
 import {
-  inC, inH, inW, isPointwise, LAYOUT_NHWC, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride, zeroF32,
+  inC, inH, inW, isPointwise, LAYOUT_NHWC, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride,
 } from "./conv";
+import { zeroF32 } from "./common";
 import { A_COLS, A_ROWS, ACT_NONE, B_COLS, B_PACKED, B_ROWS, gemm, INIT_BIAS, INIT_LOAD, INIT_ZERO, packOperandB, sumRowsAcc } from "./gemm";
 import { gatherNhwc, scatterNhwc } from "./im2col";
 

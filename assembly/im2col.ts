@@ -11,8 +11,9 @@
 // gather* write the tile (im2col); scatter* add a tile of patch gradients back into dx
 // (col2im: overlapping taps of neighbouring pixels sum).
 import {
-  addF32, copyF32, dilH, dilW, inC, inH, inW, kerH, kerW, outH, outW, padL, padT, patchK, strH, strW, xStride, zeroF32,
+  dilH, dilW, inC, inH, inW, kerH, kerW, outH, outW, padL, padT, patchK, strH, strW, xStride,
 } from "./conv";
+import { addF32, copyF32, zeroF32 } from "./common";
 
 // The first and one-past-last output column ow whose tap at input column offset `off`
 // (iw = ow*SW + off) lands inside [0, W): ceil(-off / SW) .. floor((W - 1 - off) / SW) + 1.
