@@ -10,27 +10,40 @@ export interface MutableArrayLike<T> {
 }
 
 export class Rng {
-  private state: number;
+  private s: number;
   private spare = 0;
   private hasSpare = false;
 
   /** The seed is taken modulo 2^32 (an integer; fractions are dropped). */
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new Error(`batchnorm-wasm: Rng seed must be a finite number, got ${seed}`);
-    this.state = Math.trunc(seed) >>> 0;
+    this.s = Math.trunc(seed) >>> 0;
   }
 
   /** Puts this generator where `other` is (both then draw the same sequence). */
   copyFrom(other: Rng): void {
-    this.state = other.state;
+    this.s = other.s;
     this.spare = other.spare;
     this.hasSpare = other.hasSpare;
   }
 
+  /**
+   * The generator's position (uint32), to save and set back: the draws after `b.state =
+   * a.state` repeat a's. Setting it drops normal()'s pending second value.
+   */
+  get state(): number {
+    return this.s;
+  }
+
+  set state(v: number) {
+    this.s = v >>> 0;
+    this.hasSpare = false;
+  }
+
   /** Uniform in [0, 1). */
   uniform(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
