@@ -248,9 +248,10 @@ export interface RestoreCheckpointOptions {
 
 /**
  * Loads the checkpoint in `dir` into model, optimizer and scheduler (made as for the saved
- * run) and the model's generators; returns the caller's `meta` and `rng` positions. Every
- * part is checked before anything changes, so on an error (missing or incomplete checkpoint,
- * another model or optimizer) all stay as they were.
+ * run) and the model's generators; returns the caller's `meta` and `rng` positions. The files
+ * are read and checked first, each part is checked before it is loaded, and a part that
+ * refuses puts back the ones loaded before it: on an error (missing or incomplete checkpoint,
+ * another model or optimizer) everything stays as it was.
  */
 export async function restoreCheckpoint(dir: string, options: RestoreCheckpointOptions): Promise<{ meta: Record<string, unknown>; rng: Record<string, number> }> {
   const where = "restoreCheckpoint";
