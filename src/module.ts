@@ -3,7 +3,13 @@ import { INSPECT } from "./inspect.js";
 import type { Shape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 
-export type StateValue = Float32Array | BigInt64Array;
+/**
+ * One state dict entry: Float32Array (weights, statistics, optimizer buffers), BigInt64Array
+ * (counters such as num_batches_tracked and an optimizer's step), Float64Array (an
+ * optimizer's hyper-parameters, kept at full precision so that a resumed run repeats the
+ * float64 arithmetic of its steps).
+ */
+export type StateValue = Float32Array | BigInt64Array | Float64Array;
 export type StateDict = Record<string, StateValue>;
 
 export { INSPECT };
@@ -81,6 +87,13 @@ export interface Module {
    */
   saveForwardState?(): void;
   restoreForwardState?(): void;
+  /**
+   * The positions (uint32) of the random generators the module owns (dropout's masks),
+   * keyed like stateDict ("3.rng"); a checkpoint saves them so that a resumed run draws the
+   * same masks. setRngStates takes exactly those keys, checked before any is set.
+   */
+  rngStates?(): Record<string, number>;
+  setRngStates?(states: Record<string, number>): void;
   dispose?(): void;
 }
 
@@ -153,6 +166,16 @@ export abstract class Layer implements Module {
 
   restoreForwardState(): void {}
 
+  rngStates(): Record<string, number> {
+    this.assertUsable("rngStates");
+    return {};
+  }
+
+  setRngStates(states: Record<string, number>): void {
+    this.assertUsable("setRngStates");
+    checkRngStates(`${this}.setRngStates`, states, this.rngStates());
+  }
+
   [INSPECT](): string {
     return this.toString() + (this.disposedFlag ? " (disposed)" : "");
   }
@@ -179,8 +202,30 @@ export function checkFloatState(where: string, sd: unknown, shapes: Record<strin
 }
 
 /** Throws naming `key` and the index of the first NaN or infinite value of a loaded state entry. */
-export function checkFinite(where: string, key: string, v: Float32Array): void {
+export function checkFinite(where: string, key: string, v: Float32Array | Float64Array): void {
   for (let i = 0; i < v.length; i++) {
     if (!Number.isFinite(v[i])) throw new Error(`${where}: "${key}" holds ${v[i]} at index ${i}; expected finite values (a checkpoint with NaN or Inf would train or predict garbage)`);
+  }
+}
+
+/**
+ * Checks generator positions against the keys a module expects (`expected`, as its
+ * rngStates() gives them): no unknown or missing key, each an integer in [0, 2^32).
+ */
+export function checkRngStates(where: string, states: unknown, expected: Record<string, number>): asserts states is Record<string, number> {
+  if (states === null || typeof states !== "object" || Array.isArray(states)) {
+    throw new Error(`${where}: expected an object of generator states (rngStates() gives one), got ${states === null ? "null" : Array.isArray(states) ? "an array" : typeof states}`);
+  }
+  const keys = Object.keys(expected);
+  const list = keys.length > 0 ? keys.join(", ") : "none: this model has no generator";
+  for (const key of Object.keys(states)) {
+    if (!Object.hasOwn(expected, key)) throw new Error(`${where}: unexpected key "${key}" (expected ${list})`);
+  }
+  for (const key of keys) {
+    const v = (states as Record<string, unknown>)[key];
+    if (v === undefined) throw new Error(`${where}: missing key "${key}"`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+      throw new Error(`${where}: "${key}" must be a generator state, an integer in [0, 2^32), got ${JSON.stringify(v) ?? typeof v}`);
+    }
   }
 }

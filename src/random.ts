@@ -20,9 +20,16 @@ export class Rng {
     this.s = Math.trunc(seed) >>> 0;
   }
 
+  /** Puts this generator where `other` is (both then draw the same sequence). */
+  copyFrom(other: Rng): void {
+    this.s = other.s;
+    this.spare = other.spare;
+    this.hasSpare = other.hasSpare;
+  }
+
   /**
-   * Where the uniform() sequence stands (an integer in [0, 2^32)), for checkpoints: setting a
-   * saved value resumes the same draws. normal()'s pending second value is not part of it.
+   * The generator's position (uint32), to save and set back: the draws after `b.state =
+   * a.state` repeat a's. Setting it drops normal()'s pending second value.
    */
   get state(): number {
     return this.s;
@@ -31,13 +38,7 @@ export class Rng {
   set state(v: number) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`batchnorm-wasm: Rng state must be an integer in [0, 2^32), got ${v}`);
     this.s = v;
-  }
-
-  /** Puts this generator where `other` is (both then draw the same sequence). */
-  copyFrom(other: Rng): void {
-    this.s = other.s;
-    this.spare = other.spare;
-    this.hasSpare = other.hasSpare;
+    this.hasSpare = false;
   }
 
   /** Uniform in [0, 1). */

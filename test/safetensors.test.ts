@@ -145,8 +145,8 @@ describe("fromSafetensors follows the format's rules", () => {
 
   it("checks each entry's dtype, shape and data_offsets, naming the tensor, what was expected and what came", () => {
     expect(() => fromSafetensors(withHeader({ w: [1] }, 4))).toThrow(/the entry of "w" must be an object \{ dtype, shape, data_offsets \}, got \[1\]/);
-    expect(() => fromSafetensors(withHeader({ w: { ...f32(2, 0), dtype: "F16" } }, 8))).toThrow(/"w" has dtype "F16"; only F32 and I64 are supported/);
-    expect(() => fromSafetensors(withHeader({ w: { ...f32(2, 0), dtype: "constructor" } }, 8))).toThrow(/"w" has dtype "constructor"; only F32 and I64/);
+    expect(() => fromSafetensors(withHeader({ w: { ...f32(2, 0), dtype: "F16" } }, 8))).toThrow(/"w" has dtype "F16"; only F32, I64, F64 are supported/);
+    expect(() => fromSafetensors(withHeader({ w: { ...f32(2, 0), dtype: "constructor" } }, 8))).toThrow(/"w" has dtype "constructor"; only F32, I64, F64/);
     expect(() => fromSafetensors(withHeader({ w: { ...f32(2, 0), dtype: undefined } }, 8))).toThrow(/"w" has dtype undefined/);
     expect(() => fromSafetensors(withHeader({ w: { ...f32(2, 0), shape: [-2] } }, 8))).toThrow(/"w" has shape \[-2\]; expected an array of non-negative integers/);
     expect(() => fromSafetensors(withHeader({ w: { ...f32(2, 0), shape: [1.5] } }, 8))).toThrow(/"w" has shape \[1\.5\]; expected/);

@@ -191,10 +191,10 @@ describe("safetensors", () => {
       out.set(json, 8);
       return out;
     };
-    expect(() => fromSafetensors(bad({ w: { dtype: "BF16", shape: [4], data_offsets: [0, 8] } }))).toThrow(/"w" has dtype "BF16"; only F32 and I64 are supported/);
+    expect(() => fromSafetensors(bad({ w: { dtype: "BF16", shape: [4], data_offsets: [0, 8] } }))).toThrow(/"w" has dtype "BF16"; only F32, I64, F64 are supported/);
     expect(() => fromSafetensors(bad({ w: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }))).toThrow(/"w" \(F32 \[3\]\) needs 12 bytes, but its data_offsets span 8/);
     expect(() => toSafetensors({ w: Float32Array.from([1, 2]) }, { w: [3] })).toThrow(/"w" has 2 values, but shape \[3\] holds 3/);
-    expect(() => toSafetensors({ w: [1, 2] as never })).toThrow(/"w" must be a Float32Array or BigInt64Array/);
+    expect(() => toSafetensors({ w: [1, 2] as never })).toThrow(/"w" must be a Float32Array, BigInt64Array or Float64Array/);
   });
 });
 

@@ -2,7 +2,7 @@
 // children): named children, whose parameters and state are keyed "<child>.<name>" as in
 // PyTorch's state_dict() ("3.1.0.weight", "block.0.running_mean"); the train/eval switch,
 // gradients, saved forward state and disposal passed down; one instance in one place only.
-import { type GradTarget, INSPECT, type Module, type Parameter, type StateDict, type StateValue } from "../module.js";
+import { checkRngStates, type GradTarget, INSPECT, type Module, type Parameter, type StateDict, type StateValue } from "../module.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 
@@ -204,6 +204,28 @@ export abstract class Container implements Module {
 
   restoreForwardState(): void {
     for (const [, m] of this.namedChildren()) m.restoreForwardState?.();
+  }
+
+  /** Every child's generator positions, keyed "<child>.<key>" ("3.rng"). */
+  rngStates(): Record<string, number> {
+    this.assertUsable("rngStates");
+    const out: Record<string, number> = {};
+    for (const [key, m] of this.namedChildren()) {
+      for (const [k, v] of Object.entries(m.rngStates?.() ?? {})) out[`${key}.${k}`] = v;
+    }
+    return out;
+  }
+
+  /** Sets the generator positions rngStates() gave; every key and value is checked before any is set. */
+  setRngStates(states: Record<string, number>): void {
+    this.assertUsable("setRngStates");
+    checkRngStates(`${this.kind}.setRngStates`, states, this.rngStates());
+    for (const [key, m] of this.namedChildren()) {
+      if (typeof m.setRngStates !== "function") continue;
+      const own: Record<string, number> = {};
+      for (const k of Object.keys(m.rngStates?.() ?? {})) own[k] = states[`${key}.${k}`];
+      m.setRngStates(own);
+    }
   }
 
   /** Releases every child's memory (children that have a dispose()); any later call throws. */

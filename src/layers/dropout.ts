@@ -4,7 +4,7 @@
 // memory, and forward and backward are both y = x * mask (the `mul` kernel).
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
-import { type GradTarget, Layer } from "../module.js";
+import { checkRngStates, type GradTarget, Layer } from "../module.js";
 import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 import { multiply } from "../ops/elementwise.js";
 import { checkOptions, describe } from "../options.js";
@@ -91,6 +91,18 @@ export class Dropout extends Layer {
 
   restoreForwardState(): void {
     this.rng.copyFrom(this.rngSaved);
+  }
+
+  /** The mask generator's position, under "rng". */
+  rngStates(): Record<string, number> {
+    this.assertUsable("rngStates");
+    return { rng: this.rng.state };
+  }
+
+  setRngStates(states: Record<string, number>): void {
+    this.assertUsable("setRngStates");
+    checkRngStates(`${this}.setRngStates`, states, { rng: 0 });
+    this.rng.state = states.rng;
   }
 
   protected releaseMemory(): void {

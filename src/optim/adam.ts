@@ -51,6 +51,14 @@ export class Adam extends OptimizerBase {
       adamStep(p.value, p.grad, this.m[i], this.v[i], this, step);
     }
   }
+
+  protected hyperParameters(): Record<string, readonly number[] | number | boolean> {
+    return { betas: this.betas, eps: this.eps, weight_decay: this.weightDecay, decoupled: this.decoupled };
+  }
+
+  protected buffers(): Record<string, readonly Tensor[]> {
+    return { exp_avg: this.m, exp_avg_sq: this.v };
+  }
 }
 
 /** Adam with decoupled weight decay (torch.optim.AdamW; weightDecay defaults to 0.01 as there). */

@@ -1,6 +1,7 @@
 // Learning-rate schedules. Like PyTorch's lr_scheduler they wrap an optimizer, set its lr
 // when made (epoch 0), and are stepped once per epoch: `sched.step()` after each epoch
-// (fit() does it when given `scheduler`).
+// (fit() does it when given `scheduler`). Their state (epochs stepped, the base rate) is a
+// small JSON object; the optimizer's own state dict carries its current lr.
 import { checkOptions } from "../options.js";
 import type { Optimizer } from "./sgd.js";
 
@@ -9,6 +10,15 @@ export interface Scheduler {
   /** Epochs stepped so far (0 before the first step()). */
   readonly lastEpoch: number;
   getLastLr(): number;
+  stateDict?(): SchedulerState;
+  loadStateDict?(state: SchedulerState): void;
+}
+
+/** What a schedule saves: its class, the epochs stepped and the base rate (JSON-safe). */
+export interface SchedulerState {
+  name: string;
+  lastEpoch: number;
+  baseLr: number;
 }
 
 function checkOptimizer(name: string, opt: unknown): asserts opt is Optimizer {
@@ -20,14 +30,42 @@ function checkOptimizer(name: string, opt: unknown): asserts opt is Optimizer {
 
 abstract class EpochScheduler implements Scheduler {
   readonly optimizer: Optimizer;
-  /** The optimizer's lr when the schedule was made. */
-  readonly baseLr: number;
   lastEpoch = 0;
+  private _baseLr: number;
+  private readonly name: string;
 
   constructor(name: string, optimizer: Optimizer) {
     checkOptimizer(name, optimizer);
+    this.name = name;
     this.optimizer = optimizer;
-    this.baseLr = optimizer.lr;
+    this._baseLr = optimizer.lr;
+  }
+
+  /** The optimizer's lr when the schedule was made (or the loaded state's). */
+  get baseLr(): number {
+    return this._baseLr;
+  }
+
+  stateDict(): SchedulerState {
+    return { name: this.name, lastEpoch: this.lastEpoch, baseLr: this._baseLr };
+  }
+
+  /**
+   * Takes the epoch count and base rate of stateDict(), checked first. Leaves the optimizer's
+   * lr alone (as PyTorch): load the optimizer's state too, which holds the rate in use.
+   */
+  loadStateDict(state: SchedulerState): void {
+    const where = `${this.name}.loadStateDict`;
+    if (state === null || typeof state !== "object" || Array.isArray(state)) throw new Error(`${where}: expected { name, lastEpoch, baseLr } (stateDict() gives it), got ${state === null ? "null" : typeof state}`);
+    for (const key of Object.keys(state)) {
+      if (!["name", "lastEpoch", "baseLr"].includes(key)) throw new Error(`${where}: unexpected key "${key}" (expected name, lastEpoch, baseLr)`);
+    }
+    if (state.name !== this.name) throw new Error(`${where}: the state is a ${JSON.stringify(state.name)} schedule's, this is a ${this.name}`);
+    const { lastEpoch, baseLr } = state;
+    if (!Number.isSafeInteger(lastEpoch) || lastEpoch < 0) throw new Error(`${where}: lastEpoch must be a non-negative integer, got ${JSON.stringify(lastEpoch)}`);
+    if (typeof baseLr !== "number" || !(baseLr >= 0) || !Number.isFinite(baseLr)) throw new Error(`${where}: baseLr must be a finite number >= 0, got ${JSON.stringify(baseLr)}`);
+    this.lastEpoch = lastEpoch;
+    this._baseLr = baseLr;
   }
 
   protected abstract lrAt(epoch: number): number;

@@ -4,7 +4,8 @@
 //   N bytes: a JSON object { name: { dtype, shape, data_offsets: [begin, end] }, ...,
 //            "__metadata__"?: { string: string } }, padded with spaces to a multiple of 8;
 //   the data: every tensor's bytes, little-endian, row-major, offsets relative to here.
-// Float32Array values are written as F32, BigInt64Array ones (num_batches_tracked) as I64.
+// Float32Array values are written as F32, BigInt64Array ones (num_batches_tracked) as I64,
+// Float64Array ones (an optimizer's hyper-parameters) as F64.
 import type { StateDict, StateValue } from "../module.js";
 import { fmt } from "../shape.js";
 
@@ -19,9 +20,9 @@ export interface SafetensorsContents {
 
 // The reference implementation's limit on the header's size.
 const MAX_HEADER = 100_000_000;
-const DTYPES = ["F32", "I64"] as const;
+const DTYPES = ["F32", "I64", "F64"] as const;
 type Dtype = (typeof DTYPES)[number];
-const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, I64: 8 };
+const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, I64: 8, F64: 8 };
 
 function isDtype(s: string): s is Dtype {
   return (DTYPES as readonly string[]).includes(s);
@@ -37,10 +38,11 @@ function littleEndian(): boolean {
 
 /**
  * Serialises a state dict. `shapes` gives each key's shape (e.g. model.stateShapes());
- * without it Float32Arrays are 1-D and a one-element BigInt64Array is a scalar (shape []).
+ * without it Float32Arrays and Float64Arrays are 1-D and a one-element BigInt64Array is a
+ * scalar (shape []).
  */
 export function toSafetensors(stateDict: StateDict, shapes: Shapes = {}, metadata?: Record<string, string>): Uint8Array {
-  if (stateDict === null || typeof stateDict !== "object") throw new Error(`toSafetensors: expected a state dict (an object of Float32Array / BigInt64Array), got ${stateDict === null ? "null" : typeof stateDict}`);
+  if (stateDict === null || typeof stateDict !== "object") throw new Error(`toSafetensors: expected a state dict (an object of Float32Array / BigInt64Array / Float64Array), got ${stateDict === null ? "null" : typeof stateDict}`);
   if (!littleEndian()) throw new Error("toSafetensors: this engine is big-endian; safetensors data is little-endian");
   const names = Object.keys(stateDict).sort();
   for (const k of Object.keys(shapes ?? {})) {
@@ -49,8 +51,8 @@ export function toSafetensors(stateDict: StateDict, shapes: Shapes = {}, metadat
   const entries = names.map((name) => {
     if (name === "__metadata__") throw new Error('toSafetensors: "__metadata__" is reserved; pass metadata as the third argument');
     const v: StateValue = stateDict[name];
-    const dtype: Dtype | null = v instanceof Float32Array ? "F32" : v instanceof BigInt64Array ? "I64" : null;
-    if (!dtype) throw new Error(`toSafetensors: "${name}" must be a Float32Array or BigInt64Array, got ${(v as object)?.constructor?.name ?? typeof v}`);
+    const dtype: Dtype | null = v instanceof Float32Array ? "F32" : v instanceof BigInt64Array ? "I64" : v instanceof Float64Array ? "F64" : null;
+    if (!dtype) throw new Error(`toSafetensors: "${name}" must be a Float32Array, BigInt64Array or Float64Array, got ${(v as object)?.constructor?.name ?? typeof v}`);
     const given = shapes && Object.hasOwn(shapes, name) ? shapes[name] : undefined;
     const shape = given ? [...given] : dtype === "I64" && v.length === 1 ? [] : [v.length];
     if (!shape.every((s) => Number.isInteger(s) && s >= 0)) throw new Error(`toSafetensors: shape of "${name}" must be non-negative integers, got ${JSON.stringify(given)}`);
@@ -158,7 +160,7 @@ function readEntry(name: string, info: unknown, dataLen: number): Entry {
   }
   const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (typeof t.dtype !== "string" || !isDtype(t.dtype)) {
-    throw new Error(`fromSafetensors: "${name}" has dtype ${JSON.stringify(t.dtype)}; only ${DTYPES.join(" and ")} are supported`);
+    throw new Error(`fromSafetensors: "${name}" has dtype ${JSON.stringify(t.dtype)}; only ${DTYPES.join(", ")} are supported`);
   }
   const shape = t.shape;
   if (!Array.isArray(shape) || !shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
@@ -202,7 +204,7 @@ function checkCoverage(entries: Entry[], dataLen: number): void {
 }
 
 /**
- * Parses safetensors bytes (F32 and I64 tensors) into a state dict and each key's shape.
+ * Parses safetensors bytes (F32, I64 and F64 tensors) into a state dict and each key's shape.
  * Takes a Uint8Array (a Node Buffer from readFileSync is fine), any other ArrayBufferView or
  * an ArrayBuffer. Each tensor is copied out, so the result never aliases the input. Names are
  * kept as they are (PyTorch's can be anything): the returned objects have no prototype, so a
@@ -226,7 +228,7 @@ export function fromSafetensors(bytes: ArrayBufferView | ArrayBuffer): Safetenso
     const raw = new Uint8Array(e.end - e.begin);
     raw.set(buf.subarray(base + e.begin, base + e.end));
     const count = prod(e.shape);
-    out.stateDict[e.name] = e.dtype === "F32" ? new Float32Array(raw.buffer, 0, count) : new BigInt64Array(raw.buffer, 0, count);
+    out.stateDict[e.name] = e.dtype === "F32" ? new Float32Array(raw.buffer, 0, count) : e.dtype === "I64" ? new BigInt64Array(raw.buffer, 0, count) : new Float64Array(raw.buffer, 0, count);
     out.shapes[e.name] = e.shape;
   }
   return out;
