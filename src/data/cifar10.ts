@@ -287,9 +287,9 @@ export async function loadCifar10(options: LoadCifar10Options): Promise<Cifar10D
   const asm = new Cifar10Assembler(records);
 
   if (stat.isFile()) {
-    const head = await fileChunks(root, what, 2);
-    const first = await head.getReader().read();
-    await head.cancel().catch(() => {});
+    const head = (await fileChunks(root, what, 2)).getReader();
+    const first = await head.read();
+    await head.cancel();
     const gzip = !first.done && isGzip(first.value);
     await readCifar10Archive(await fileChunks(root, what), gzip, root, asm, maxBytes);
     return asm.finish(root, `CIFAR-10 archive ${root}`);
