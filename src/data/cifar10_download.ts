@@ -109,7 +109,6 @@ export async function downloadCifar10(options: DownloadCifar10Options): Promise<
 
   // The cache first: all six files with the right size and checksum, or the archive.
   const cached = new Cifar10Assembler(records);
-  const stale: string[] = [];
   for (const f of CIFAR10_FILES) {
     const p = path.join(dir, f);
     let bytes: Uint8Array;
@@ -122,7 +121,6 @@ export async function downloadCifar10(options: DownloadCifar10Options): Promise<
     const sum = await sha256Hex(subtle, bytes);
     if (sum !== checksums[f]) {
       log(`${f}: cached copy has SHA-256 ${sum}, expected ${checksums[f]}`);
-      stale.push(p);
       break;
     }
     const w = cached.writer(f, p, bytes.length);
@@ -148,34 +146,30 @@ export async function downloadCifar10(options: DownloadCifar10Options): Promise<
     throw new Error(couldNot(e instanceof Error ? e.message : String(e)));
   }
   const asm = new Cifar10Assembler(records);
-  try {
-    await readCifar10Archive(source, true, `cifar-10-binary.tar.gz from ${url}`, asm, maxBytes, (file, memberName, size) => {
-      const writer = asm.writer(file, memberName, size); // checks the size before anything is kept
-      const whole = new Uint8Array(size);
-      let fill = 0;
-      return {
-        write(chunk) {
-          whole.set(chunk, fill);
-          fill += chunk.length;
-          writer.write(chunk);
-        },
-        async end() {
-          writer.end();
-          const sum = await sha256Hex(subtle, whole);
-          if (sum !== checksums[file]) {
-            throw new Error(
-              `batchnorm-wasm: checksum mismatch for ${file} in cifar-10-binary.tar.gz from ${url}: expected SHA-256 ${checksums[file]}, got ${sum} (${size} bytes); ` +
-                "the download is damaged or the server sends a different file, so it was not kept",
-            );
-          }
-          await writeFileAtomic(fs, path.join(dir, file), whole);
-          log(`${file}: saved ${size} bytes, SHA-256 ok`);
-        },
-      };
-    });
-  } catch (e) {
-    for (const p of stale) await fs.rm(p, { force: true }); // known bad: do not leave it for loadCifar10
-    throw e;
-  }
+  await readCifar10Archive(source, true, `cifar-10-binary.tar.gz from ${url}`, asm, maxBytes, (file, memberName, size) => {
+    const writer = asm.writer(file, memberName, size); // checks the size before anything is kept
+    const whole = new Uint8Array(size);
+    let fill = 0;
+    return {
+      write(chunk) {
+        writer.write(chunk);
+        whole.set(chunk, fill);
+        fill += chunk.length;
+      },
+      async end() {
+        writer.end();
+        const sum = await sha256Hex(subtle, whole);
+        if (sum !== checksums[file]) {
+          await fs.rm(path.join(dir, file), { force: true }); // a cached copy cannot be right either
+          throw new Error(
+            `batchnorm-wasm: checksum mismatch for ${file} in cifar-10-binary.tar.gz from ${url}: expected SHA-256 ${checksums[file]}, got ${sum} (${size} bytes); ` +
+              "the download is damaged or the server sends a different file, so it was not kept",
+          );
+        }
+        await writeFileAtomic(fs, path.join(dir, file), whole);
+        log(`${file}: saved ${size} bytes, SHA-256 ok`);
+      },
+    };
+  });
   return asm.finish(`cifar-10-binary.tar.gz from ${url}`, `CIFAR-10 from ${url}, cached in ${dir}`);
 }
