@@ -104,3 +104,78 @@ export async function writeMnistDir(dir: string, train: SplitBytes, test: SplitB
 export function toBytes(images: Float32Array): Uint8Array {
   return Uint8Array.from(images, (p) => Math.round(p * 255));
 }
+
+/** The real CIFAR-10 batch files (the extracted official archive). */
+export const SHARED_CIFAR10_DIR = join(SHARED_DATA, "cifar10", "cifar-10-batches-bin");
+
+/** Null when the real CIFAR-10 files can be read; otherwise why the full-data tests skip. */
+export const SHARED_CIFAR10_SKIP: string | null = existsSync(join(SHARED_CIFAR10_DIR, "test_batch.bin"))
+  ? null
+  : `skipped: ${SHARED_CIFAR10_DIR} is absent; set BNWASM_SHARED_DATA to the directory holding cifar10/cifar-10-batches-bin/`;
+
+/**
+ * A CIFAR-10 batch file of `records` records: label of record i = (i * 3 + salt) mod 10,
+ * pixel (c, y, x) of record i = cifarPixel(i, c, y, x, salt).
+ */
+export function cifarBatch(records: number, salt: number): Uint8Array {
+  const b = new Uint8Array(records * 3073);
+  for (let i = 0; i < records; i++) {
+    b[i * 3073] = (i * 3 + salt) % 10;
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < 32; y++) {
+        for (let x = 0; x < 32; x++) b[i * 3073 + 1 + c * 1024 + y * 32 + x] = cifarPixel(i, c, y, x, salt);
+      }
+    }
+  }
+  return b;
+}
+
+export function cifarPixel(i: number, c: number, y: number, x: number, salt: number): number {
+  return (i * 29 + c * 101 + y * 7 + x * 3 + salt * 13) & 255;
+}
+
+export interface TarMember {
+  name: string;
+  data?: Uint8Array;
+  /** The ustar type flag: "0" file (default), "5" directory, "2" symlink. */
+  type?: string;
+}
+
+/** One ustar header block with its checksum. */
+export function tarHeader(name: string, size: number, type = "0"): Uint8Array {
+  const h = new Uint8Array(512);
+  const put = (s: string, at: number) => {
+    for (let i = 0; i < s.length; i++) h[at + i] = s.charCodeAt(i);
+  };
+  put(name, 0);
+  put("0000644\0", 100);
+  put("0000000\0", 108);
+  put("0000000\0", 116);
+  put(size.toString(8).padStart(11, "0") + "\0", 124);
+  put("00000000000\0", 136);
+  put("        ", 148);
+  put(type, 156);
+  put("ustar\0", 257);
+  put("00", 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  put(sum.toString(8).padStart(6, "0") + "\0 ", 148);
+  return h;
+}
+
+/** A ustar archive of the members, each padded to 512 bytes, ended by two zero blocks. */
+export function tarArchive(members: TarMember[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const m of members) {
+    const data = m.data ?? new Uint8Array(0);
+    parts.push(tarHeader(m.name, data.length, m.type ?? "0"), data, new Uint8Array((512 - (data.length % 512)) % 512));
+  }
+  parts.push(new Uint8Array(1024));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -4,7 +4,7 @@
 // or a bad download never leaves a damaged file under the real name); fetchMnistBytes
 // returns them in memory (browsers), ready for loadMnistFromBytes.
 import { MNIST_FILES, type MnistBytes, type MnistFileKey } from "./mnist.js";
-import { dirPath, nodeFs, nodePath } from "./node.js";
+import { dirPath, nodeFs, nodePath, type NodeFs } from "./node.js";
 
 /** The PyTorch project's public S3 mirror of LeCun's files (the original site often refuses). */
 export const MNIST_BASE_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/";
@@ -87,7 +87,7 @@ function resolveOptions(options: FetchMnistOptions) {
 }
 
 /** WebCrypto's digests; checked before anything is fetched. */
-function webCrypto(): SubtleCrypto {
+export function webCrypto(): SubtleCrypto {
   const subtle = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
   if (!subtle) {
     throw new Error(
@@ -98,13 +98,26 @@ function webCrypto(): SubtleCrypto {
   return subtle;
 }
 
-async function sha256Hex(subtle: SubtleCrypto, bytes: Uint8Array): Promise<string> {
+/** SHA-256 as 64 lowercase hex digits. */
+export async function sha256Hex(subtle: SubtleCrypto, bytes: Uint8Array): Promise<string> {
   // Both callers pass bytes on an ArrayBuffer (fetch's arrayBuffer(), fs.readFile), never a
   // SharedArrayBuffer, which digest() refuses.
   const digest = new Uint8Array(await subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   let hex = "";
   for (const b of digest) hex += b.toString(16).padStart(2, "0");
   return hex;
+}
+
+/** Writes `dest` through a temporary file and a rename, so it is never seen half-written. */
+export async function writeFileAtomic(fs: NodeFs, dest: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${dest}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.part`;
+  try {
+    await fs.writeFile(tmp, bytes);
+    await fs.rename(tmp, dest);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
 }
 
 /** Fetches one file and checks its SHA-256; throws (keeping nothing) on any failure. */
@@ -189,14 +202,7 @@ export async function downloadMnist(options: DownloadMnistOptions): Promise<Down
       if (cached) await fs.rm(dest, { force: true }); // known bad: do not leave it for loadMnist
       throw e;
     }
-    const tmp = `${dest}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.part`;
-    try {
-      await fs.writeFile(tmp, got.bytes);
-      await fs.rename(tmp, dest);
-    } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw e;
-    }
+    await writeFileAtomic(fs, dest, got.bytes);
     files[k] = { name, path: dest, url: url(k), bytes: got.bytes.length, sha256: got.sha256, fetched: true };
     log(`${name}: saved ${got.bytes.length} bytes, SHA-256 ok`);
   }

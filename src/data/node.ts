@@ -10,6 +10,13 @@ export interface NodeFs {
   mkdir(path: string, options: { recursive: boolean }): Promise<string | undefined>;
   rename(from: string, to: string): Promise<void>;
   rm(path: string, options?: { force?: boolean }): Promise<void>;
+  open(path: string, flags: "r"): Promise<NodeFileHandle>;
+}
+
+/** The subset of node:fs/promises' FileHandle the streaming readers use. */
+export interface NodeFileHandle {
+  read(buffer: Uint8Array, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
 }
 
 export interface NodePath {
@@ -47,4 +54,42 @@ export async function dirPath(dir: string | URL, what: string): Promise<string> 
   }
   if (typeof dir !== "string" || dir === "") throw new Error(`batchnorm-wasm: ${what}: expected a directory path, got ${JSON.stringify(dir)}`);
   return dir;
+}
+
+/**
+ * A file as a stream of chunks of at most `chunkBytes`, read only as the consumer asks; the
+ * file is closed at its end, on cancel, and on a read error.
+ */
+export async function fileChunks(path: string, what: string, chunkBytes = 1 << 16): Promise<ReadableStream<Uint8Array>> {
+  const fs = await nodeFs(what);
+  const fh = await fs.open(path, "r");
+  let open = true;
+  const close = async () => {
+    if (open) {
+      open = false;
+      await fh.close();
+    }
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const buf = new Uint8Array(chunkBytes);
+        let n: number;
+        try {
+          n = (await fh.read(buf, 0, chunkBytes, null)).bytesRead;
+        } catch (e) {
+          await close().catch(() => {});
+          throw e;
+        }
+        if (n === 0) {
+          await close();
+          controller.close();
+        } else {
+          controller.enqueue(n === chunkBytes ? buf : buf.subarray(0, n));
+        }
+      },
+      cancel: close,
+    },
+    { highWaterMark: 0 },
+  );
 }
