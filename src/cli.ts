@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// batchnorm-wasm's command line: runs the MNIST experiments and writes their JSON and SVG
-// figures. This file only parses arguments, checks them and loads the data before any
+// batchnorm-wasm's command line: runs the MNIST and CIFAR-10 experiments and writes their
+// JSON and SVG figures. This file only parses arguments, checks them and loads the data before any
 // training starts (bad input: a message on stderr and exit code 2; failures while running:
 // exit code 1), and calls the experiment functions in src/experiments/. Nothing is written
 // to disk before the results exist, so a rejected or failed run leaves no output directory.
@@ -8,6 +8,9 @@ import { init } from "./backend.js";
 import type { MnistData } from "./data/mnist.js";
 import { MissingMnistPackageError } from "./data/mnist_embedded.js";
 import { importNode } from "./data/node.js";
+import { type Cifar10Data, loadCifar10 } from "./data/cifar10.js";
+import { CIFAR_DEFAULTS, CIFAR_NETWORKS, type CifarNetwork, cifarFigures, runCifar, summarizeCifar } from "./experiments/cifar.js";
+import { CIFAR_SWEEP_DEFAULTS, CIFAR_SWEEPS, type CifarSweepKind, cifarSweepFigures, runCifarSweep, summarizeCifarSweep } from "./experiments/cifar_sweep.js";
 import { loadData, writeOutputs } from "./experiments/common.js";
 import { mnistKerasFigures, runMnistKeras, summarizeMnistKeras } from "./experiments/mnist_keras.js";
 import { defaultEvalEvery, mnistPaperFigures, runMnistPaper, summarizeMnistPaper } from "./experiments/mnist_paper.js";
@@ -69,6 +72,38 @@ const COMMON: Record<string, FlagSpec> = {
   help: { kind: "flag", short: "h", help: "show this help" },
 };
 
+const CIFAR_FLAGS: Record<string, FlagSpec> = {
+  data: { kind: "string", arg: "DIR", help: "the CIFAR-10 binary version: a folder with data_batch_1.bin ... test_batch.bin, or cifar-10-binary.tar.gz (required)" },
+  width: { kind: "number", arg: "W", help: `channel multiplier of the network (default ${CIFAR_DEFAULTS.width}; the seed: 1)`, check: positive },
+  epochs: { kind: "int", arg: "E", help: `epochs (default ${CIFAR_DEFAULTS.epochs}; the seed: 30)`, check: atLeast(1) },
+  batch: { kind: "int", arg: "B", help: `mini-batch size (default ${CIFAR_DEFAULTS.batchSize}; the seed: 250)`, check: atLeast(2) },
+  lr: { kind: "number", arg: "LR", help: `initial SGD learning rate, x0.1 every 10 epochs (default ${CIFAR_DEFAULTS.lr})`, check: positive },
+  subset: { kind: "int", arg: "N", help: `train on a seeded random subset of N images; 0 = all 50,000 (default ${CIFAR_DEFAULTS.subset})`, check: atLeast(0) },
+  "test-subset": { kind: "int", arg: "N", help: "validate on the first N test images (default: all 10,000)", check: atLeast(1) },
+  networks: { kind: "string", arg: "LIST", help: "networks to train, comma-separated: bn, plain (default bn,plain)" },
+  dropout: { kind: "number", arg: "P", help: "dropout rate before the classifier (default 0)", check: (v) => (v >= 0 && v < 1 ? null : "must be in [0, 1)") },
+  "no-augment": { kind: "flag", help: "train without the flip/shear/zoom augmentation" },
+  seed: { kind: "int", arg: "N", help: "seed of the weights, subset, batch order and augmentation (default 0)", check: atLeast(0) },
+  out: { kind: "string", arg: "DIR", help: "where cifar.json, the SVG figures and the checkpoint go (default ./out/cifar)" },
+  resume: { kind: "flag", help: "continue from the checkpoint in --out (bit for bit as if never stopped)" },
+  help: COMMON.help,
+};
+
+const D = CIFAR_SWEEP_DEFAULTS;
+const SWEEP_FLAGS: Record<string, FlagSpec> = {
+  data: CIFAR_FLAGS.data,
+  sweep: { kind: "string", arg: "KIND", help: "lr: rates 0.001, 0.01, 0.05, 0.1 with and without BN; batch: batch 8, 32, 128, 250 with BN; dropout: dropout 0.5 without BN vs BN vs both (required)" },
+  width: { ...CIFAR_FLAGS.width, help: `channel multiplier of the network (default ${D.width})` },
+  epochs: { ...CIFAR_FLAGS.epochs, help: `epochs of every run (default ${D.epochs})` },
+  batch: { ...CIFAR_FLAGS.batch, help: `batch size of the lr and dropout sweeps (default ${D.batchSize})` },
+  lr: { ...CIFAR_FLAGS.lr, help: `learning rate of the batch and dropout sweeps (default ${D.lr})` },
+  subset: { ...CIFAR_FLAGS.subset, help: `training images, a seeded random subset; 0 = all (default ${D.subset})` },
+  "test-subset": { ...CIFAR_FLAGS["test-subset"], help: `validate on the first N test images (default ${D.testSubset})` },
+  seed: CIFAR_FLAGS.seed,
+  out: { kind: "string", arg: "DIR", help: "where cifar-sweep-KIND.json and .svg go (default ./out/cifar)" },
+  help: COMMON.help,
+};
+
 const COMMANDS: Record<string, { summary: string; flags: Record<string, FlagSpec> }> = {
   mnist: {
     summary:
@@ -90,6 +125,15 @@ const COMMANDS: Record<string, { summary: string; flags: Record<string, FlagSpec
       lr: { kind: "number", arg: "X", help: "Adam learning rate (default 0.001)", check: positive },
       ...COMMON,
     },
+  },
+  cifar: {
+    summary:
+      `the seeds' CIFAR-10 Inception network trained with and without BatchNorm from the same initial weights on the same augmented batches (SGD momentum 0.9, lr x0.1 every 10 epochs); the default is a reduced run (width ${CIFAR_DEFAULTS.width}, ${CIFAR_DEFAULTS.subset} training images, batch ${CIFAR_DEFAULTS.batchSize}, ${CIFAR_DEFAULTS.epochs} epochs: about 15 minutes on 2 cores); --width 1 --subset 0 --batch 250 --epochs 30 is the seed's setting. Writes cifar.json, cifar-accuracy.svg, cifar-loss.svg and a checkpoint after every epoch`,
+    flags: CIFAR_FLAGS,
+  },
+  "cifar-sweep": {
+    summary: `the slides' comparisons on CIFAR-10 at a reduced size (width ${D.width}, ${D.subset} training and ${D.testSubset} test images, ${D.epochs} epochs; each sweep about 30 minutes or less on 2 cores): --sweep lr, batch or dropout; writes cifar-sweep-KIND.json and cifar-sweep-KIND.svg`,
+    flags: SWEEP_FLAGS,
   },
 };
 
@@ -115,6 +159,7 @@ export function usage(command?: string): string {
     lines.push("  batchnorm-wasm mnist                                  # a short run on the embedded digits");
     lines.push("  batchnorm-wasm mnist --data ../shared/data/mnist --steps 50000 --out out/paper");
     lines.push("  batchnorm-wasm mnist-keras --data ../shared/data/mnist");
+    lines.push("  batchnorm-wasm cifar --data cifar-10-batches-bin      # the reduced default; --resume continues a stopped run");
     lines.push("");
   }
   return lines.join("\n");
@@ -205,6 +250,24 @@ export async function parseCommandLine(argv: readonly string[]): Promise<Parsed>
   return { command, values };
 }
 
+/** --sweep KIND; throws UsageError when missing or unknown. */
+function cifarSweep(raw: string | number | boolean | undefined): CifarSweepKind {
+  if (raw === undefined) throw new UsageError(`cifar-sweep: --sweep KIND is required (one of ${CIFAR_SWEEPS.join(", ")})`);
+  if (!(CIFAR_SWEEPS as readonly string[]).includes(String(raw))) throw new UsageError(`cifar-sweep: --sweep expects one of ${CIFAR_SWEEPS.join(", ")}, got "${raw}"`);
+  return raw as CifarSweepKind;
+}
+
+/** --networks bn,plain as a list; throws UsageError on unknown or repeated names. */
+function cifarNetworks(raw: string | number | boolean | undefined): CifarNetwork[] | undefined {
+  if (raw === undefined) return undefined;
+  const names = String(raw).split(",").map((s) => s.trim());
+  for (const n of names) {
+    if (!(CIFAR_NETWORKS as readonly string[]).includes(n)) throw new UsageError(`cifar: --networks expects names out of ${CIFAR_NETWORKS.join(", ")} separated by commas, got "${raw}"`);
+  }
+  if (new Set(names).size !== names.length) throw new UsageError(`cifar: --networks names a network twice: "${raw}"`);
+  return names as CifarNetwork[];
+}
+
 /** The version in the package's package.json (one directory above both src/ and dist/). */
 export async function packageVersion(): Promise<string> {
   const fs = await cliFs();
@@ -278,7 +341,8 @@ const log = (s: string) => void proc.stdout.write(s + "\n");
 
 export async function main(argv: readonly string[]): Promise<number> {
   let parsed: Parsed;
-  let data: MnistData;
+  let data: MnistData | null = null;
+  let cifar: Cifar10Data | null = null;
   let outDir: string;
   try {
     parsed = await parseCommandLine(argv);
@@ -297,8 +361,20 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     const v = parsed.values;
-    outDir = await checkOutDir(v.out === undefined ? "out/mnist" : String(v.out));
-    data = await loadCliData(v.data === undefined ? undefined : String(v.data), v.seed === undefined ? 0 : Number(v.seed));
+    if (parsed.command === "cifar" || parsed.command === "cifar-sweep") {
+      if (parsed.command === "cifar") cifarNetworks(v.networks);
+      else cifarSweep(v.sweep);
+      outDir = await checkOutDir(v.out === undefined ? "out/cifar" : String(v.out));
+      if (v.data === undefined) throw new UsageError(`${parsed.command}: --data DIR is required: the CIFAR-10 binary version (https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz, or its extracted folder)`);
+      try {
+        cifar = await loadCifar10({ dir: String(v.data) });
+      } catch (e) {
+        throw new UsageError(`--data: ${withoutPrefix((e as Error).message)}`);
+      }
+    } else {
+      outDir = await checkOutDir(v.out === undefined ? "out/mnist" : String(v.out));
+      data = await loadCliData(v.data === undefined ? undefined : String(v.data), v.seed === undefined ? 0 : Number(v.seed));
+    }
   } catch (e) {
     return fail(e, argv[0]);
   }
@@ -307,11 +383,44 @@ export async function main(argv: readonly string[]): Promise<number> {
     await init();
     const seed = v.seed === undefined ? undefined : Number(v.seed);
     let written: string[];
-    if (parsed.command === "mnist") {
+    if (parsed.command === "cifar-sweep") {
+      const num = (k: string) => (v[k] === undefined ? undefined : Number(v[k]));
+      const sweep = cifarSweep(v.sweep);
+      const result = await runCifarSweep(
+        { data: cifar!, sweep, width: num("width"), epochs: num("epochs"), batchSize: num("batch"), lr: num("lr"), subset: num("subset"), testSubset: num("test-subset"), seed },
+        log,
+      );
+      written = await writeOutputs(outDir, { [`cifar-sweep-${sweep}.json`]: JSON.stringify(result, null, 2) + "\n", ...cifarSweepFigures(result) });
+      log(summarizeCifarSweep(result));
+    } else if (parsed.command === "cifar") {
+      const num = (k: string) => (v[k] === undefined ? undefined : Number(v[k]));
+      const path = await cliPath();
+      const result = await runCifar(
+        {
+          data: cifar!,
+          width: num("width"),
+          epochs: num("epochs"),
+          batchSize: num("batch"),
+          lr: num("lr"),
+          subset: num("subset"),
+          testSubset: num("test-subset"),
+          networks: cifarNetworks(v.networks),
+          dropout: num("dropout"),
+          augment: v["no-augment"] !== true,
+          seed,
+          checkpointDir: path.join(outDir, "checkpoint"),
+          resume: v.resume === true,
+          progress: true,
+        },
+        log,
+      );
+      written = await writeOutputs(outDir, { "cifar.json": JSON.stringify(result, null, 2) + "\n", ...cifarFigures(result) });
+      log(summarizeCifar(result));
+    } else if (parsed.command === "mnist") {
       const steps = v.steps === undefined ? 2000 : Number(v.steps);
       const result = await runMnistPaper(
         {
-          data,
+          data: data!,
           seed,
           steps,
           lr: v.lr === undefined ? undefined : Number(v.lr),
@@ -325,7 +434,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     } else {
       const result = await runMnistKeras(
         {
-          data,
+          data: data!,
           seed,
           epochs: v.epochs === undefined ? undefined : Number(v.epochs),
           batchSize: v["batch-size"] === undefined ? undefined : Number(v["batch-size"]),

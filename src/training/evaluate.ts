@@ -66,15 +66,25 @@ export class Evaluator {
 
   /** Mean loss and accuracy of `model` over all of `s` in eval mode (the previous mode is restored). */
   run(model: Module, s: Samples, observe?: Observer): EvalResult {
+    return this.runBatches(model, s.count, (input, labels, from, rows) => gatherSamples(input, labels, s, null, from, rows), observe);
+  }
+
+  /**
+   * run() over `count` samples that `fill` writes batch by batch: rows [0, rows) of `input`
+   * and `labels` get samples [from, from + rows) (data kept in another form, e.g. uint8 images
+   * converted per batch). The rest of a short last batch is zeroed here.
+   */
+  runBatches(model: Module, count: number, fill: (input: Tensor, labels: Int32Array, from: number, rows: number) => void, observe?: Observer): EvalResult {
     const wasTraining = model.training;
     model.eval();
     try {
       const { batchSize: B, labels, input } = this;
+      const features = input.size / B;
       let lossSum = 0, correct = 0;
-      for (let from = 0; from < s.count; from += B) {
-        const rows = Math.min(B, s.count - from);
-        gatherSamples(input, labels, s, null, from, rows);
-        if (rows < B) input.data.fill(0, rows * s.features);
+      for (let from = 0; from < count; from += B) {
+        const rows = Math.min(B, count - from);
+        fill(input, labels, from, rows);
+        if (rows < B) input.data.fill(0, rows * features);
         const logits = observe ? observable(model).forwardObserved(input, (i, h) => observe(i, h, from, rows)) : model.forward(input);
         if (logits.shape.length !== 2 || logits.shape[0] !== B) {
           throw new Error(`evaluate: expected the model to return logits [${B}, classes], got ${fmt(logits.shape)}`);
@@ -84,7 +94,7 @@ export class Evaluator {
         const z = logits.data;
         for (let r = 0; r < rows; r++) if (argmaxRow(z, r, N) === labels[r]) correct++;
       }
-      return { loss: lossSum / s.count, accuracy: correct / s.count, count: s.count };
+      return { loss: lossSum / count, accuracy: correct / count, count };
     } finally {
       model.train(wasTraining);
     }
