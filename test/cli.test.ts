@@ -282,3 +282,25 @@ describe("the CLI binary", () => {
     expectSvg(readFileSync(join(out, "mnist-keras-loss.svg"), "utf8"), 4);
   });
 });
+
+describe("the CLI's cifar commands", () => {
+  const out = () => join(tmp, "cifar-none");
+  it("reject bad arguments before loading anything: exit 2, one message, no output directory", () => {
+    expectRejected(run(["cifar", "--out", out()]), /cifar: --data DIR is required/);
+    expectRejected(run(["cifar", "--data", join(tmp, "nowhere"), "--out", out()]), /--data: /);
+    expectRejected(run(["cifar", "--data", tmp, "--networks", "bn,resnet", "--out", out()]), /--networks expects names out of bn, plain/);
+    expectRejected(run(["cifar", "--data", tmp, "--networks", "bn,bn", "--out", out()]), /names a network twice/);
+    expectRejected(run(["cifar", "--data", tmp, "--dropout", "1", "--out", out()]), /--dropout must be in \[0, 1\)/);
+    expectRejected(run(["cifar-sweep", "--data", tmp, "--out", out()]), /--sweep KIND is required \(one of lr, batch, dropout\)/);
+    expectRejected(run(["cifar-sweep", "--data", tmp, "--sweep", "momentum", "--out", out()]), /--sweep expects one of lr, batch, dropout, got "momentum"/);
+    expect(existsSync(out())).toBe(false);
+  });
+
+  it("--help states the reduced default and the flags of the seed's setting", () => {
+    const r = run(["cifar", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/width 0.125, 10000 training images, batch 64, 3 epochs/);
+    expect(r.stdout).toMatch(/--width 1 --subset 0 --batch 250 --epochs 30/);
+    for (const f of ["--data", "--width", "--epochs", "--batch", "--lr", "--subset", "--networks", "--dropout", "--no-augment", "--seed", "--out", "--resume"]) expect(r.stdout).toContain(f);
+  });
+});
