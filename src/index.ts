@@ -52,3 +52,7 @@ export { fromSafetensors, toSafetensors } from "./serialize/safetensors.js";
 export type { SafetensorsContents, Shapes } from "./serialize/safetensors.js";
 export { foldBatchNorm } from "./fold.js";
 export { manualSeed } from "./random.js";
+export { inceptionCifar, inceptionCifarCost, INCEPTION_CIFAR_PLAN, scaledChannels } from "./models/inception.js";
+export type { InceptionCifarCost, InceptionCifarOptions, InceptionChannels } from "./models/inception.js";
+export { runCifar, cifarFigures, cifarLearningRate, CIFAR_DEFAULTS } from "./experiments/cifar.js";
+export type { CifarCurves, CifarNetwork, CifarOptions, CifarResult } from "./experiments/cifar.js";
