@@ -1,7 +1,8 @@
 // The CIFAR-10 Inception network of the seeds' slides (GoogLeNet's modules 3a-5b without its
 // stem, as a Keras model): each module runs 1x1 | 1x1->3x3 | 1x1->5x5 | maxpool 3x3 s1 ->
 // 1x1 branches on its input and concatenates them on the channel axis. Every convolution is
-// Conv (no bias) -> BatchNorm (Keras's scale=False, momentum 0.99, eps 1e-3) -> ReLU, or
+// Conv (no bias) -> BatchNorm (Keras's scale=False, momentum 0.99, eps 1e-3) -> ReLU (one
+// fused BatchNormReLU2d layer in channels-last), or
 // Conv (bias) -> ReLU without BN. Weights start as Keras's (Glorot uniform, zero biases),
 // drawn from one seed in the same order in both variants, so the BN and plain networks start
 // from the same convolution kernels.
@@ -11,6 +12,7 @@ import { Dense } from "../layers/dense.js";
 import { Dropout } from "../layers/dropout.js";
 import { ReLU } from "../layers/activations.js";
 import { BatchNorm2d } from "../layers/batchnorm.js";
+import { BatchNormReLU2d } from "../layers/batchnorm_relu.js";
 import { GlobalAvgPool2d, MaxPool2d } from "../layers/pool.js";
 import { Sequential } from "../layers/sequential.js";
 import type { Module } from "../module.js";
@@ -92,7 +94,11 @@ export function inceptionCifar(opts?: InceptionCifarOptions): Sequential {
   const nextSeed = () => Math.floor(seeds.uniform() * 0x100000000);
   const unit = (cin: number, cout: number, k: number): Module[] => {
     const conv = new Conv2d(cin, cout, k, { padding: "same", bias: !bn, dataFormat, init: "glorotUniform", seed: nextSeed() });
-    return bn ? [conv, new BatchNorm2d(cout, { scale: false, momentum: 0.01, eps: 1e-3, dataFormat }), new ReLU()] : [conv, new ReLU()];
+    if (!bn) return [conv, new ReLU()];
+    const bnOptions = { scale: false, momentum: 0.01, eps: 1e-3, dataFormat };
+    // The fused layer keeps neither BatchNorm's nor ReLU's output; same math and state keys
+    // as [BatchNorm2d, ReLU] (channels-last only).
+    return dataFormat === "channelsLast" ? [conv, new BatchNormReLU2d(cout, bnOptions)] : [conv, new BatchNorm2d(cout, bnOptions), new ReLU()];
   };
   const layers: Module[] = [];
   let c = inChannels;
