@@ -31,6 +31,11 @@ export interface InceptionCifarOptions {
   dataFormat?: DataFormat;
   /** Seed of the weights and of the dropout masks. Default 0. */
   seed?: number;
+  /**
+   * Memory-lean training (Sequential.setMemoryLean): BN-ReLU and pooling outputs rebuilt in
+   * backward instead of kept, gradients in a shared workspace. Same results. Default true.
+   */
+  memoryLean?: boolean;
   /** Input channels. Default 3. */
   inChannels?: number;
   /** Classes. Default 10. */
@@ -55,7 +60,7 @@ export const INCEPTION_CIFAR_PLAN: readonly (readonly [string, InceptionChannels
   ["5b", [384, 192, 384, 48, 128, 128]],
 ];
 
-const OPTIONS = ["width", "bn", "dropout", "dataFormat", "seed", "inChannels", "classes"] as const;
+const OPTIONS = ["width", "bn", "dropout", "dataFormat", "seed", "inChannels", "classes", "memoryLean"] as const;
 
 /** A channel count scaled by the width multiplier: rounded, at least 1. */
 export function scaledChannels(c: number, width: number): number {
@@ -80,7 +85,9 @@ function resolve(opts: InceptionCifarOptions | undefined) {
   for (const [k, v] of [["inChannels", inChannels], ["classes", classes]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`inceptionCifar: ${k} must be a positive integer, got ${describe(v)}`);
   }
-  return { width, dropout, bn, dataFormat, seed, inChannels, classes };
+  const memoryLean = o.memoryLean ?? true;
+  if (typeof memoryLean !== "boolean") throw new Error(`inceptionCifar: memoryLean must be true or false, got ${describe(memoryLean)}`);
+  return { width, dropout, bn, dataFormat, seed, inChannels, classes, memoryLean };
 }
 
 /**
@@ -89,7 +96,7 @@ function resolve(opts: InceptionCifarOptions | undefined) {
  * CrossEntropyLoss). State-dict keys nest as an nn.Sequential of nn.ModuleList-like Concats.
  */
 export function inceptionCifar(opts?: InceptionCifarOptions): Sequential {
-  const { width, dropout, bn, dataFormat, seed, inChannels, classes } = resolve(opts);
+  const { width, dropout, bn, dataFormat, seed, inChannels, classes, memoryLean } = resolve(opts);
   const seeds = new Rng(seed);
   const nextSeed = () => Math.floor(seeds.uniform() * 0x100000000);
   const unit = (cin: number, cout: number, k: number): Module[] => {
@@ -124,7 +131,7 @@ export function inceptionCifar(opts?: InceptionCifarOptions): Sequential {
   layers.push(new GlobalAvgPool2d({ dataFormat }));
   if (dropout > 0) layers.push(new Dropout(dropout, { seed: nextSeed() }));
   layers.push(new Dense(c, classes, { init: "glorotUniform", seed: nextSeed() }));
-  return new Sequential(layers);
+  return new Sequential(layers).setMemoryLean(memoryLean);
 }
 
 export interface InceptionCifarCost {
