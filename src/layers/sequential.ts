@@ -40,6 +40,22 @@ export class Sequential extends Container {
     }
   }
 
+  /**
+   * A Sequential whose children have the given keys (PyTorch's nn.Sequential(OrderedDict(...))):
+   * e.g. ["0", conv], ["1", batchNormReLU], ["3", conv] keeps the state-dict keys of a PyTorch
+   * Sequential(conv, bn, relu, conv, ...) whose ReLUs a fused layer replaced.
+   */
+  static fromEntries(entries: readonly (readonly [string, Module])[]): Sequential {
+    const seq = new Sequential(entries.map(([, m]) => m));
+    const keys = entries.map(([k]) => String(k));
+    keys.forEach((k, i) => {
+      if (k === "" || k.includes(".")) throw new Error(`Sequential.fromEntries: key ${i} must be non-empty and contain no ".", got ${JSON.stringify(k)}`);
+      if (keys.indexOf(k) !== i) throw new Error(`Sequential.fromEntries: key ${JSON.stringify(k)} appears twice`);
+    });
+    seq.keys = entries.map(([k, m]) => [String(k), m] as const);
+    return seq;
+  }
+
   namedChildren(): readonly (readonly [string, Module])[] {
     return this.keys;
   }
@@ -58,7 +74,8 @@ export class Sequential extends Container {
     this.assertUsable("append");
     this.checkLayer(layer, this.list.length);
     this.list.push(layer);
-    this.keys = this.list.map((m, i) => [String(i), m] as const);
+    const next = this.keys.reduce((n, [k]) => (/^\d+$/.test(k) ? Math.max(n, Number(k) + 1) : n), 0);
+    this.keys = [...this.keys, [String(next), layer] as const];
     try {
       checkDistinct(this, "Sequential");
     } catch (e) {
@@ -256,12 +273,12 @@ export class Sequential extends Container {
       let dx: Tensor | null = null;
       let target: GradTarget | undefined;
       if (i === 0 && into) target = into;
-      else if (last && !inputGrad) target = x ? { dx: (dx = ws.acquire(this.inShapes[i])), accumulate: false, x } : undefined;
+      else if (last && !inputGrad) target = rebuilt ? { dx: (dx = ws.acquire(this.inShapes[i])), accumulate: false, x } : undefined;
       else if (i === 0) target = x ? { dx: (dx = (this.leanBufs ??= new Buffers(getBackend(), "Sequential")).get("dx", this.inShapes[0])), accumulate: false, x } : undefined;
       else target = { dx: (dx = ws.acquire(this.inShapes[i])), accumulate: false, x };
       let out: Tensor;
       try {
-        if (last && !inputGrad && !x && typeof (layer as { backwardParams?: unknown }).backwardParams === "function") {
+        if (last && !inputGrad && !rebuilt && typeof (layer as { backwardParams?: unknown }).backwardParams === "function") {
           (layer as unknown as { backwardParams: (dy: Tensor) => void }).backwardParams(g);
           out = g;
         } else out = layer.backward(g, target);

@@ -99,6 +99,17 @@ export function inceptionCifar(opts?: InceptionCifarOptions): Sequential {
   const { width, dropout, bn, dataFormat, seed, inChannels, classes, memoryLean } = resolve(opts);
   const seeds = new Rng(seed);
   const nextSeed = () => Math.floor(seeds.uniform() * 0x100000000);
+  // A branch's units, keyed as PyTorch's Sequential(conv, bn, relu, conv, bn, relu): the fused
+  // layer takes BatchNorm's key and ReLU's (stateless) key is skipped.
+  const branch = (...units: Module[][]): Sequential => {
+    let at = 0;
+    const entries: [string, Module][] = [];
+    for (const u of units) {
+      for (const m of u) entries.push([String(at++), m]);
+      if (u[u.length - 1] instanceof BatchNormReLU2d) at++;
+    }
+    return Sequential.fromEntries(entries);
+  };
   const unit = (cin: number, cout: number, k: number): Module[] => {
     const conv = new Conv2d(cin, cout, k, { padding: "same", bias: !bn, dataFormat, init: "glorotUniform", seed: nextSeed() });
     if (!bn) return [conv, new ReLU()];
@@ -118,10 +129,10 @@ export function inceptionCifar(opts?: InceptionCifarOptions): Sequential {
     layers.push(
       new Concat(
         [
-          new Sequential(unit(c, c1, 1)),
-          new Sequential([...unit(c, c3r, 1), ...unit(c3r, c3, 3)]),
-          new Sequential([...unit(c, c5r, 1), ...unit(c5r, c5, 5)]),
-          new Sequential([new MaxPool2d(3, { stride: 1, padding: "same", dataFormat }), ...unit(c, cp, 1)]),
+          branch(unit(c, c1, 1)),
+          branch(unit(c, c3r, 1), unit(c3r, c3, 3)),
+          branch(unit(c, c5r, 1), unit(c5r, c5, 5)),
+          branch([new MaxPool2d(3, { stride: 1, padding: "same", dataFormat })], unit(c, cp, 1)),
         ],
         { dataFormat },
       ),
