@@ -7,6 +7,7 @@ export { bn_forward_train_nc, bn_forward_train_nchw } from "./bn_forward_train";
 export { bn_backward_nc, bn_backward_nchw } from "./bn_backward";
 export { bn_fold, scale_shift_nc, scale_shift_nchw } from "./bn_inference";
 export { bn_update_running, bn_saved_from_running } from "./bn_running";
+export { bn_relu_forward_train_nc, bn_relu_apply_nc, bn_relu_backward_nc } from "./bn_relu";
 import { STATIC_END } from "./gemm";
 
 export { gemm_f32, gemm_nt, gemm_nn, gemm_tn_acc, bias_backward_acc, gemm_scratch_bytes, gemm_set_scratch } from "./gemm";

@@ -5,6 +5,7 @@ export { Tensor, tensor, zeros, full } from "./tensor.js";
 export { Layer, Parameter } from "./module.js";
 export type { Module, StateDict, StateValue } from "./module.js";
 export { BatchNorm, BatchNorm1d, BatchNorm2d, layoutFor } from "./layers/batchnorm.js";
+export { BatchNormReLU2d } from "./layers/batchnorm_relu.js";
 export type { BatchNormOptions, BnLayout, DataFormat } from "./layers/batchnorm.js";
 export { batchNormTrain, batchNormBackward, batchNormInference } from "./functional.js";
 export type { TrainOptions, BackwardOptions, InferenceOptions } from "./functional.js";

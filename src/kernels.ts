@@ -16,6 +16,12 @@ export interface BnKernels {
   bn_saved_from_running(mean: number, invStd: number, runMean: number, runVar: number, eps: number, C: number): void;
   scale_shift_nc(y: number, x: number, a: number, b: number, rows: number, C: number, relu: number): void;
   scale_shift_nchw(y: number, x: number, a: number, b: number, N: number, C: number, HW: number, relu: number): void;
+  /** Training forward fused with ReLU: y = max(0, (x - mean) * f32(gamma * invStd) + beta), y rows ys floats apart. Writes y, mean, var (biased), invStd. */
+  bn_relu_forward_train_nc(y: number, ys: number, mean: number, var_: number, invStd: number, x: number, gamma: number, beta: number, eps: number, rows: number, C: number, scratch: number): void;
+  /** bn_relu_forward_train_nc's output from given mean and invStd (a recomputation, or eval with the running ones). Writes y. */
+  bn_relu_apply_nc(y: number, ys: number, x: number, mean: number, invStd: number, gamma: number, beta: number, rows: number, C: number, scratch: number): void;
+  /** Backward of the fused pair: the mask [pre-activation > 0] rebuilt from x, mean, invStd; dy rows dys floats apart. Writes dx (contiguous); accumulates dgamma, dbeta (0: skipped). */
+  bn_relu_backward_nc(dx: number, dgamma: number, dbeta: number, dy: number, dys: number, x: number, mean: number, invStd: number, gamma: number, beta: number, rows: number, C: number, batchStats: number, scratch: number): void;
 }
 
 /**
@@ -154,6 +160,7 @@ export const KERNEL_NAMES = [
   "heap_base", "has_simd", "has_relaxed_simd", "bn_scratch_bytes",
   "bn_forward_train_nc", "bn_forward_train_nchw", "bn_backward_nc", "bn_backward_nchw", "bn_fold",
   "bn_update_running", "bn_saved_from_running", "scale_shift_nc", "scale_shift_nchw",
+  "bn_relu_forward_train_nc", "bn_relu_apply_nc", "bn_relu_backward_nc",
   "gemm_f32", "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
   "act_forward", "act_backward", "act_forward_rows", "act_backward_rows", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
   "sgd_step", "adam_step", "rows_copy", "rows_add", "conv2d_scratch_bytes", "conv2d_forward_nhwc", "conv2d_backward_input_nhwc",

@@ -52,6 +52,12 @@ export class Parameter {
 export interface GradTarget {
   dx: Tensor;
   accumulate: boolean;
+  /**
+   * The last forward's input, recomputed into other memory by a memory-lean container that
+   * did not keep it; read instead of the input the module saved. Only passed to modules
+   * whose `acceptsRematerializedInput` is true.
+   */
+  x?: Tensor;
 }
 
 export interface Module {
@@ -86,6 +92,18 @@ export interface Module {
    * statistics, their counter, dropout's generator): fit() undoes a step it skips with it.
    */
   saveForwardState?(): void;
+  /** backward() reads `into.x` when given instead of the input its forward saved. */
+  readonly acceptsRematerializedInput?: boolean;
+  /**
+   * Writes the last forward's output again into `out` (a tensor of its shape, possibly a
+   * channel slice) from `x`, that forward's input (recomputed if need be), and what the module
+   * kept; changes no state. Parameter-free, cheap producers offer it (fused BN-ReLU from the
+   * saved convolution output and statistics, ReLU, max pooling), so a memory-lean container
+   * can drop their outputs after forward and rebuild them for backward.
+   */
+  recompute?(x: Tensor, out: Tensor): void;
+  /** False when recompute() is present but cannot run (a container whose last child cannot recompute). */
+  canRecompute?(): boolean;
   restoreForwardState?(): void;
   /**
    * The positions (uint32) of the random generators the module owns (dropout's masks),

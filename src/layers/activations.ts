@@ -50,7 +50,8 @@ export abstract class Activation extends Layer {
   /** dx = dy * f'(y), reading a dy slice in place and writing or adding into `into.dx` when given. */
   backward(dy: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
-    const y = this.savedY;
+    // ReLU's mask [y > 0] is [x > 0]: from a rematerialized input when its output was dropped.
+    const y = this.kind === "relu" && into?.x ? into.x : this.savedY;
     if (!y) throw new Error(`${this}.backward: called before forward (there is no saved output to differentiate)`);
     checkTensorArg(dy, this.backend, this, "backward", true);
     if (!sameShape(dy.shape, y.shape)) throw new Error(`${this}.backward: expected dy of shape ${fmt(y.shape)} (the last forward's output), got ${fmt(dy.shape)}`);
@@ -67,9 +68,25 @@ export abstract class Activation extends Layer {
   }
 }
 
+/** ReLU's output is cheap to rebuild from its input, so a memory-lean container may drop it. */
+interface Recomputable {
+  recompute(x: Tensor, out: Tensor): void;
+}
+
 /** max(0, x). */
-export class ReLU extends Activation {
+export class ReLU extends Activation implements Recomputable {
   readonly kind = "relu";
+  /** backward() reads `into.x` when given: the mask [x > 0] needs only the input. */
+  readonly acceptsRematerializedInput = true;
+
+  /** The last forward's output again, into `out`, from its input x. */
+  recompute(x: Tensor, out: Tensor): void {
+    this.assertUsable("recompute");
+    checkTensorArg(x, getBackend(), this, "recompute");
+    checkTensorArg(out, getBackend(), this, "recompute (out)", true);
+    if (!sameShape(out.shape, x.shape)) throw new Error(`${this}.recompute: expected an output tensor of shape ${fmt(x.shape)}, got ${fmt(out.shape)}`);
+    activationForward(out, x, "relu");
+  }
 }
 
 /** 1 / (1 + exp(-x)). */

@@ -41,6 +41,8 @@ interface Saved {
 export type { BnLayout, DataFormat };
 
 export abstract class BatchNorm extends Layer {
+  /** backward() reads `into.x` when given (see GradTarget). */
+  readonly acceptsRematerializedInput = true;
   readonly numFeatures: number;
   readonly eps: number;
   readonly momentum: number | null;
@@ -56,16 +58,16 @@ export abstract class BatchNorm extends Layer {
   numBatchesTracked = 0;
 
   protected readonly backend: Backend;
-  private readonly gamma: Tensor;
-  private readonly beta: Tensor;
+  protected readonly gamma: Tensor;
+  protected readonly beta: Tensor;
   /** Batch mean, variance and invStd of the last forward (mean and invStd: the running ones in eval), for backward. */
-  private readonly stats: BnBatchStats;
+  protected readonly stats: BnBatchStats;
   /** Eval mode's folded y = a*x + b. */
   private readonly foldA: Tensor;
   private readonly foldB: Tensor;
   /** The kernels' per-channel scratch (its size depends on C only). */
-  private readonly scratch: Tensor;
-  private readonly bufs: Buffers;
+  protected readonly scratch: Tensor;
+  protected readonly bufs: Buffers;
   private saved: Saved | null = null;
   /** saveForwardState()'s copy: running mean then running var, and the counter. */
   private backup: Tensor | null = null;
@@ -170,7 +172,7 @@ export abstract class BatchNorm extends Layer {
   }
 
   /** layoutOf(), and in batch-statistics mode at least 2 values per channel. */
-  private checkedLayout(shape: Shape): BnLayout {
+  protected checkedLayout(shape: Shape): BnLayout {
     const layout = this.layoutOf(shape);
     if (this.usesBatchStats && layout.m <= 1) {
       throw new Error(`${this.name}: Expected more than 1 value per channel when training, got input size ${fmt(shape)}`);
@@ -179,7 +181,7 @@ export abstract class BatchNorm extends Layer {
   }
 
   /** Training normalizes with the batch's statistics, and so does eval without running estimates. */
-  private get usesBatchStats(): boolean {
+  protected get usesBatchStats(): boolean {
     return this.training || !this.trackRunningStats;
   }
 
@@ -217,17 +219,18 @@ export abstract class BatchNorm extends Layer {
     if (!sameShape(dy.shape, saved.shape)) {
       throw new Error(`${this.name}.backward: expected dy of shape ${fmt(saved.shape)} (the last forward's input), got ${fmt(dy.shape)}`);
     }
-    if (saved.x.isDisposed) {
+    const x = into?.x ?? saved.x;
+    if (x.isDisposed) {
       throw new Error(`${this.name}.backward: the input of the last forward was disposed; keep it alive until backward`);
     }
     const dx = this.bufs.get("dx", dy.shape);
     const { mean, invStd } = this.stats;
-    bnBackward(dx, this.weight?.grad ?? null, this.bias?.grad ?? null, dy, saved.x, mean, invStd, this.gamma, saved.layout, saved.batchStats, this.scratch);
+    bnBackward(dx, this.weight?.grad ?? null, this.bias?.grad ?? null, dy, x, mean, invStd, this.gamma, saved.layout, saved.batchStats, this.scratch);
     return deliverGrad(this, dx, into);
   }
 
   /** PyTorch's update, momentum m: r = (1 - m) r + m * batch; momentum null: m = 1 / batches seen. */
-  private updateRunningStats(m: number): void {
+  protected updateRunningStats(m: number): void {
     this.numBatchesTracked += 1;
     const f = this.momentum ?? 1 / this.numBatchesTracked;
     bnUpdateRunning(this.runningMean!, this.runningVar!, this.stats, f, m / (m - 1));

@@ -11,7 +11,7 @@ import type { DataFormat } from "../ops/bn.js";
 import { checkOptions, describe } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, type Tensor } from "../tensor.js";
-import { checkDistinct, Container, isModule, layerName, rethrow } from "./container.js";
+import { canRecompute, checkDistinct, Container, isModule, layerName, rethrow } from "./container.js";
 
 export interface ConcatOptions {
   /** Where the channel axis is: 1 (channelsFirst, default) or last (channelsLast). */
@@ -135,6 +135,25 @@ export class Concat extends Container {
     return y;
   }
 
+  /** backward() reads `into.x` when every branch does. */
+  get acceptsRematerializedInput(): boolean {
+    return this.branches.every((b) => b.acceptsRematerializedInput === true);
+  }
+
+  /** Whether recompute() can run: every branch can rebuild its output. */
+  canRecompute(): boolean {
+    return this.branches.every(canRecompute);
+  }
+
+  /** The last forward's output again, into `out`, from x (that forward's input): each branch into its slice. */
+  recompute(x: Tensor, out: Tensor): void {
+    this.assertUsable("recompute");
+    if (!this.canRecompute()) throw new Error("Concat.recompute: a branch cannot recompute its output");
+    const axis = this.axisOf(out.shape.length);
+    const slices = this.outSlices.get(out, axis, this.widths);
+    for (let i = 0; i < this.branches.length; i++) this.branches[i].recompute!(x, slices[i]);
+  }
+
   /** Each branch's backward on its slice of dy; their input gradients summed into one dx. */
   backward(dy: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
@@ -144,7 +163,7 @@ export class Concat extends Container {
     const axis = this.axisOf(dy.shape.length);
     const dx = into ? into.dx : this.bufs.get("dx", inShape);
     const slices = this.dySlices.get(dy, axis, this.widths);
-    const targets = this.targetsFor(dx, into?.accumulate ?? false);
+    const targets = this.targetsFor(dx, into?.accumulate ?? false, into?.x);
     for (let i = 0; i < this.branches.length; i++) {
       try {
         this.branches[i].backward(slices[i], targets[i]);
@@ -156,13 +175,16 @@ export class Concat extends Container {
   }
 
   /** One GradTarget per branch: the first writes (or adds, when accumulating), the others add. */
-  private targetsFor(dx: Tensor, accumulate: boolean): GradTarget[] {
+  private targetsFor(dx: Tensor, accumulate: boolean, x: Tensor | undefined): GradTarget[] {
     const t = this.targets;
-    if (t.length !== this.branches.length || t[0].dx !== dx || t[0].accumulate !== accumulate) {
-      this.targets = this.branches.map((_, i) => ({ dx, accumulate: accumulate || i > 0 }));
+    if (t.length !== this.branches.length || t[0].dx !== dx || t[0].accumulate !== accumulate || this.targetX !== x) {
+      this.targets = this.branches.map((b, i) => (x && b.acceptsRematerializedInput ? { dx, accumulate: accumulate || i > 0, x } : { dx, accumulate: accumulate || i > 0 }));
+      this.targetX = x;
     }
     return this.targets;
   }
+
+  private targetX: Tensor | undefined = undefined;
 
   protected releaseMemory(): void {
     this.bufs.releaseAll();

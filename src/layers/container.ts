@@ -78,9 +78,16 @@ function nearest(key: string, shapes: Record<string, number[]>): string {
   return same.length > 0 ? ` (keys with that name: ${same.join(", ")})` : keys.length > 0 ? ` (expected ${keys.join(", ")})` : " (this model has no state)";
 }
 
+/** Whether m can rebuild its last output (recompute() present and able to run). */
+export function canRecompute(m: Module): boolean {
+  return typeof m.recompute === "function" && (m.canRecompute?.() ?? true);
+}
+
 export abstract class Container implements Module {
   training = true;
   private disposed = false;
+  /** See setMemoryLean(). */
+  protected memoryLean = false;
   /** The class name that starts messages ("Sequential"). */
   protected abstract readonly kind: string;
 
@@ -116,6 +123,28 @@ export abstract class Container implements Module {
 
   eval(): this {
     return this.train(false);
+  }
+
+  /**
+   * Memory-lean training for this container and everything under it: outputs of layers that
+   * can rebuild them (recompute(): fused BN-ReLU, ReLU, max pooling, containers ending in
+   * one) are dropped after the next layer's forward and recomputed just before that layer's
+   * backward; gradients between layers and those recomputed inputs live in the backend's
+   * shared workspace for one use each; max pooling keeps no indices. Same results; costs
+   * the recomputations (memory-bound passes, no convolution is rerun).
+   */
+  setMemoryLean(on = true): this {
+    this.memoryLean = on;
+    for (const [, m] of this.namedChildren()) {
+      const child = m as { setMemoryLean?: (on: boolean) => unknown; memoryLean?: unknown };
+      if (typeof child.setMemoryLean === "function") child.setMemoryLean(on);
+      else if (typeof child.memoryLean === "boolean") child.memoryLean = on;
+    }
+    return this;
+  }
+
+  get isMemoryLean(): boolean {
+    return this.memoryLean;
   }
 
   parameters(): Parameter[] {

@@ -73,6 +73,8 @@ export class Conv2d extends Layer {
   private geomShape: readonly number[] | null = null;
   private scratch: Tensor | null = null;
   private savedX: Tensor | null = null;
+  /** backward() reads `into.x` when given (see GradTarget). */
+  readonly acceptsRematerializedInput = true;
 
   constructor(inChannels: number, outChannels: number, kernelSize: number | readonly [number, number], opts?: Conv2dOptions) {
     super();
@@ -173,7 +175,7 @@ export class Conv2d extends Layer {
 
   /** Accumulates weight.grad and bias.grad; returns dx, written into or added to `into.dx` when given. */
   backward(dy: Tensor, into?: GradTarget): Tensor {
-    const [x, g] = this.checkBackward(dy);
+    const [x, g] = this.checkBackward(dy, into?.x);
     let dx: Tensor;
     if (into) {
       if (!sameShape(into.dx.shape, x.shape)) throw new Error(`${this}.backward: expected a dx tensor of shape ${fmt(x.shape)}, got ${fmt(into.dx.shape)}`);
@@ -190,11 +192,16 @@ export class Conv2d extends Layer {
     conv2dBackwardFilter(this.weight.grad, this.bias?.grad ?? null, dy, x, g, this.dataFormat, this.desc, this.scratch!);
   }
 
-  private checkBackward(dy: Tensor): [Tensor, ConvGeometry] {
+  private checkBackward(dy: Tensor, given?: Tensor): [Tensor, ConvGeometry] {
     this.assertUsable("backward");
-    const x = this.savedX;
-    if (!x) throw new Error(`${this}.backward: called before forward (there is no saved input to differentiate)`);
+    const saved = this.savedX;
+    if (!saved) throw new Error(`${this}.backward: called before forward (there is no saved input to differentiate)`);
     checkTensorArg(dy, this.backend, this, "backward", true);
+    if (given !== undefined) {
+      checkTensorArg(given, this.backend, this, "backward (into.x)");
+      if (!sameShape(given.shape, saved.shape)) throw new Error(`${this}.backward: expected into.x of shape ${fmt(saved.shape)} (the last forward's input), got ${fmt(given.shape)}`);
+    }
+    const x = given ?? saved;
     const g = this.geometryOf(x.shape);
     const want = outShapeOf(g, this.dataFormat);
     if (!sameShape(dy.shape, want)) throw new Error(`${this}.backward: expected dy of shape ${fmt(want)} (the last forward's output), got ${fmt(dy.shape)}`);

@@ -11,6 +11,7 @@ import { avgPoolBackward, avgPoolForward, globalAvgPoolBackward, globalAvgPoolFo
 import { boolOption, checkOptions, describe } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, Tensor } from "../tensor.js";
+import { workspaceOf } from "../workspace.js";
 
 export interface Pool2dOptions {
   /** Default: the kernel size (PyTorch's default). A number or [sh, sw]. */
@@ -128,7 +129,14 @@ abstract class WindowPool2d extends Layer {
 
 /** The maximum over each window (padding never wins; ties: the first in scan order; NaN propagates). */
 export class MaxPool2d extends WindowPool2d {
+  /**
+   * Set by a memory-lean container: forward keeps neither the indices nor its output, and
+   * backward recomputes the indices from the input (into.x, or the saved input).
+   */
+  memoryLean = false;
+  readonly acceptsRematerializedInput = true;
   private idx: Tensor | null = null;
+  private savedX: Tensor | null = null;
 
   constructor(kernelSize: number | readonly [number, number], opts?: Pool2dOptions) {
     super("MaxPool2d", kernelSize, checkOptions("MaxPool2d", opts, ["stride", "padding", "dataFormat"]));
@@ -144,16 +152,56 @@ export class MaxPool2d extends WindowPool2d {
     const g = this.geometryOf(x.shape);
     const y = this.outputFor(g, out);
     // The indices are int32, one per output value: a float32-sized buffer holds them.
-    this.idx = this.bufs.get("idx", [g.N * g.OH * g.OW * g.C]);
-    maxPoolForward(y, this.idx, x, g, this.dataFormat);
+    if (this.memoryLean) {
+      const ws = workspaceOf(this.backend);
+      const idx = ws.acquire([g.N * g.OH * g.OW * g.C]);
+      maxPoolForward(y, idx, x, g, this.dataFormat);
+      ws.release(idx);
+      this.idx = null;
+    } else {
+      this.idx = this.bufs.get("idx", [g.N * g.OH * g.OW * g.C]);
+      maxPoolForward(y, this.idx, x, g, this.dataFormat);
+    }
+    this.savedX = x;
     this.saved = { shape: x.shape, g };
     return y;
   }
 
+  /** The last forward's output again, into `out`, from its input x. */
+  recompute(x: Tensor, out: Tensor): void {
+    this.assertUsable("recompute");
+    const s = this.saved;
+    if (!s) throw new Error(`${this}.recompute: called before forward`);
+    checkTensorArg(x, this.backend, this, "recompute");
+    if (!sameShape(x.shape, s.shape)) throw new Error(`${this}.recompute: expected the last forward's input shape ${fmt(s.shape)}, got ${fmt(x.shape)}`);
+    const ws = workspaceOf(this.backend);
+    const idx = ws.acquire([s.g.N * s.g.OH * s.g.OW * s.g.C]);
+    maxPoolForward(this.outputFor(s.g, out), idx, x, s.g, this.dataFormat);
+    ws.release(idx);
+  }
+
   backward(dy: Tensor, into?: GradTarget): Tensor {
     const [g, dx] = this.prepareBackward(dy, into);
-    maxPoolBackward(dx, dy, this.idx!, g, this.dataFormat, into?.accumulate ?? false);
+    if (this.idx) {
+      maxPoolBackward(dx, dy, this.idx, g, this.dataFormat, into?.accumulate ?? false);
+      return dx;
+    }
+    const x = into?.x ?? this.savedX!;
+    if (x.isDisposed) throw new Error(`${this}.backward: the input of the last forward was disposed; keep it alive until backward`);
+    const ws = workspaceOf(this.backend);
+    const idx = ws.acquire([g.N * g.OH * g.OW * g.C]);
+    const y = ws.acquire(outShapeOf(g, this.dataFormat));
+    maxPoolForward(y, idx, x, g, this.dataFormat);
+    ws.release(y);
+    maxPoolBackward(dx, dy, idx, g, this.dataFormat, into?.accumulate ?? false);
+    ws.release(idx);
     return dx;
+  }
+
+  protected releaseMemory(): void {
+    super.releaseMemory();
+    this.idx = null;
+    this.savedX = null;
   }
 }
 
@@ -191,6 +239,8 @@ export class AvgPool2d extends WindowPool2d {
 
 /** The mean over H x W of each channel: [N, C, H, W] or [N, H, W, C] -> [N, C]. */
 export class GlobalAvgPool2d extends Layer {
+  /** backward() needs only the input's shape, so the input may be dropped after forward. */
+  readonly acceptsRematerializedInput = true;
   readonly dataFormat: DataFormat;
   private readonly backend: Backend;
   private readonly bufs: Buffers;

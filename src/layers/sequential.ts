@@ -6,7 +6,10 @@
 import type { GradTarget, Module } from "../module.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
-import { checkDistinct, Container, expectedInput, isModule, layerName, rethrow } from "./container.js";
+import { getBackend } from "../backend.js";
+import { Buffers } from "../buffers.js";
+import { workspaceOf } from "../workspace.js";
+import { canRecompute, checkDistinct, Container, expectedInput, isModule, layerName, rethrow } from "./container.js";
 import { deliverOutput } from "./io.js";
 
 export class Sequential extends Container {
@@ -14,6 +17,11 @@ export class Sequential extends Container {
   private readonly list: Module[];
   private lastOutputShape: readonly number[] | null = null;
   private keys: (readonly [string, Module])[] = [];
+  /** Memory-lean mode: each layer's input in the last forward (stale where dropped), its shape, and whether it was dropped. */
+  private inputs: Tensor[] = [];
+  private inShapes: Shape[] = [];
+  private dropped: boolean[] = [];
+  private leanBufs: Buffers | null = null;
 
   /** `new Sequential([a, b, c])` or, as in PyTorch, `new Sequential(a, b, c)`. */
   constructor(layers: readonly Module[] | Module = [], ...rest: Module[]) {
@@ -30,6 +38,22 @@ export class Sequential extends Container {
       const got = m === null ? "null" : typeof m === "object" ? ((m as object).constructor?.name ?? "an object") : typeof m;
       throw new Error(`Sequential: layer ${i} is not a Module (it needs forward, backward and parameters), got ${got}`);
     }
+  }
+
+  /**
+   * A Sequential whose children have the given keys (PyTorch's nn.Sequential(OrderedDict(...))):
+   * e.g. ["0", conv], ["1", batchNormReLU], ["3", conv] keeps the state-dict keys of a PyTorch
+   * Sequential(conv, bn, relu, conv, ...) whose ReLUs a fused layer replaced.
+   */
+  static fromEntries(entries: readonly (readonly [string, Module])[]): Sequential {
+    const seq = new Sequential(entries.map(([, m]) => m));
+    const keys = entries.map(([k]) => String(k));
+    keys.forEach((k, i) => {
+      if (k === "" || k.includes(".")) throw new Error(`Sequential.fromEntries: key ${i} must be non-empty and contain no ".", got ${JSON.stringify(k)}`);
+      if (keys.indexOf(k) !== i) throw new Error(`Sequential.fromEntries: key ${JSON.stringify(k)} appears twice`);
+    });
+    seq.keys = entries.map(([k, m]) => [String(k), m] as const);
+    return seq;
   }
 
   namedChildren(): readonly (readonly [string, Module])[] {
@@ -50,7 +74,8 @@ export class Sequential extends Container {
     this.assertUsable("append");
     this.checkLayer(layer, this.list.length);
     this.list.push(layer);
-    this.keys = this.list.map((m, i) => [String(i), m] as const);
+    const next = this.keys.reduce((n, [k]) => (/^\d+$/.test(k) ? Math.max(n, Number(k) + 1) : n), 0);
+    this.keys = [...this.keys, [String(next), layer] as const];
     try {
       checkDistinct(this, "Sequential");
     } catch (e) {
@@ -98,9 +123,76 @@ export class Sequential extends Container {
     return this.run(x, undefined, observe);
   }
 
+  /** backward() reads `into.x` when its first layer does. */
+  get acceptsRematerializedInput(): boolean {
+    return this.list.length > 0 && this.list[0].acceptsRematerializedInput === true;
+  }
+
+  /** Whether recompute() can run: the last layer can rebuild its output. */
+  canRecompute(): boolean {
+    return this.list.length > 0 && canRecompute(this.list[this.list.length - 1]);
+  }
+
+  /** The last forward's output again, into `out`, from x (that forward's input); memory-lean mode. */
+  recompute(x: Tensor, out: Tensor): void {
+    this.assertUsable("recompute");
+    if (!this.canRecompute()) throw new Error(`Sequential.recompute: the last layer (${layerName(this.list[this.list.length - 1])}) cannot recompute its output`);
+    const last = this.list.length - 1;
+    const xin = this.inputOf(last, x);
+    this.list[last].recompute!(xin, out);
+    if (last > 0 && this.dropped[last]) workspaceOf(getBackend()).release(xin);
+  }
+
+  /**
+   * Layer i's input of the last forward: x0 (the Sequential's input) for layer 0, the kept
+   * tensor, or for a dropped one a workspace tensor rebuilt by the layers before it (the
+   * caller releases it).
+   */
+  private inputOf(i: number, x0: Tensor): Tensor {
+    if (i === 0) return x0;
+    if (!this.dropped[i]) return this.inputs[i];
+    const prev = this.inputOf(i - 1, x0);
+    const buf = workspaceOf(getBackend()).acquire(this.inShapes[i]);
+    this.list[i - 1].recompute!(prev, buf);
+    if (i - 1 > 0 && this.dropped[i - 1]) workspaceOf(getBackend()).release(prev);
+    return buf;
+  }
+
+  private runLean(x: Tensor, out: Tensor | undefined, observe: ((index: number, output: Tensor) => void) | null): Tensor {
+    const n = this.list.length;
+    const ws = workspaceOf(getBackend());
+    if (this.inShapes.length !== n || !sameShape(this.inShapes[0], x.shape)) {
+      this.inShapes = [x.shape];
+      for (let i = 0; i < n - 1; i++) this.inShapes.push(this.list[i].outputShape!(this.inShapes[i]));
+    }
+    this.dropped = this.list.map((m, i) => i > 0 && canRecompute(this.list[i - 1]) && m.acceptsRematerializedInput === true);
+    this.inputs = new Array<Tensor>(n);
+    let h = x;
+    for (let i = 0; i < n; i++) {
+      const layer = this.list[i];
+      const dest = i === n - 1 ? out : this.dropped[i + 1] ? ws.acquire(this.inShapes[i + 1]) : undefined;
+      this.inputs[i] = h;
+      let y: Tensor;
+      try {
+        y = layer.forward(h, dest);
+      } catch (e) {
+        if (dest && i < n - 1) ws.release(dest);
+        if (i > 0 && this.dropped[i]) ws.release(h);
+        rethrow(e, `Sequential: layer ${i} (${layerName(layer)})`, this.kind);
+      }
+      if (i > 0 && this.dropped[i]) ws.release(h);
+      observe?.(i, y);
+      h = y;
+    }
+    this.lastOutputShape = h.shape;
+    return h;
+  }
+
   private run(x: Tensor, out: Tensor | undefined, observe: ((index: number, output: Tensor) => void) | null): Tensor {
     this.assertUsable("forward");
     if (x && Array.isArray(x.shape)) this.checkInputOnce(x.shape);
+    if (this.memoryLean && this.list.length > 0 && this.list.every((m) => typeof m.outputShape === "function")) return this.runLean(x, out, observe);
+    this.dropped = [];
     let h = x;
     const last = this.list.length - 1;
     if (last < 0) return deliverOutput(this, x, out);
@@ -142,6 +234,7 @@ export class Sequential extends Container {
     // (the layers before it, e.g. Flatten, have nothing to accumulate).
     let stop = 0;
     if (!inputGrad) while (stop < this.list.length - 1 && this.list[stop].parameters().length === 0) stop++;
+    if (this.dropped.length === this.list.length) return this.backwardLean(dy, stop, inputGrad, into);
     let g = dy;
     for (let i = this.list.length - 1; i >= stop; i--) {
       const layer = this.list[i];
@@ -158,5 +251,54 @@ export class Sequential extends Container {
       }
     }
     return g;
+  }
+
+  /**
+   * Backward in memory-lean mode: each layer's dx in a workspace tensor that becomes the next
+   * layer's dy and is released after it; dropped inputs rebuilt just before the layer that
+   * reads them. The returned dx is `into.dx` or the Sequential's own tensor.
+   */
+  private backwardLean(dy: Tensor, stop: number, inputGrad: boolean, into: GradTarget | undefined): Tensor | null {
+    const ws = workspaceOf(getBackend());
+    const x0 = into?.x ?? this.inputs[0];
+    let g = dy;
+    let gTaken = false;
+    for (let i = this.list.length - 1; i >= stop; i--) {
+      const layer = this.list[i];
+      const rebuilt = i > 0 && this.dropped[i];
+      // Layers that read their input get it passed: their saved references may point at
+      // dropped tensors (ReLU's own output, say, which was a slice of a dropped concatenation).
+      const x = rebuilt ? this.inputOf(i, x0) : layer.acceptsRematerializedInput ? (i === 0 ? x0 : this.inputs[i]) : i === 0 ? into?.x : undefined;
+      const last = i === stop;
+      let dx: Tensor | null = null;
+      let target: GradTarget | undefined;
+      if (i === 0 && into) target = into;
+      else if (last && !inputGrad) target = rebuilt ? { dx: (dx = ws.acquire(this.inShapes[i])), accumulate: false, x } : undefined;
+      else if (i === 0) target = x ? { dx: (dx = (this.leanBufs ??= new Buffers(getBackend(), "Sequential")).get("dx", this.inShapes[0])), accumulate: false, x } : undefined;
+      else target = { dx: (dx = ws.acquire(this.inShapes[i])), accumulate: false, x };
+      let out: Tensor;
+      try {
+        if (last && !inputGrad && !rebuilt && typeof (layer as { backwardParams?: unknown }).backwardParams === "function") {
+          (layer as unknown as { backwardParams: (dy: Tensor) => void }).backwardParams(g);
+          out = g;
+        } else out = layer.backward(g, target);
+      } catch (e) {
+        rethrow(e, `Sequential: layer ${i} (${layerName(layer)}) backward`, this.kind);
+      } finally {
+        if (rebuilt) ws.release(x!);
+        if (gTaken) ws.release(g);
+      }
+      if (last && !inputGrad) {
+        if (dx) ws.release(dx);
+        return null;
+      }
+      g = out;
+      gTaken = dx !== null && i !== 0;
+    }
+    return g;
+  }
+
+  protected releaseMemory(): void {
+    this.leanBufs?.releaseAll();
   }
 }

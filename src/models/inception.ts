@@ -1,7 +1,8 @@
 // The CIFAR-10 Inception network of the seeds' slides (GoogLeNet's modules 3a-5b without its
 // stem, as a Keras model): each module runs 1x1 | 1x1->3x3 | 1x1->5x5 | maxpool 3x3 s1 ->
 // 1x1 branches on its input and concatenates them on the channel axis. Every convolution is
-// Conv (no bias) -> BatchNorm (Keras's scale=False, momentum 0.99, eps 1e-3) -> ReLU, or
+// Conv (no bias) -> BatchNorm (Keras's scale=False, momentum 0.99, eps 1e-3) -> ReLU (one
+// fused BatchNormReLU2d layer in channels-last), or
 // Conv (bias) -> ReLU without BN. Weights start as Keras's (Glorot uniform, zero biases),
 // drawn from one seed in the same order in both variants, so the BN and plain networks start
 // from the same convolution kernels.
@@ -11,6 +12,7 @@ import { Dense } from "../layers/dense.js";
 import { Dropout } from "../layers/dropout.js";
 import { ReLU } from "../layers/activations.js";
 import { BatchNorm2d } from "../layers/batchnorm.js";
+import { BatchNormReLU2d } from "../layers/batchnorm_relu.js";
 import { GlobalAvgPool2d, MaxPool2d } from "../layers/pool.js";
 import { Sequential } from "../layers/sequential.js";
 import type { Module } from "../module.js";
@@ -29,6 +31,11 @@ export interface InceptionCifarOptions {
   dataFormat?: DataFormat;
   /** Seed of the weights and of the dropout masks. Default 0. */
   seed?: number;
+  /**
+   * Memory-lean training (Sequential.setMemoryLean): BN-ReLU and pooling outputs rebuilt in
+   * backward instead of kept, gradients in a shared workspace. Same results. Default true.
+   */
+  memoryLean?: boolean;
   /** Input channels. Default 3. */
   inChannels?: number;
   /** Classes. Default 10. */
@@ -53,7 +60,7 @@ export const INCEPTION_CIFAR_PLAN: readonly (readonly [string, InceptionChannels
   ["5b", [384, 192, 384, 48, 128, 128]],
 ];
 
-const OPTIONS = ["width", "bn", "dropout", "dataFormat", "seed", "inChannels", "classes"] as const;
+const OPTIONS = ["width", "bn", "dropout", "dataFormat", "seed", "inChannels", "classes", "memoryLean"] as const;
 
 /** A channel count scaled by the width multiplier: rounded, at least 1. */
 export function scaledChannels(c: number, width: number): number {
@@ -78,7 +85,9 @@ function resolve(opts: InceptionCifarOptions | undefined) {
   for (const [k, v] of [["inChannels", inChannels], ["classes", classes]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`inceptionCifar: ${k} must be a positive integer, got ${describe(v)}`);
   }
-  return { width, dropout, bn, dataFormat, seed, inChannels, classes };
+  const memoryLean = o.memoryLean ?? true;
+  if (typeof memoryLean !== "boolean") throw new Error(`inceptionCifar: memoryLean must be true or false, got ${describe(memoryLean)}`);
+  return { width, dropout, bn, dataFormat, seed, inChannels, classes, memoryLean };
 }
 
 /**
@@ -87,12 +96,27 @@ function resolve(opts: InceptionCifarOptions | undefined) {
  * CrossEntropyLoss). State-dict keys nest as an nn.Sequential of nn.ModuleList-like Concats.
  */
 export function inceptionCifar(opts?: InceptionCifarOptions): Sequential {
-  const { width, dropout, bn, dataFormat, seed, inChannels, classes } = resolve(opts);
+  const { width, dropout, bn, dataFormat, seed, inChannels, classes, memoryLean } = resolve(opts);
   const seeds = new Rng(seed);
   const nextSeed = () => Math.floor(seeds.uniform() * 0x100000000);
+  // A branch's units, keyed as PyTorch's Sequential(conv, bn, relu, conv, bn, relu): the fused
+  // layer takes BatchNorm's key and ReLU's (stateless) key is skipped.
+  const branch = (...units: Module[][]): Sequential => {
+    let at = 0;
+    const entries: [string, Module][] = [];
+    for (const u of units) {
+      for (const m of u) entries.push([String(at++), m]);
+      if (u[u.length - 1] instanceof BatchNormReLU2d) at++;
+    }
+    return Sequential.fromEntries(entries);
+  };
   const unit = (cin: number, cout: number, k: number): Module[] => {
     const conv = new Conv2d(cin, cout, k, { padding: "same", bias: !bn, dataFormat, init: "glorotUniform", seed: nextSeed() });
-    return bn ? [conv, new BatchNorm2d(cout, { scale: false, momentum: 0.01, eps: 1e-3, dataFormat }), new ReLU()] : [conv, new ReLU()];
+    if (!bn) return [conv, new ReLU()];
+    const bnOptions = { scale: false, momentum: 0.01, eps: 1e-3, dataFormat };
+    // The fused layer keeps neither BatchNorm's nor ReLU's output; same math and state keys
+    // as [BatchNorm2d, ReLU] (channels-last only).
+    return dataFormat === "channelsLast" ? [conv, new BatchNormReLU2d(cout, bnOptions)] : [conv, new BatchNorm2d(cout, bnOptions), new ReLU()];
   };
   const layers: Module[] = [];
   let c = inChannels;
@@ -105,10 +129,10 @@ export function inceptionCifar(opts?: InceptionCifarOptions): Sequential {
     layers.push(
       new Concat(
         [
-          new Sequential(unit(c, c1, 1)),
-          new Sequential([...unit(c, c3r, 1), ...unit(c3r, c3, 3)]),
-          new Sequential([...unit(c, c5r, 1), ...unit(c5r, c5, 5)]),
-          new Sequential([new MaxPool2d(3, { stride: 1, padding: "same", dataFormat }), ...unit(c, cp, 1)]),
+          branch(unit(c, c1, 1)),
+          branch(unit(c, c3r, 1), unit(c3r, c3, 3)),
+          branch(unit(c, c5r, 1), unit(c5r, c5, 5)),
+          branch([new MaxPool2d(3, { stride: 1, padding: "same", dataFormat })], unit(c, cp, 1)),
         ],
         { dataFormat },
       ),
@@ -118,7 +142,7 @@ export function inceptionCifar(opts?: InceptionCifarOptions): Sequential {
   layers.push(new GlobalAvgPool2d({ dataFormat }));
   if (dropout > 0) layers.push(new Dropout(dropout, { seed: nextSeed() }));
   layers.push(new Dense(c, classes, { init: "glorotUniform", seed: nextSeed() }));
-  return new Sequential(layers);
+  return new Sequential(layers).setMemoryLean(memoryLean);
 }
 
 export interface InceptionCifarCost {

@@ -82,3 +82,33 @@ export function bnUpdateRunning(runMean: Tensor, runVar: Tensor, stats: BnBatchS
 export function bnSavedFromRunning(mean: Tensor, invStd: Tensor, runMean: Tensor, runVar: Tensor, eps: number): void {
   mean.backend.kernels.bn_saved_from_running(mean.ptr, invStd.ptr, runMean.ptr, runVar.ptr, eps, mean.size);
 }
+
+/** The row stride (floats) of a channels-last tensor of C channels that is contiguous or a channel slice. */
+function rowStride(t: Tensor, C: number): number {
+  const s = t.strides[t.strides.length - 2] ?? C;
+  return t.shape.length < 2 ? C : s;
+}
+
+/**
+ * Training forward fused with ReLU over rows x C (channels-last): y = max(0, bn(x)), y
+ * contiguous or a channel slice. Writes y and the batch statistics.
+ */
+export function bnReluForwardTrain(y: Tensor, stats: BnBatchStats, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, L: BnLayout, scratch: Tensor): void {
+  if (L.planar) throw new Error("bnReluForwardTrain: only the channels-last layout is supported");
+  x.backend.kernels.bn_relu_forward_train_nc(y.ptr, rowStride(y, L.C), stats.mean.ptr, stats.var.ptr, stats.invStd.ptr, x.ptr, gamma.ptr, beta.ptr, eps, L.rows, L.C, scratch.ptr);
+}
+
+/** max(0, (x - mean) * gamma * invStd + beta) from given statistics, y contiguous or a channel slice. Writes y. */
+export function bnReluApply(y: Tensor, x: Tensor, mean: Tensor, invStd: Tensor, gamma: Tensor, beta: Tensor, L: BnLayout, scratch: Tensor): void {
+  if (L.planar) throw new Error("bnReluApply: only the channels-last layout is supported");
+  x.backend.kernels.bn_relu_apply_nc(y.ptr, rowStride(y, L.C), x.ptr, mean.ptr, invStd.ptr, gamma.ptr, beta.ptr, L.rows, L.C, scratch.ptr);
+}
+
+/** Backward of relu(bn(x)); dy contiguous or a channel slice, dx contiguous (written); dgamma, dbeta accumulated. */
+export function bnReluBackward(
+  dx: Tensor, dgamma: Tensor | null, dbeta: Tensor | null,
+  dy: Tensor, x: Tensor, mean: Tensor, invStd: Tensor, gamma: Tensor, beta: Tensor, L: BnLayout, batchStats: boolean, scratch: Tensor,
+): void {
+  if (L.planar) throw new Error("bnReluBackward: only the channels-last layout is supported");
+  x.backend.kernels.bn_relu_backward_nc(dx.ptr, dgamma ? dgamma.ptr : 0, dbeta ? dbeta.ptr : 0, dy.ptr, rowStride(dy, L.C), x.ptr, mean.ptr, invStd.ptr, gamma.ptr, beta.ptr, L.rows, L.C, batchStats ? 1 : 0, scratch.ptr);
+}

@@ -144,3 +144,42 @@ export function refRunningUpdate(
     state.var[c] = (1 - f) * state.var[c] + f * batch.var[c] * unbias;
   }
 }
+
+/** relu(bn(x)) with the batch's statistics (training) or the running ones (`fixed`). */
+export function refBnReluForward(
+  x: Arr,
+  shape: readonly number[],
+  opts: { gamma?: Arr | null; beta?: Arr | null; eps?: number; dataFormat?: DataFormat; fixed?: { mean: Arr; var: Arr } } = {},
+) {
+  const eps = opts.eps ?? 1e-5;
+  const { C, of } = channelIndex(shape, opts.dataFormat);
+  const gamma = orOnes(opts.gamma, C, 1), beta = orOnes(opts.beta, C, 0);
+  const st = opts.fixed ?? refStats(x, shape, opts.dataFormat);
+  const invStd = Array.from({ length: C }, (_, c) => 1 / Math.sqrt(st.var[c] + eps));
+  const y = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const c = of(i);
+    y[i] = Math.max(0, (x[i] - st.mean[c]) * invStd[c] * gamma[c] + beta[c]);
+  }
+  return { y, mean: st.mean, var: st.var, invStd };
+}
+
+/** Backward of relu(bn(x)): BatchNorm's backward of dy masked where the pre-activation is > 0. */
+export function refBnReluBackward(
+  dy: Arr,
+  x: Arr,
+  shape: readonly number[],
+  opts: { gamma?: Arr | null; beta?: Arr | null; eps?: number; dataFormat?: DataFormat; fixed?: { mean: Arr; var: Arr } } = {},
+) {
+  const eps = opts.eps ?? 1e-5;
+  const { C, of } = channelIndex(shape, opts.dataFormat);
+  const gamma = orOnes(opts.gamma, C, 1), beta = orOnes(opts.beta, C, 0);
+  const st = opts.fixed ?? refStats(x, shape, opts.dataFormat);
+  const g = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const c = of(i);
+    const v = ((x[i] - st.mean[c]) / Math.sqrt(st.var[c] + eps)) * gamma[c] + beta[c];
+    g[i] = v > 0 ? dy[i] : 0;
+  }
+  return refBackward(g, x, shape, { gamma, eps, dataFormat: opts.dataFormat, fixed: opts.fixed });
+}

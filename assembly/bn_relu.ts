@@ -1,0 +1,142 @@
+// Batch Normalization fused with the ReLU that follows it (Ioffe & Szegedy 2015, Alg. 1,
+// then max(0, .)), channels-last rows x C. The layer keeps only its input x (the
+// convolution's output) and the per-channel mean and invStd: the output is recomputed
+// from them when a memory-lean container needs it again, and backward rebuilds the ReLU's
+// mask from them. All three kernels form the pre-activation the same way,
+//   v = (x - mu) * a + beta,   a = f32(gamma * invStd),
+// so the recomputed output and the backward mask are bit-identical to the forward's.
+//   forward:  y = max(0, v)                               WRITES y (row stride ys), mean, var, invStd
+//   apply:    y = max(0, v) from given mean, invStd       WRITES y (row stride ys)
+//   backward: g = dy * [v > 0], then Batch Normalization's backward of g:
+//     dbeta += sum g,  dgamma += sum g * xhat,
+//     dx = gamma * invStd / m * (m * g - sum g - xhat * sum g * xhat)   (batch statistics)
+//     dx = gamma * invStd * g                                           (running statistics)
+//                                            WRITES dx (contiguous), ACCUMULATES dgamma, dbeta
+// dy may be a channel slice (row stride dys >= C), as may y. Sums: float32 over at most
+// LANE_CHUNK rows, merged into float64 (as bn_backward_nc).
+import { f32At, f32Put, f64At, f64Put, LANE_CHUNK, scratchF32, scratchF64 } from "./common";
+import { statsNC } from "./bn_stats";
+
+// a = f32(gamma * invStd) into F32 slot 3 of scratch (invStd as stored, in float32).
+function scaleOf(invStd: usize, gamma: usize, C: i32, scratch: usize): usize {
+  const a = scratchF32(scratch, C, 3);
+  for (let c = 0; c < C; c++) f32Put(a, c, <f32>(<f64>f32At(gamma, c) * <f64>f32At(invStd, c)));
+  return a;
+}
+
+// y[r, c] = max(0, (x[r, c] - mu[c]) * a[c] + b[c]); x rows C floats apart, y rows ys apart.
+function applyRows(y: usize, ys: i32, x: usize, mu: usize, a: usize, b: usize, rows: i32, C: i32): void {
+  const C4 = ASC_FEATURE_SIMD ? C & ~3 : 0;
+  for (let r = 0; r < rows; r++) {
+    const p = x + (<usize>(r * C) << 2), q = y + (<usize>r * <usize>ys << 2);
+    if (ASC_FEATURE_SIMD) {
+      const zero = f32x4.splat(0);
+      for (let c = 0; c < C4; c += 4) {
+        const o = <usize>c << 2;
+        const v = f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + o), v128.load(mu + o)), v128.load(a + o)), v128.load(b + o));
+        v128.store(q + o, f32x4.pmax(v, zero));
+      }
+    }
+    for (let c = C4; c < C; c++) {
+      const v = (f32At(p, c) - f32At(mu, c)) * f32At(a, c) + f32At(b, c);
+      f32Put(q, c, select<f32>(0, v, v < 0));
+    }
+  }
+}
+
+export function bn_relu_forward_train_nc(y: usize, ys: i32, mean: usize, var_: usize, invStd: usize, x: usize, gamma: usize, beta: usize, eps: f32, rows: i32, C: i32, scratch: usize): void {
+  statsNC(x, rows, C, scratch);
+  const mean64 = scratchF64(scratch, C, 0), m264 = scratchF64(scratch, C, 1);
+  for (let c = 0; c < C; c++) {
+    const v = f64At(m264, c) / <f64>rows;
+    f32Put(mean, c, <f32>f64At(mean64, c));
+    f32Put(var_, c, <f32>v);
+    f32Put(invStd, c, <f32>(1.0 / Math.sqrt(v + <f64>eps)));
+  }
+  applyRows(y, ys, x, mean, scaleOf(invStd, gamma, C, scratch), beta, rows, C);
+}
+
+export function bn_relu_apply_nc(y: usize, ys: i32, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, rows: i32, C: i32, scratch: usize): void {
+  applyRows(y, ys, x, mean, scaleOf(invStd, gamma, C, scratch), beta, rows, C);
+}
+
+// s1[c] += sum g, s2[c] += sum g * (x - mu), g = dy * [v > 0], over nr rows; float32.
+function maskedSums(s1: usize, s2: usize, dy: usize, dys: i32, x: usize, mu: usize, a: usize, b: usize, nr: i32, C: i32): void {
+  const C4 = ASC_FEATURE_SIMD ? C & ~3 : 0;
+  memory.fill(s1, 0, <usize>C << 2);
+  memory.fill(s2, 0, <usize>C << 2);
+  for (let r = 0; r < nr; r++) {
+    const p = x + (<usize>(r * C) << 2), q = dy + (<usize>r * <usize>dys << 2);
+    if (ASC_FEATURE_SIMD) {
+      const zero = f32x4.splat(0);
+      for (let c = 0; c < C4; c += 4) {
+        const o = <usize>c << 2;
+        const d = f32x4.sub(v128.load(p + o), v128.load(mu + o));
+        const v = f32x4.add(f32x4.mul(d, v128.load(a + o)), v128.load(b + o));
+        const g = v128.and(v128.load(q + o), f32x4.gt(v, zero));
+        v128.store(s1 + o, f32x4.add(v128.load(s1 + o), g));
+        v128.store(s2 + o, f32x4.add(v128.load(s2 + o), f32x4.mul(g, d)));
+      }
+    }
+    for (let c = C4; c < C; c++) {
+      const d = f32At(p, c) - f32At(mu, c);
+      const v = d * f32At(a, c) + f32At(b, c);
+      const g: f32 = v > 0 ? f32At(q, c) : 0;
+      f32Put(s1, c, f32At(s1, c) + g);
+      f32Put(s2, c, f32At(s2, c) + g * d);
+    }
+  }
+}
+
+// dx = k1 * g + k2 * (x - mu) + k3, g = dy * [v > 0].
+function maskedDx(dx: usize, dy: usize, dys: i32, x: usize, mu: usize, a: usize, b: usize, k1: usize, k2: usize, k3: usize, rows: i32, C: i32): void {
+  const C4 = ASC_FEATURE_SIMD ? C & ~3 : 0;
+  for (let r = 0; r < rows; r++) {
+    const off = <usize>(r * C) << 2;
+    const p = x + off, s = dx + off, q = dy + (<usize>r * <usize>dys << 2);
+    if (ASC_FEATURE_SIMD) {
+      const zero = f32x4.splat(0);
+      for (let c = 0; c < C4; c += 4) {
+        const o = <usize>c << 2;
+        const d = f32x4.sub(v128.load(p + o), v128.load(mu + o));
+        const v = f32x4.add(f32x4.mul(d, v128.load(a + o)), v128.load(b + o));
+        const g = v128.and(v128.load(q + o), f32x4.gt(v, zero));
+        v128.store(s + o, f32x4.add(f32x4.add(f32x4.mul(v128.load(k1 + o), g), f32x4.mul(v128.load(k2 + o), d)), v128.load(k3 + o)));
+      }
+    }
+    for (let c = C4; c < C; c++) {
+      const d = f32At(p, c) - f32At(mu, c);
+      const v = d * f32At(a, c) + f32At(b, c);
+      const g: f32 = v > 0 ? f32At(q, c) : 0;
+      f32Put(s, c, f32At(k1, c) * g + f32At(k2, c) * d + f32At(k3, c));
+    }
+  }
+}
+
+export function bn_relu_backward_nc(dx: usize, dgamma: usize, dbeta: usize, dy: usize, dys: i32, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, rows: i32, C: i32, batchStats: i32, scratch: usize): void {
+  const sdy = scratchF64(scratch, C, 0), sdyx = scratchF64(scratch, C, 1);
+  const s1 = scratchF32(scratch, C, 0), s2 = scratchF32(scratch, C, 1);
+  const a = scaleOf(invStd, gamma, C, scratch);
+  for (let c = 0; c < C; c++) { f64Put(sdy, c, 0); f64Put(sdyx, c, 0); }
+  for (let r0 = 0; r0 < rows; r0 += LANE_CHUNK) {
+    const nr = min(LANE_CHUNK, rows - r0);
+    maskedSums(s1, s2, dy + (<usize>r0 * <usize>dys << 2), dys, x + (<usize>(r0 * C) << 2), mean, a, beta, nr, C);
+    for (let c = 0; c < C; c++) {
+      f64Put(sdy, c, f64At(sdy, c) + <f64>f32At(s1, c));
+      f64Put(sdyx, c, f64At(sdyx, c) + <f64>f32At(s2, c));
+    }
+  }
+  // k1, k2, k3 in F32 slots 0, 1, 2 (slot 3 holds a).
+  const k1 = scratchF32(scratch, C, 0), k2 = scratchF32(scratch, C, 1), k3 = scratchF32(scratch, C, 2);
+  const inv = 1.0 / <f64>rows;
+  for (let c = 0; c < C; c++) {
+    const is = <f64>f32At(invStd, c), gi = <f64>f32At(gamma, c) * is;
+    const db = f64At(sdy, c), dg = f64At(sdyx, c) * is;
+    if (dbeta) f32Put(dbeta, c, <f32>(<f64>f32At(dbeta, c) + db));
+    if (dgamma) f32Put(dgamma, c, <f32>(<f64>f32At(dgamma, c) + dg));
+    f32Put(k1, c, <f32>gi);
+    f32Put(k2, c, batchStats ? <f32>(-gi * is * dg * inv) : 0);
+    f32Put(k3, c, batchStats ? <f32>(-gi * db * inv) : 0);
+  }
+  maskedDx(dx, dy, dys, x, mean, a, beta, k1, k2, k3, rows, C);
+}
