@@ -9,25 +9,27 @@
 // GFLOP/s count 3x inceptionCifarCost's forward flops (convolutions and classifier) per image, on
 // the CPU-time medians (the machine is shared), against the f32x4 mul+add peak (bench/peak/
 // peak.ts) timed in the same group. Minutes per epoch: 50,000 images / batch x step time; for
-// the seed's batch 250, estimated from the batch-32 time per image (the full network at batch
-// 250 does not fit in 4 GiB of wasm memory without the memory-lean storage of issue 8).
-// Target (issue 8): the whole step at width 1, simd build, >= 55% of the peak.
+// the seed's batch 250, estimated from the batch-32 time per image (a batch-250 step of the full
+// network takes minutes: too long for a timed suite).
+// Target: the whole step at width 1, simd build, >= 55% of the peak.
 //
 // Before timing, every build takes one step of the network at width 0.0625 and batch 4 (the same
 // layers and kernels as the timed widths, seconds in float64), whose loss and the gradients of
 // all 110 parameter tensors are compared with a float64 forward and backward of the same network
 // composed from test/reference/ (bench/cifar/reference.ts); normwise per tensor, tolerance 2e-3.
 // Rounding leaves them within ~1e-4; a wrong kernel anywhere moves some gradient by far more.
-// One thing besides a bug moves them by 1e-2..3e-1: a decision flip, where float32 and float64
-// put a value on different sides of a max-pool tie (a window of ReLU zeros in float32 where
-// float64 has one tiny positive value routes a whole pooled gradient elsewhere). It depends on
-// the batch (perturbing the input by 1e-6 removes it; a bug stays), and hits about one seeded
-// batch in two or three here. So a variant is checked on seeds 1, 2, ... (weights and batch) in
-// turn and is timed once it agrees on one; one that agrees on none of five is refused (ours:
-// the run stops) or skipped (PyTorch). Every attempt's errors are printed and kept in the results.
+// One thing besides a bug moves them by 1e-2..3e-1: a decision flip. This small network's
+// backward is ill-conditioned: a relative change of 1e-6 in a module's input (float32 rounding)
+// moves its input gradient by ~1% through max-pool near-ties and ReLU signs (measured: the simd
+// and scalar builds agree to 2e-7 on the same input, and differ by 0.8% after one more layer of
+// each's own rounding). It depends on the batch and hits about one seeded batch in two or three
+// here. So a build is checked on seeds 1, 2, ... (weights and batch) in turn and is timed once it
+// agrees on one; one that agrees on none of five is refused (the run stops). Every attempt's
+// errors are printed and kept in the results.
 //
 // Peers: PyTorch (one thread, bench/cifar/torch_inception.py: the same network, channels_last),
-// checked on the same tiny step against the reference, then timed per width in a child process a
+// checked on the same tiny step in float64 against the float64 reference (the same function:
+// tolerance 1e-9, no decision flips), then timed in float32 per width in a child process a
 // round; ratios are ours / PyTorch. tfjs-wasm cannot train a convolution (its wasm backend has no
 // Conv2DBackpropFilter): shown as skipped with its error; tfjs-cpu: skipped, its convolution
 // gradients run at ~0.02 GFLOP/s here (bench/conv.bench.ts), hours for one full-width step.
@@ -47,6 +49,8 @@ const MOMENTUM = 0.9;
 const TARGET = 0.55;
 const CHECK = { width: 0.0625, batch: 4, seeds: [1, 2, 3, 4, 5] };
 const TOL = 2e-3;
+// PyTorch is checked in float64 against the float64 reference: the same function, to rounding.
+const TORCH_TOL = 1e-9;
 const PYTORCH = "pytorch 1 thread";
 
 interface Case {
@@ -146,10 +150,10 @@ async function check(ctx: Context, builds: BuildName[]): Promise<{ errors: Recor
   const label = `width ${width} batch ${batch}`;
   const refs = new Map<number, CheckRef>();
   const errors: Record<string, GradError[]> = {};
-  const attempt = (name: string, seed: number, e: GradError): boolean => {
+  const attempt = (name: string, seed: number, e: GradError, tol = TOL): boolean => {
     (errors[name] ??= []).push(e);
-    const ok = e.maxErr <= TOL;
-    ctx.log(`check ${name}, seed ${seed}: one step vs float64 reference: ${e.worst}${ok ? "" : ` > ${TOL}: not agreeing on this batch`}`);
+    const ok = e.maxErr <= tol;
+    ctx.log(`check ${name}, seed ${seed}: one step vs float64 reference: ${e.worst}${ok ? "" : ` > ${tol}: not agreeing on this batch`}`);
     return ok;
   };
   for (const build of builds) {
@@ -183,12 +187,12 @@ async function check(ctx: Context, builds: BuildName[]): Promise<{ errors: Recor
       const grads = t.grads.map((g, i) => (ref.params[i][1].length === 4 ? filterToNhwc(g, ref.params[i][1]) : g));
       const e = compareGrads(ref.keys, ref, t.loss, grads);
       best = Math.min(best, e.maxErr);
-      if (attempt(PYTORCH, seed, e)) {
+      if (attempt(PYTORCH, seed, e, TORCH_TOL)) {
         torch = t.info;
         break;
       }
     }
-    if (ctx.check.acceptError(PYTORCH, label, "loss and gradients", best, TOL, `best of the seeds checked: ${best.toExponential(2)}`) && torch) {
+    if (ctx.check.acceptError(PYTORCH, label, "loss and gradients in float64", best, TORCH_TOL, `best of the seeds checked: ${best.toExponential(2)}`) && torch) {
       ctx.log(`pytorch ${torch.torch}, ${torch.threads} thread, mkldnn ${torch.mkldnn}, CPU capability ${torch.cpu_capability ?? "?"}`);
     } else torch = null;
   }
@@ -262,7 +266,7 @@ async function runGroup(ctx: Context, S: ReturnType<typeof settings>, c: Case, p
       const gf = gflops(flops, tm.cpuMs);
       res.variants[name] = {
         variant: name, ...tm, gflops: gf,
-        ...(name === PYTORCH ? {} : { share: gf / pk.gflops, ...(pt ? { xPytorch: tm.cpuMs / pt.cpuMs } : {}) }),
+        ...(name === PYTORCH ? {} : { share: gf / pk.gflops, ...(pt ? { xPytorch: pt.cpuMs / tm.cpuMs } : {}) }),
         minPerEpoch: minutesPerEpoch(BATCH, tm.cpuMs),
         // The batch-250 step estimated as 250 images at the batch-32 time per image.
         minPerEpochSeedBatch: minutesPerEpoch(SEED_BATCH, (SEED_BATCH / BATCH) * tm.cpuMs),
@@ -291,8 +295,8 @@ function report(ctx: Context, groups: GroupResult[]): Record<string, string> {
   ctx.log("\nms/step, GFLOP/s: CPU-time medians (wall ms: wall-clock medians); a step is 3x the forward flops of the convolutions");
   ctx.log("and the classifier. peak: the f32x4 mul+add loop timed in the same group, % peak: of it. min/epoch: 50,000 images");
   ctx.log(`/ batch x step time; b250: the seed's batch, ESTIMATED from the batch-32 time per image (not measured: the full`);
-  ctx.log("network at batch 250 needs more than 4 GiB without memory-lean storage). x PyTorch: our time over PyTorch's");
-  ctx.log("(> 1: PyTorch is faster), PyTorch on one thread, channels_last. tfjs: see skipped.\n");
+  ctx.log("batch-250 step is run in memory-lean mode by the cifar command; this suite times batch 32). x PyTorch: our speed");
+  ctx.log("over PyTorch's (PyTorch's time / ours; < 1: PyTorch is faster), PyTorch on one thread, channels_last. tfjs: see skipped.\n");
   const full = groups.find((g) => g.width === 1)?.variants["wasm-simd"];
   const targets: Record<string, string> = {};
   targets["simd width 1 step"] = full?.share !== undefined

@@ -6,6 +6,7 @@
 // the network with it: the same code paths as the timed widths, every parameter's gradient.
 import { ReLU } from "../../src/layers/activations.js";
 import { BatchNorm2d } from "../../src/layers/batchnorm.js";
+import { BatchNormReLU2d } from "../../src/layers/batchnorm_relu.js";
 import { Concat } from "../../src/layers/concat.js";
 import { Conv2d } from "../../src/layers/conv2d.js";
 import { Dense } from "../../src/layers/dense.js";
@@ -194,7 +195,7 @@ export class RefNet {
   }
 
   private node(m: Module, prefix: string): Node {
-    if (m instanceof Sequential) return sequential(m.layers.map((c, i) => this.node(c, `${prefix}${i}.`)));
+    if (m instanceof Sequential) return sequential(m.namedChildren().map(([k, c]) => this.node(c, `${prefix}${k}.`)));
     if (m instanceof Concat) return concat(m.branches.map((c, i) => this.node(c, `${prefix}${i}.`)));
     if (m instanceof Conv2d) {
       if (m.dataFormat !== "channelsLast" || m.bias || m.stride.some((s) => s !== 1) || m.dilation.some((d) => d !== 1) || m.padding.some((p) => p !== "same")) {
@@ -206,7 +207,8 @@ export class RefNet {
       if (m.dataFormat !== "channelsLast") throw new Error(`bench: the reference takes NHWC BatchNorm, not ${m}`);
       const gamma = m.weight ? this.param(prefix, "weight", m.weight) : null;
       const beta = m.bias ? this.param(prefix, "bias", m.bias) : null;
-      return batchNorm(m, gamma, beta, this.grads);
+      // BatchNormReLU2d (the fused layer of the memory-lean network) is BatchNorm then ReLU.
+      return m instanceof BatchNormReLU2d ? sequential([batchNorm(m, gamma, beta, this.grads), relu()]) : batchNorm(m, gamma, beta, this.grads);
     }
     if (m instanceof ReLU) return relu();
     if (m instanceof MaxPool2d) return maxPool(m);

@@ -25,8 +25,8 @@ export function torchStepTimes(peers: Peers, width: number, batch: number, o: { 
   return peers.runTorch(TORCH_SCRIPT, ["--width", String(width), "--batch", String(batch), "--warmup-steps", String(o.warmup), "--min-steps", String(o.minSteps)]);
 }
 
-/** PyTorch's loss and gradients (PyTorch's layouts, `params` order) of one step on x [N, 32, 32, 3]. */
-export function torchStepGrads(peers: Peers, width: number, x: Float32Array, labels: Uint8Array, params: readonly TorchParam[]): { info: TorchInfo; loss: number; grads: Float32Array[] } {
+/** PyTorch's loss and gradients in float64 (PyTorch's layouts, `params` order) of one step on x [N, 32, 32, 3]. */
+export function torchStepGrads(peers: Peers, width: number, x: Float32Array, labels: Uint8Array, params: readonly TorchParam[]): { info: TorchInfo; loss: number; grads: Float64Array[] } {
   const dir = mkdtempSync(join(tmpdir(), "cifar-bench-torch-"));
   const prefix = join(dir, "check");
   try {
@@ -41,10 +41,10 @@ export function torchStepGrads(peers: Peers, width: number, x: Float32Array, lab
     writeFileSync(`${prefix}.json`, JSON.stringify({ width, batch: labels.length, labels: Array.from(labels), params: params.map(([k, s]) => [k, s]) }));
     const info = peers.runTorch<TorchInfo>(TORCH_SCRIPT, ["--check", prefix]);
     const buf = readFileSync(`${prefix}.out.bin`);
-    const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    const all = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     const want = 1 + params.reduce((s, p) => s + p[2].length, 0);
-    if (all.length !== want) throw new Error(`bench: torch_inception.py wrote ${all.length} floats, expected ${want}`);
-    const grads: Float32Array[] = [];
+    if (all.length !== want) throw new Error(`bench: torch_inception.py wrote ${all.length} doubles, expected ${want}`);
+    const grads: Float64Array[] = [];
     off = 1;
     for (const p of params) {
       grads.push(all.slice(off, off + p[2].length));
@@ -57,8 +57,8 @@ export function torchStepGrads(peers: Peers, width: number, x: Float32Array, lab
 }
 
 /** A convolution filter [OC, C, KH, KW] (PyTorch's) as [OC, KH, KW, C] (our channelsLast layer's). */
-export function filterToNhwc(w: Float32Array, [OC, C, KH, KW]: readonly number[]): Float32Array {
-  const out = new Float32Array(w.length);
+export function filterToNhwc(w: Float64Array, [OC, C, KH, KW]: readonly number[]): Float64Array {
+  const out = new Float64Array(w.length);
   for (let o = 0; o < OC; o++) for (let c = 0; c < C; c++) for (let h = 0; h < KH; h++) for (let k = 0; k < KW; k++) out[((o * KH + h) * KW + k) * C + c] = w[((o * C + c) * KH + h) * KW + k];
   return out;
 }

@@ -6,7 +6,6 @@
 import type { GradTarget, Module } from "../module.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
-import { getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import { workspaceOf } from "../workspace.js";
 import { canRecompute, checkDistinct, Container, expectedInput, isModule, layerName, rethrow } from "./container.js";
@@ -140,7 +139,7 @@ export class Sequential extends Container {
     const last = this.list.length - 1;
     const xin = this.inputOf(last, x);
     this.list[last].recompute!(xin, out);
-    if (last > 0 && this.dropped[last]) workspaceOf(getBackend()).release(xin);
+    if (last > 0 && this.dropped[last]) workspaceOf(x.backend).release(xin);
   }
 
   /**
@@ -152,15 +151,16 @@ export class Sequential extends Container {
     if (i === 0) return x0;
     if (!this.dropped[i]) return this.inputs[i];
     const prev = this.inputOf(i - 1, x0);
-    const buf = workspaceOf(getBackend()).acquire(this.inShapes[i]);
+    const buf = workspaceOf(x0.backend).acquire(this.inShapes[i]);
     this.list[i - 1].recompute!(prev, buf);
-    if (i - 1 > 0 && this.dropped[i - 1]) workspaceOf(getBackend()).release(prev);
+    if (i - 1 > 0 && this.dropped[i - 1]) workspaceOf(x0.backend).release(prev);
     return buf;
   }
 
   private runLean(x: Tensor, out: Tensor | undefined, observe: ((index: number, output: Tensor) => void) | null): Tensor {
     const n = this.list.length;
-    const ws = workspaceOf(getBackend());
+    // The tensors' own backend: several backends may be alive (init() called again).
+    const ws = workspaceOf(x.backend);
     if (this.inShapes.length !== n || !sameShape(this.inShapes[0], x.shape)) {
       this.inShapes = [x.shape];
       for (let i = 0; i < n - 1; i++) this.inShapes.push(this.list[i].outputShape!(this.inShapes[i]));
@@ -259,7 +259,7 @@ export class Sequential extends Container {
    * reads them. The returned dx is `into.dx` or the Sequential's own tensor.
    */
   private backwardLean(dy: Tensor, stop: number, inputGrad: boolean, into: GradTarget | undefined): Tensor | null {
-    const ws = workspaceOf(getBackend());
+    const ws = workspaceOf(dy.backend);
     const x0 = into?.x ?? this.inputs[0];
     let g = dy;
     let gTaken = false;
@@ -274,7 +274,7 @@ export class Sequential extends Container {
       let target: GradTarget | undefined;
       if (i === 0 && into) target = into;
       else if (last && !inputGrad) target = rebuilt ? { dx: (dx = ws.acquire(this.inShapes[i])), accumulate: false, x } : undefined;
-      else if (i === 0) target = x ? { dx: (dx = (this.leanBufs ??= new Buffers(getBackend(), "Sequential")).get("dx", this.inShapes[0])), accumulate: false, x } : undefined;
+      else if (i === 0) target = x ? { dx: (dx = (this.leanBufs ??= new Buffers(dy.backend, "Sequential")).get("dx", this.inShapes[0])), accumulate: false, x } : undefined;
       else target = { dx: (dx = ws.acquire(this.inShapes[i])), accumulate: false, x };
       let out: Tensor;
       try {
