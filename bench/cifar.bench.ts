@@ -4,7 +4,7 @@
 // inceptionCifar({ width, dataFormat: 'channelsLast' }): Conv -> BatchNorm -> ReLU units) at
 // batch 32, NHWC: TrainStep (src/training/step.ts: forward, cross-entropy, backward, SGD
 // lr 0.01 momentum 0.9), on one seeded random batch (the values do not change the work). Width 1
-// (the target: 3 x 2.80 GFLOP x 32 = 269 GFLOP a step) and the reduced widths 0.25 and
+// (the target's case: 3 x 2.80 GFLOP x 32 = 269 GFLOP a step) and the reduced widths 0.25 and
 // 0.125; every build the engine runs (relaxed, simd; scalar at width 0.125 only, it is slow).
 // GFLOP/s count 3x inceptionCifarCost's forward flops (convolutions and classifier) per image, on
 // the CPU-time medians (the machine is shared), against the f32x4 mul+add peak (bench/peak/
