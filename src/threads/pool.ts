@@ -41,11 +41,14 @@ interface NodeWorker {
 }
 
 /**
- * Multiply-adds below which a product or convolution stays on the calling thread. Measured
- * with 2 threads on 2 shared cores (bench/threads.bench.ts): a dispatch costs ~20 us, about
- * what one thread needs for 2^19 multiply-adds.
+ * Multiply-adds below which a product or convolution stays on the calling thread. Derived
+ * from two measurements on this repository's 2-core machine: a dispatch to one worker and
+ * back costs ~20 us (empty jobs), and one thread runs a large GEMM at ~15 G multiply-adds/s
+ * (512^3 in 8.7 ms). Halving a call saves half its time, which exceeds 20 us from ~2^19.2
+ * multiply-adds; 2^20 leaves a margin for a worker that has to wake from Atomics.wait.
+ * `npm run bench -- threads` times a sweep of square products around it.
  */
-export const PARALLEL_MIN_MACS = 1 << 19;
+export const PARALLEL_MIN_MACS = 1 << 20;
 
 export class ThreadPool {
   /** Threads including the caller. */
