@@ -3,11 +3,12 @@
 // over a WebAssembly.Memory that this side creates and owns, and hand out the heap.
 // Works in Node (reads the .wasm next to the package) and in browsers (fetches it
 // relative to this module's URL); nothing here imports a Node-only module statically.
-// Importing the memory, rather than using the module's own, is what lets a later
-// threaded build share one memory between workers without changing any kernel.
+// Importing the memory, rather than using the module's own, is what lets the threaded
+// builds share one memory between workers without changing any kernel.
 import { checkOptions, describe } from "./options.js";
 import { WasmHeap } from "./heap.js";
 import { KERNEL_NAMES, type Kernels } from "./kernels.js";
+import { ThreadPool } from "./threads/pool.js";
 
 export type BuildName = "relaxed" | "simd" | "scalar";
 
@@ -25,6 +26,14 @@ export interface InitOptions {
   wasm?: BufferSource | WebAssembly.Module | URL | string;
   /** Initial memory size in bytes (rounded up to 64 KiB pages). Default 16 MiB. */
   initialMemoryBytes?: number;
+  /**
+   * Threads the ops may use, the calling one included: a count, or 'auto' (the number of
+   * cores: os.availableParallelism() in Node, navigator.hardwareConcurrency in browsers).
+   * Default 1. More than one loads the threaded variant of the build (a shared memory) where
+   * SharedArrayBuffer and Atomics are available; elsewhere the backend runs on one thread and
+   * backendInfo().threadsFallback says why.
+   */
+  threads?: number | "auto";
 }
 
 export interface BackendInfo {
@@ -38,17 +47,32 @@ export interface BackendInfo {
   memoryBytes: number;
   /** Bytes of that memory held by live tensors and layer buffers. */
   heapBytesInUse: number;
+  /** Threads the ops use, the calling one included (1 after shutdown()). */
+  threads: number;
+  /** Threads init() was asked for ('auto' resolved to the number of cores). */
+  threadsRequested: number;
+  /** Why fewer threads than requested run (null when none were refused). */
+  threadsFallback: string | null;
 }
 
 export class Backend {
   readonly kernels: Kernels;
   readonly heap: WasmHeap;
   readonly build: BuildName;
+  /** The workers the ops split their work over; null: one thread. */
+  pool: ThreadPool | null = null;
+  threadsRequested = 1;
+  threadsFallback: string | null = null;
 
   constructor(kernels: Kernels, heap: WasmHeap, build: BuildName) {
     this.kernels = kernels;
     this.heap = heap;
     this.build = build;
+  }
+
+  /** Threads the ops use, the calling one included. */
+  get threads(): number {
+    return this.pool ? this.pool.threads : 1;
   }
 
   info(): BackendInfo {
@@ -58,7 +82,16 @@ export class Backend {
       relaxedSimdSupported: relaxedSimdSupported(),
       memoryBytes: this.heap.memory.buffer.byteLength,
       heapBytesInUse: this.heap.bytesInUse,
+      threads: this.threads,
+      threadsRequested: this.threadsRequested,
+      threadsFallback: this.threadsFallback,
     };
+  }
+
+  /** Ends the worker threads; the ops run on the calling thread from then on. Idempotent. */
+  shutdown(): void {
+    this.pool?.shutdown();
+    this.pool = null;
   }
 }
 
@@ -124,7 +157,8 @@ async function compileSource(src: NonNullable<InitOptions["wasm"]>): Promise<Web
 }
 
 export async function createBackend(opts?: InitOptions): Promise<Backend> {
-  const options = checkOptions("batchnorm-wasm: init", opts, ["build", "wasm", "initialMemoryBytes"]);
+  const options = checkOptions("batchnorm-wasm: init", opts, ["build", "wasm", "initialMemoryBytes", "threads"]);
+  const requested = await threadCount(options.threads);
   const bytes = options.initialMemoryBytes;
   if (bytes !== undefined && (typeof bytes !== "number" || !Number.isInteger(bytes) || bytes < 0 || bytes > 4 * 1024 ** 3)) {
     throw new Error(`batchnorm-wasm: init: initialMemoryBytes must be an integer number of bytes in [0, 4 GiB], got ${describe(bytes)}`);
@@ -142,12 +176,23 @@ export async function createBackend(opts?: InitOptions): Promise<Backend> {
       "batchnorm-wasm: the relaxed-SIMD build was requested but this engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)",
     );
   }
-  const module = options.wasm
-    ? await compileSource(options.wasm)
-    : await readUrl(new URL(`../build/bn.${build}.wasm`, import.meta.url));
   // The kernels' static data and the GEMM's reserved scratch take the first pages: never fewer.
   const pages = Math.max(MIN_PAGES, Math.ceil((options.initialMemoryBytes ?? 16 * 1024 * 1024) / 65536));
-  const memory = new WebAssembly.Memory({ initial: pages });
+  const refusal = requested > 1 ? threadsRefusal(build, options.wasm !== undefined) : null;
+  let memory: WebAssembly.Memory | null = null;
+  let fallback = refusal;
+  if (requested > 1 && !refusal) {
+    try {
+      memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_SHARED_PAGES, shared: true });
+    } catch (e) {
+      fallback = `a shared memory of at most ${MAX_SHARED_PAGES} pages could not be created (${(e as Error).message})`;
+    }
+  }
+  const threaded = memory !== null;
+  const module = options.wasm
+    ? await compileSource(options.wasm)
+    : await readUrl(new URL(`../build/bn.${threaded ? `${build}-threads` : build}.wasm`, import.meta.url));
+  memory ??= new WebAssembly.Memory({ initial: pages });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const missing = KERNEL_NAMES.filter((name) => typeof instance.exports[name] !== "function");
   if (missing.length > 0) {
@@ -158,7 +203,61 @@ export async function createBackend(opts?: InitOptions): Promise<Backend> {
   }
   const kernels = instance.exports as unknown as Kernels;
   const actual: BuildName = kernels.has_relaxed_simd() ? "relaxed" : kernels.has_simd() ? "simd" : "scalar";
-  return new Backend(kernels, new WasmHeap(memory, kernels.heap_base()), actual);
+  const backend = new Backend(kernels, new WasmHeap(memory, kernels.heap_base()), actual);
+  backend.threadsRequested = requested;
+  backend.threadsFallback = fallback;
+  if (threaded) backend.pool = await ThreadPool.start(requested, module, memory, kernels, backend.heap);
+  return backend;
+}
+
+/**
+ * The maximum of a threaded build's memory: the 65536 pages (4 GiB) a wasm32 memory
+ * addresses, the heap's own limit, so that a threaded run can allocate what a single-thread
+ * one can. A shared memory cannot move when it grows, so the engine reserves the maximum's
+ * address space up front; 64-bit V8 reserves that much (plus guard regions) for every wasm32
+ * memory anyway, so a lower maximum would save nothing there. Where the reservation fails
+ * (a 32-bit engine) init falls back to one thread and says so.
+ */
+const MAX_SHARED_PAGES = 65536;
+
+/** The requested thread count as a number: 'auto' is the number of cores. */
+async function threadCount(t: unknown): Promise<number> {
+  if (t === undefined) return 1;
+  if (t === "auto") return coreCount();
+  if (typeof t !== "number" || !Number.isInteger(t) || t < 1 || t > 256) {
+    throw new Error(`batchnorm-wasm: init: threads must be 'auto' or an integer in [1, 256], got ${describe(t)}`);
+  }
+  return t;
+}
+
+async function coreCount(): Promise<number> {
+  if (isNode()) {
+    // A computed specifier keeps bundlers from pulling node:os into browser builds.
+    const osName = "node:os";
+    const os = (await import(/* @vite-ignore */ osName)) as { availableParallelism?(): number; cpus(): unknown[] };
+    return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  }
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  return Math.max(1, nav?.hardwareConcurrency ?? 1);
+}
+
+/** Why this engine cannot run the threaded build, or null when it can. */
+function threadsRefusal(build: BuildName, customWasm: boolean): string | null {
+  const g = globalThis as { SharedArrayBuffer?: unknown; Atomics?: { wait?: unknown }; crossOriginIsolated?: boolean; document?: unknown };
+  if (typeof g.SharedArrayBuffer !== "function") {
+    return isNode() || g.crossOriginIsolated
+      ? "SharedArrayBuffer is not available in this engine"
+      : "SharedArrayBuffer is not available: the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
+  }
+  if (typeof g.Atomics !== "object" || typeof g.Atomics?.wait !== "function") return "Atomics.wait is not available in this engine";
+  if (!isNode()) {
+    if (g.crossOriginIsolated !== true) return "the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
+    if (g.document !== undefined) return "a browser's main thread cannot block in Atomics.wait: run training in a Worker";
+    return "the worker pool runs in Node only so far";
+  }
+  if (customWasm) return "a module passed as init({ wasm }) runs on one thread (the threaded builds are loaded by name)";
+  if (build === "scalar") return "the scalar build has no threaded variant (threads need WebAssembly SIMD)";
+  return null;
 }
 
 let current: Backend | null = null;
@@ -190,7 +289,12 @@ export function getBackend(): Backend {
   );
 }
 
-/** Which build is in use and how much memory it holds. */
+/** Which build is in use, how much memory it holds, and how many threads run the ops. */
 export function backendInfo(): BackendInfo {
   return getBackend().info();
+}
+
+/** Ends the current backend's worker threads (a no-op with one thread or before init). */
+export function shutdown(): void {
+  current?.shutdown();
 }

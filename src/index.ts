@@ -1,5 +1,5 @@
 // batchnorm-wasm: Batch Normalization training on the CPU with WebAssembly SIMD.
-export { init, backendInfo, createBackend, simdSupported, relaxedSimdSupported, bestBuild, Backend } from "./backend.js";
+export { init, backendInfo, shutdown, createBackend, simdSupported, relaxedSimdSupported, bestBuild, Backend } from "./backend.js";
 export type { BackendInfo, BuildName, InitOptions } from "./backend.js";
 export { Tensor, tensor, zeros, full } from "./tensor.js";
 export { Layer, Parameter } from "./module.js";

@@ -73,7 +73,7 @@ describe("options", () => {
     expect(() => new Dropout(0.5, { sead: 1 } as never)).toThrow(/Dropout: unknown option "sead" \(did you mean "seed"\?\)/);
     expect(() => new StepLR(optimizer, { step_size: 10 } as never)).toThrow(/StepLR: unknown option "step_size" \(did you mean "stepSize"\?\)/);
     expect(() => batchNormTrain(new Float32Array(4), [2, 2], { epsilon: 1e-3 } as never)).toThrow(/batchNormTrain: unknown option "epsilon" \(did you mean "eps"\?\)/);
-    await expect(init({ threads: 2 } as never)).rejects.toThrow(/init: unknown option "threads"/);
+    await expect(init({ thread: 2 } as never)).rejects.toThrow(/init: unknown option "thread" \(did you mean "threads"\?\)/);
     expect(() => new Dense(2, 2)).not.toThrow(); // the loaded backend is still there
   });
 

@@ -2,10 +2,17 @@
 // geometry once (convGeometry); each call writes the descriptor the kernels read, with the
 // strides of the tensors it is given (a channel slice of a concatenation is read or written
 // in place: NHWC by its pixel stride, NCHW by its image stride).
+// With a thread pool, a large call is split by a fixed partition of its outputs: forward by
+// ranges of output pixels, backward_input by images (a tile scatters into its neighbours'
+// input rows, so two threads on one image would add into the same dx), backward_filter by
+// output channels (each thread's descriptor sees a channel slice of dy, dw and db). No
+// output element is shared between threads and each is summed in the same order as on one
+// thread: the results are bit-identical to one thread's. Workers get their own scratch.
 import type { Backend } from "../backend.js";
 import { CONV2D_FIELDS } from "../kernels.js";
 import { fmt, type Shape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
+import { splitRange } from "../threads/partition.js";
 import type { DataFormat } from "./bn.js";
 
 /** Padding: one number for all sides, [top/bottom, left/right], or TensorFlow's 'valid' / 'same'. */
@@ -94,11 +101,28 @@ export function pixelOrImageStride(t: Tensor, dataFormat: DataFormat, what: stri
 
 /** The descriptor block (CONV2D_FIELDS int32 values) a layer owns; written before each call. */
 export function writeDescriptor(backend: Backend, desc: Tensor, g: ConvGeometry, XS: number, YS: number): number {
+  return writeDescriptorAt(backend, desc.ptr, g, XS, YS);
+}
+
+/** The descriptor of `g` written at byte offset `ptr` (CONV2D_FIELDS int32 values); returns ptr. */
+function writeDescriptorAt(backend: Backend, ptr: number, g: ConvGeometry, XS: number, YS: number): number {
   const i32 = backend.heap.i32;
-  const o = desc.ptr >>> 2;
+  const o = ptr >>> 2;
   const v: Record<(typeof CONV2D_FIELDS)[number], number> = { ...g, XS, YS };
   for (let i = 0; i < CONV2D_FIELDS.length; i++) i32[o + i] = v[CONV2D_FIELDS[i]];
-  return desc.ptr;
+  return ptr;
+}
+
+/** The pool when a convolution of this geometry is worth splitting, else null. */
+function poolFor(backend: Backend, g: ConvGeometry) {
+  const pool = backend.pool;
+  return pool && g.N * g.OH * g.OW * g.KH * g.KW * g.C * g.OC >= pool.minMacs ? pool : null;
+}
+
+/** Scratch per thread: the layer's for the caller, the pool's for the workers. */
+function scratchPerThread(pool: NonNullable<Backend["pool"]>, scratch: Tensor): readonly number[] {
+  const s = pool.scratch(scratch.size * 4);
+  return s.map((p, t) => (t === 0 ? scratch.ptr : p));
 }
 
 /** Bytes of scratch the kernels need for this geometry (written descriptor at `desc`). */
@@ -113,6 +137,13 @@ export function conv2dForward(y: Tensor, x: Tensor, w: Tensor, b: Tensor | null,
   const k = x.backend.kernels;
   const d = writeDescriptor(x.backend, desc, g, pixelOrImageStride(x, dataFormat, "conv2d x"), pixelOrImageStride(y, dataFormat, "conv2d y"));
   const P = g.N * g.OH * g.OW;
+  const pool = poolFor(x.backend, g);
+  if (pool) {
+    const s = scratchPerThread(pool, scratch);
+    const parts = splitRange(P, pool.threads, 8).map(([p0, p1], t) => [y.ptr, x.ptr, w.ptr, b ? b.ptr : 0, d, p0, p1, s[t]]);
+    pool.run(dataFormat === "channelsLast" ? "conv2d_forward_nhwc" : "conv2d_forward_nchw", parts);
+    return;
+  }
   if (dataFormat === "channelsLast") k.conv2d_forward_nhwc(y.ptr, x.ptr, w.ptr, b ? b.ptr : 0, d, 0, P, scratch.ptr);
   else k.conv2d_forward_nchw(y.ptr, x.ptr, w.ptr, b ? b.ptr : 0, d, 0, P, scratch.ptr);
 }
@@ -121,6 +152,13 @@ export function conv2dForward(y: Tensor, x: Tensor, w: Tensor, b: Tensor | null,
 export function conv2dBackwardInput(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGeometry, dataFormat: DataFormat, accumulate: boolean, desc: Tensor, scratch: Tensor): void {
   const k = dy.backend.kernels;
   const d = writeDescriptor(dy.backend, desc, g, pixelOrImageStride(dx, dataFormat, "conv2d dx"), pixelOrImageStride(dy, dataFormat, "conv2d dy"));
+  const pool = g.N > 1 ? poolFor(dy.backend, g) : null;
+  if (pool) {
+    const s = scratchPerThread(pool, scratch);
+    const parts = splitRange(g.N, pool.threads, 1).map(([n0, n1], t) => [dx.ptr, dy.ptr, w.ptr, d, accumulate ? 1 : 0, n0, n1, s[t]]);
+    pool.run(dataFormat === "channelsLast" ? "conv2d_backward_input_nhwc" : "conv2d_backward_input_nchw", parts);
+    return;
+  }
   if (dataFormat === "channelsLast") k.conv2d_backward_input_nhwc(dx.ptr, dy.ptr, w.ptr, d, accumulate ? 1 : 0, 0, g.N, scratch.ptr);
   else k.conv2d_backward_input_nchw(dx.ptr, dy.ptr, w.ptr, d, accumulate ? 1 : 0, 0, g.N, scratch.ptr);
 }
@@ -128,8 +166,23 @@ export function conv2dBackwardInput(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGe
 /** dw += dy^T patches(x); db += sums of dy per output channel (db null: no bias). Accumulates. */
 export function conv2dBackwardFilter(dw: Tensor, db: Tensor | null, dy: Tensor, x: Tensor, g: ConvGeometry, dataFormat: DataFormat, desc: Tensor, scratch: Tensor): void {
   const k = dy.backend.kernels;
-  const d = writeDescriptor(dy.backend, desc, g, pixelOrImageStride(x, dataFormat, "conv2d x"), pixelOrImageStride(dy, dataFormat, "conv2d dy"));
+  const XS = pixelOrImageStride(x, dataFormat, "conv2d x"), YS = pixelOrImageStride(dy, dataFormat, "conv2d dy");
+  const d = writeDescriptor(dy.backend, desc, g, XS, YS);
   const P = g.N * g.OH * g.OW;
+  const pool = g.OC >= 16 ? poolFor(dy.backend, g) : null;
+  if (pool) {
+    // Thread t computes output channels [c0, c1): dy's channel slice is an offset pointer with
+    // the same pixel (NHWC) or image (NCHW) stride, dw's and db's a block of rows.
+    const s = scratchPerThread(pool, scratch);
+    const K = g.KH * g.KW * g.C;
+    const chan = dataFormat === "channelsLast" ? 4 : g.OH * g.OW * 4;
+    const parts = splitRange(g.OC, pool.threads, 8).map(([c0, c1], t) => {
+      const dt = writeDescriptorAt(dy.backend, pool.descPtrs[t], { ...g, OC: c1 - c0 }, XS, YS);
+      return [dw.ptr + c0 * K * 4, db ? db.ptr + c0 * 4 : 0, dy.ptr + c0 * chan, x.ptr, dt, 0, P, s[t]];
+    });
+    pool.run(dataFormat === "channelsLast" ? "conv2d_backward_filter_nhwc" : "conv2d_backward_filter_nchw", parts);
+    return;
+  }
   if (dataFormat === "channelsLast") k.conv2d_backward_filter_nhwc(dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, 0, P, scratch.ptr);
   else k.conv2d_backward_filter_nchw(dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, 0, P, scratch.ptr);
 }

@@ -1,0 +1,197 @@
+// A pool of worker threads running the kernels on the backend's shared memory. The caller
+// is thread 0 and works as one of the threads; workers 1 .. n-1 each instantiate the same
+// module on the same memory (own globals, own GEMM scratch). Dispatch uses no postMessage:
+// the caller writes each worker's kernel and arguments into a control block of shared
+// memory, bumps a generation counter and notifies; workers spin briefly, then
+// Atomics.wait on it. The caller runs its own part, then waits (spin, then Atomics.wait)
+// for the pending count to reach zero. Calls are synchronous, as the single-thread ones are.
+// Workers are unref'd once ready: a Node process that never calls shutdown() still exits.
+import type { Kernels } from "../kernels.js";
+import type { WasmHeap } from "../heap.js";
+import { WORKER_SOURCE } from "./worker_source.js";
+
+/** The kernels a worker may be asked to run (their index is the slot's kernel id). */
+export const POOL_KERNELS = [
+  "gemm_f32",
+  "gemm_nt",
+  "conv2d_forward_nhwc", "conv2d_backward_input_nhwc", "conv2d_backward_filter_nhwc",
+  "conv2d_forward_nchw", "conv2d_backward_input_nchw", "conv2d_backward_filter_nchw",
+] as const satisfies readonly (keyof Kernels)[];
+export type PoolKernel = (typeof POOL_KERNELS)[number];
+
+/** Arguments per call at most (gemm_f32 takes 14). */
+const MAX_ARGS = 16;
+// The control block (Int32Array): generation, pending workers, stop flag, failed count,
+// length of the first failure's message, then per thread a slot of (kernel id, unused).
+const CTL_GEN = 0, CTL_PENDING = 1, CTL_STOP = 2, CTL_FAILED = 3, CTL_ERRLEN = 4, CTL_SLOTS = 8;
+/**
+ * Loads of the counter before a worker or the caller blocks in Atomics.wait: about a
+ * microsecond. Measured on 2 shared cores (load ~4): an empty dispatch to one worker took
+ * ~20 us with 0 or 100 loads, ~50 us with 1,000 and ~860 us with 20,000: a thread that spins
+ * holds the core the other one needs to finish.
+ */
+const SPIN = 100;
+
+interface NodeWorker {
+  on(event: "message", f: (m: unknown) => void): void;
+  on(event: "error", f: (e: Error) => void): void;
+  on(event: "exit", f: (code: number) => void): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+
+/**
+ * Multiply-adds below which a product or convolution stays on the calling thread. Derived
+ * from two measurements on this repository's 2-core machine: a dispatch to one worker and
+ * back costs ~20 us (empty jobs), and one thread runs a large GEMM at ~15 G multiply-adds/s
+ * (512^3 in 8.7 ms). Halving a call saves half its time, which exceeds 20 us from ~2^19.2
+ * multiply-adds; 2^20 leaves a margin for a worker that has to wake from Atomics.wait.
+ * `npm run bench -- threads` times a sweep of square products around it.
+ */
+export const PARALLEL_MIN_MACS = 1 << 20;
+
+export class ThreadPool {
+  /** Threads including the caller. */
+  readonly threads: number;
+  /** The ops split a call only from this many multiply-adds (PARALLEL_MIN_MACS; tests lower it to split small shapes). */
+  minMacs = PARALLEL_MIN_MACS;
+  private readonly kernels: Kernels;
+  private readonly heap: WasmHeap;
+  private readonly ctl: Int32Array;
+  private readonly args: Float64Array;
+  private readonly err: Uint8Array;
+  private readonly workers: NodeWorker[];
+  private readonly gemmScratch: number[];
+  /** Per-thread conv scratch of workers 1 .. n-1 (index 0 unused: the caller uses the layer's). */
+  private scratchPtrs: number[] = [];
+  private scratchBytes = 0;
+  /** One conv descriptor block per thread, for calls whose geometry differs per thread. */
+  readonly descPtrs: number[];
+  private closed = false;
+
+  private constructor(threads: number, kernels: Kernels, heap: WasmHeap, ctl: SharedArrayBuffer, args: SharedArrayBuffer, err: SharedArrayBuffer, workers: NodeWorker[], gemmScratch: number[], descPtrs: number[]) {
+    this.threads = threads;
+    this.kernels = kernels;
+    this.heap = heap;
+    this.ctl = new Int32Array(ctl);
+    this.args = new Float64Array(args);
+    this.err = new Uint8Array(err);
+    this.workers = workers;
+    this.gemmScratch = gemmScratch;
+    this.descPtrs = descPtrs;
+  }
+
+  /** Starts threads - 1 workers on `memory` (shared) running `module`; resolves when all are ready. */
+  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: Kernels, heap: WasmHeap): Promise<ThreadPool> {
+    // A computed specifier keeps bundlers from pulling node:worker_threads into browser builds.
+    const wtName = "node:worker_threads";
+    const wt = (await import(/* @vite-ignore */ wtName)) as { Worker: new (src: string, o: object) => NodeWorker };
+    const ctl = new SharedArrayBuffer((CTL_SLOTS + 2 * threads) * 4);
+    const args = new SharedArrayBuffer(threads * MAX_ARGS * 8);
+    const err = new SharedArrayBuffer(512);
+    const gemmScratch: number[] = [];
+    const descPtrs: number[] = [];
+    for (let t = 0; t < threads; t++) {
+      gemmScratch.push(t === 0 ? 0 : heap.alloc(kernels.gemm_scratch_bytes()));
+      descPtrs.push(heap.alloc(32 * 4));
+    }
+    const workers: NodeWorker[] = [];
+    const ready: Promise<void>[] = [];
+    for (let id = 1; id < threads; id++) {
+      const w = new wt.Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: {
+          module, memory, ctl, args, err, id, names: POOL_KERNELS, gemmScratch: gemmScratch[id], maxArgs: MAX_ARGS, spin: SPIN,
+          gen: CTL_GEN, pending: CTL_PENDING, stop: CTL_STOP, failed: CTL_FAILED, errLen: CTL_ERRLEN, slotBase: CTL_SLOTS,
+        },
+      });
+      workers.push(w);
+      ready.push(new Promise((resolve, reject) => {
+        w.on("message", () => resolve());
+        w.on("error", reject);
+        w.on("exit", (code) => reject(new Error(`worker ${id} exited with code ${code} before it was ready`)));
+      }));
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      for (const w of workers) void w.terminate();
+      throw e;
+    }
+    for (const w of workers) w.unref();
+    return new ThreadPool(threads, kernels, heap, ctl, args, err, workers, gemmScratch, descPtrs);
+  }
+
+  /**
+   * Conv scratch of at least `bytes` for each worker (index t for thread t; index 0 is 0:
+   * the caller passes its layer's own). Grown, never shrunk; allocated on this thread while
+   * the workers are idle.
+   */
+  scratch(bytes: number): readonly number[] {
+    if (bytes > this.scratchBytes) {
+      for (const p of this.scratchPtrs) if (p) this.heap.release(p);
+      this.scratchPtrs = [0];
+      for (let t = 1; t < this.threads; t++) this.scratchPtrs.push(this.heap.alloc(bytes));
+      this.scratchBytes = bytes;
+    }
+    return this.scratchPtrs;
+  }
+
+  /**
+   * Runs `kernel` once per entry of `parts` (at most `threads`; null: that thread idles),
+   * parts[0] on the calling thread, and returns when all are done. Throws if any failed.
+   */
+  run(kernel: PoolKernel, parts: readonly (readonly number[] | null)[]): void {
+    if (this.closed) throw new Error("batchnorm-wasm: the thread pool was shut down");
+    const n = parts.length;
+    if (n > this.threads) throw new Error(`ThreadPool.run: ${n} parts for ${this.threads} threads`);
+    const ctl = this.ctl, args = this.args;
+    const id = POOL_KERNELS.indexOf(kernel);
+    for (let t = 1; t < this.threads; t++) {
+      const p = t < n ? parts[t] : null;
+      ctl[CTL_SLOTS + 2 * t] = p ? id : -1;
+      if (p) for (let i = 0; i < p.length; i++) args[t * MAX_ARGS + i] = p[i];
+    }
+    Atomics.store(ctl, CTL_PENDING, this.threads - 1);
+    Atomics.add(ctl, CTL_GEN, 1);
+    Atomics.notify(ctl, CTL_GEN);
+    let failure: unknown = null;
+    const own = parts[0];
+    if (own) {
+      try {
+        (this.kernels[kernel] as (...a: number[]) => void)(...own);
+      } catch (e) {
+        failure = e;
+      }
+    }
+    let left = Atomics.load(ctl, CTL_PENDING);
+    for (let i = 0; left !== 0 && i < SPIN; i++) left = Atomics.load(ctl, CTL_PENDING);
+    while (left !== 0) {
+      Atomics.wait(ctl, CTL_PENDING, left);
+      left = Atomics.load(ctl, CTL_PENDING);
+    }
+    if (failure) throw failure;
+    if (Atomics.load(ctl, CTL_FAILED) !== 0) {
+      const len = Atomics.load(ctl, CTL_ERRLEN);
+      const msg = new TextDecoder().decode(this.err.slice(0, len));
+      Atomics.store(ctl, CTL_FAILED, 0);
+      throw new Error(`batchnorm-wasm: a kernel failed on a worker thread (${msg})`);
+    }
+  }
+
+  /** Ends the workers and returns their memory to the heap. Idempotent. */
+  shutdown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.ctl, CTL_STOP, 1);
+    Atomics.add(this.ctl, CTL_GEN, 1);
+    Atomics.notify(this.ctl, CTL_GEN);
+    for (const w of this.workers) void w.terminate();
+    for (const p of [...this.gemmScratch, ...this.scratchPtrs, ...this.descPtrs]) if (p) this.heap.release(p);
+    this.scratchPtrs = [];
+  }
+
+  get isShutDown(): boolean {
+    return this.closed;
+  }
+}

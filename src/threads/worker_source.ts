@@ -1,0 +1,51 @@
+// The body of a pool worker (Node worker_threads), as source text: a worker started with
+// `eval: true` runs it whatever way this package is loaded (dist, the TypeScript sources under
+// vitest, a bundle), with no separate file to locate. Plain ES2020 that no compiler rewrites.
+//
+// The worker instantiates the kernels on the shared memory (its own globals, its own GEMM
+// scratch at workerData.gemmScratch), says "ready" once, then loops: wait for the generation
+// counter to move (a short spin, then Atomics.wait), run the kernel of its slot with its
+// arguments, count itself done, wake the caller when it is the last. The layout of the
+// control block is CTL_* in pool.ts.
+export const WORKER_SOURCE = String.raw`
+"use strict";
+const { workerData, parentPort } = require("node:worker_threads");
+const d = workerData;
+const ctl = new Int32Array(d.ctl);
+const args = new Float64Array(d.args);
+const errText = new Uint8Array(d.err);
+const exports_ = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
+exports_.gemm_set_scratch(d.gemmScratch);
+const fns = d.names.map((n) => exports_[n]);
+const slot = d.slotBase + d.id * 2;
+const a0 = d.id * d.maxArgs;
+parentPort.postMessage("ready");
+let seen = 0;
+for (;;) {
+  let g = Atomics.load(ctl, d.gen);
+  for (let i = 0; g === seen && i < d.spin; i++) g = Atomics.load(ctl, d.gen);
+  while (g === seen) {
+    Atomics.wait(ctl, d.gen, seen);
+    g = Atomics.load(ctl, d.gen);
+  }
+  seen = g;
+  if (Atomics.load(ctl, d.stop) !== 0) break;
+  const k = ctl[slot];
+  if (k >= 0) {
+    const a = args;
+    const i = a0;
+    try {
+      fns[k](a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7],
+        a[i + 8], a[i + 9], a[i + 10], a[i + 11], a[i + 12], a[i + 13], a[i + 14], a[i + 15]);
+    } catch (e) {
+      if (Atomics.add(ctl, d.failed, 1) === 0) {
+        const msg = new TextEncoder().encode("worker " + d.id + ", " + d.names[k] + ": " + (e && e.message ? e.message : String(e)));
+        const n = Math.min(msg.length, errText.length);
+        errText.set(msg.subarray(0, n));
+        Atomics.store(ctl, d.errLen, n);
+      }
+    }
+  }
+  if (Atomics.sub(ctl, d.pending, 1) === 1) Atomics.notify(ctl, d.pending);
+}
+`;
