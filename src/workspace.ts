@@ -40,7 +40,7 @@ const MAX_LAYOUTS = 8;
  * where it overlaps no request already placed that is alive at the same time (greedy
  * interval packing). The order matters; a few are tried (largest first, longest-lived
  * first, earliest first) and the one with the smallest span kept: never below the peak of
- * live bytes, and on the Inception network's backward within 1% of it.
+ * live bytes, and on inceptionCifar's forward and backward equal to it.
  */
 export function planLayout(requests: readonly Interval[]): Layout {
   const idx = requests.map((_, i) => i);

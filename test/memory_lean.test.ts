@@ -123,7 +123,7 @@ describe("memory-lean in-place paths", () => {
   it("MaxPool2d in memory-lean mode, indices made a chunk of images at a time, equals the kept-indices path", async () => {
     await init();
     const r = rng(22);
-    // 1024 channels of 16 x 16 (stride 1): 4 images per chunk of indices, so 5 images take two.
+    // 1024 channels of 16 x 16 (stride 1): one image per chunk of indices, five chunks.
     const shape = [5, 16, 16, 1024];
     const x = tensor(r.array(5 * 16 * 16 * 1024), shape);
     const dy = tensor(r.array(x.size), shape);

@@ -127,8 +127,8 @@ abstract class WindowPool2d extends Layer {
   }
 }
 
-/** Outputs per chunk of images when indices are made for one use: 4 MiB of them, whatever the batch. */
-const CHUNK_OUTPUTS = 1 << 20;
+/** Outputs per chunk of images when indices are made for one use: 1 MiB of them, whatever the batch. */
+const CHUNK_OUTPUTS = 1 << 18;
 
 /**
  * fn over chunks of whole images (first image, the chunk's geometry), each small enough that
