@@ -120,6 +120,21 @@ describe("memory-lean in-place paths", () => {
     }
   });
 
+  it("ReLU.backward with into.dx === into.x gives the dx of separate tensors (contiguous and slice dy)", async () => {
+    await init();
+    const r = rng(23);
+    const relu = new ReLU();
+    const x = tensor(r.array(2 * 5 * 5 * 7), [2, 5, 5, 7]);
+    relu.forward(x);
+    const dyBig = tensor(r.array(2 * 5 * 5 * 11), [2, 5, 5, 11]);
+    for (const dy of [dyBig.narrow(3, 2, 7), tensor(dyBig.narrow(3, 2, 7).toArray(), x.shape)]) {
+      const want = relu.backward(dy, { dx: tensor(new Float32Array(x.size), x.shape), accumulate: false, x }).toArray();
+      const over = x.clone();
+      expect(relu.backward(dy, { dx: over, accumulate: false, x: over }).toArray()).toEqual(want);
+      over.dispose();
+    }
+  });
+
   it("MaxPool2d in memory-lean mode, indices made a chunk of images at a time, equals the kept-indices path", async () => {
     await init();
     const r = rng(22);
