@@ -7,7 +7,7 @@
 //                                    dy * (1 - y) * y and tanh_backward dy * (1 - y^2), the
 //                                    latter as dy * ((1 - y) * (1 + y)): 1 - y is exact for
 //                                    y near 1, where 1 - y * y loses digits. Writes dx (may
-//                                    alias dy).
+//                                    alias dy or y: element i is read before it is written).
 //   act_forward_rows(y, ys, x, xs, rows, cols, act): act_forward on `rows` rows of `cols` floats,
 //                                    row r of x at x + r*xs, of y at y + r*ys (strides in floats,
 //                                    >= cols): an NHWC channel slice is rows = N*H*W, cols = C,

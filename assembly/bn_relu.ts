@@ -11,7 +11,8 @@
 //     dbeta += sum g,  dgamma += sum g * xhat,
 //     dx = gamma * invStd / m * (m * g - sum g - xhat * sum g * xhat)   (batch statistics)
 //     dx = gamma * invStd * g                                           (running statistics)
-//                                            WRITES dx (contiguous), ACCUMULATES dgamma, dbeta
+//                                            WRITES dx (contiguous; may be x itself, as x[i] is
+//                                            read before dx[i] is written), ACCUMULATES dgamma, dbeta
 // dy may be a channel slice (row stride dys >= C), as may y. Sums: float32 over at most
 // LANE_CHUNK rows, merged into float64 (as bn_backward_nc).
 import { f32At, f32Put, f64At, f64Put, LANE_CHUNK, scratchF32, scratchF64 } from "./common";

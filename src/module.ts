@@ -95,6 +95,18 @@ export interface Module {
   /** backward() reads `into.x` when given instead of the input its forward saved. */
   readonly acceptsRematerializedInput?: boolean;
   /**
+   * backward() may be given `into.dx` and `into.x` as the same tensor: it reads the input
+   * only before it writes the gradient over it (element by element, or all of it first). A
+   * memory-lean container uses this when nothing reads that input afterwards, so the
+   * gradient takes no memory of its own.
+   */
+  readonly gradOverInput?: boolean;
+  /**
+   * backward() never reads the output its forward returned, so the layer after it may
+   * overwrite that output in its own backward (see gradOverInput).
+   */
+  readonly backwardIgnoresOutput?: boolean;
+  /**
    * Writes the last forward's output again into `out` (a tensor of its shape, possibly a
    * channel slice) from `x`, that forward's input (recomputed if need be), and what the module
    * kept; changes no state. Parameter-free, cheap producers offer it (fused BN-ReLU from the

@@ -1,6 +1,7 @@
 // The fused BatchNorm + ReLU kernels against the float64 reference (tails of the f32x4 tile
 // in C, strided output and gradient rows as a concatenation's channel slice gives them, all
-// builds), the layer against BatchNorm2d followed by ReLU, and a finite-difference check.
+// builds; dx written over x), the layer against BatchNorm2d followed by ReLU, and a
+// finite-difference check.
 import { beforeAll, describe, expect, it } from "vitest";
 import { createBackend, init } from "../src/backend.js";
 import { BatchNorm2d } from "../src/layers/batchnorm.js";
@@ -65,6 +66,10 @@ function runKernels(build: "relaxed" | "simd" | "scalar") {
       const maxS = Math.max(...sdy);
       expectClose(get(b, pdb, C), Array.from(wb.dbeta, (v) => v - 0.5), TOL, `${label} dbeta (accumulated)`, maxS);
       expectClose(get(b, pdg, C), Array.from(wb.dgamma, (v) => v + 0.5), TOL, `${label} dgamma (accumulated)`, maxS);
+      // In place: dx written over x (a memory-lean container's convolution output), the same bits.
+      const pxo = put(b, x);
+      k.bn_relu_backward_nc(pxo, 0, 0, pdy, S, pxo, pm, pi, pg, pb, rows, C, 1, s);
+      expect(get(b, pxo, n), `${label} dx over x`).toEqual(get(b, pdx, n));
 
       // Running statistics (eval): dx = gamma * invStd * masked dy.
       const fixed = { mean: r.array(C, 0.3), var: Float32Array.from({ length: C }, () => 0.5 + r.uniform()) };
@@ -80,7 +85,7 @@ function runKernels(build: "relaxed" | "simd" | "scalar") {
 
 describe("bn_relu_* kernels against the float64 reference", () => {
   for (const build of BUILDS) {
-    it(`${build} build: C in {1,3,4,5,7,8,9,17}, strided rows, N*HW up to 2048`, async () => {
+    it(`${build} build: C in {1,3,4,5,7,8,9,17}, strided rows, N*HW up to 2048, dx over x`, async () => {
       await runKernels(build);
     });
   }

@@ -98,3 +98,75 @@ describe("memory-lean training", () => {
     expect(lean / plain, `${lean} vs ${plain} bytes per image`).toBeLessThan(0.42);
   });
 });
+
+describe("memory-lean in-place paths", () => {
+  it("Conv2d.backward with into.dx === into.x gives the dx and dW of separate tensors", async () => {
+    await init();
+    const r = rng(21);
+    for (const k of [1, 3]) {
+      const conv = new Conv2d(6, 5, k, { padding: "same", bias: false, dataFormat, seed: 5 });
+      const x = tensor(r.array(2 * 7 * 7 * 6), [2, 7, 7, 6]);
+      conv.forward(x);
+      const dy = tensor(r.array(2 * 7 * 7 * 5), [2, 7, 7, 5]);
+      conv.zeroGrad();
+      const dx = conv.backward(dy).toArray();
+      const dw = conv.weight.grad.toArray();
+      conv.zeroGrad();
+      const over = x.clone();
+      expect(conv.backward(dy, { dx: over, accumulate: false, x: over })).toBe(over);
+      expect(over.toArray(), `${k}x${k} dx`).toEqual(dx);
+      expect(conv.weight.grad.toArray(), `${k}x${k} dW`).toEqual(dw);
+      for (const t of [x, dy, over]) t.dispose();
+    }
+  });
+
+  it("ReLU.backward with into.dx === into.x gives the dx of separate tensors (contiguous and slice dy)", async () => {
+    await init();
+    const r = rng(23);
+    const relu = new ReLU();
+    const x = tensor(r.array(2 * 5 * 5 * 7), [2, 5, 5, 7]);
+    relu.forward(x);
+    const dyBig = tensor(r.array(2 * 5 * 5 * 11), [2, 5, 5, 11]);
+    for (const dy of [dyBig.narrow(3, 2, 7), tensor(dyBig.narrow(3, 2, 7).toArray(), x.shape)]) {
+      const want = relu.backward(dy, { dx: tensor(new Float32Array(x.size), x.shape), accumulate: false, x }).toArray();
+      const over = x.clone();
+      expect(relu.backward(dy, { dx: over, accumulate: false, x: over }).toArray()).toEqual(want);
+      over.dispose();
+    }
+  });
+
+  it("MaxPool2d in memory-lean mode, indices made a chunk of images at a time, equals the kept-indices path", async () => {
+    await init();
+    const r = rng(22);
+    // 1024 channels of 16 x 16 (stride 1): one image per chunk of indices, five chunks.
+    const shape = [5, 16, 16, 1024];
+    const x = tensor(r.array(5 * 16 * 16 * 1024), shape);
+    const dy = tensor(r.array(x.size), shape);
+    const kept = new MaxPool2d(3, { stride: 1, padding: "same", dataFormat });
+    const lean = new MaxPool2d(3, { stride: 1, padding: "same", dataFormat });
+    lean.memoryLean = true;
+    /** Index of the first element where a and b differ, or -1 (toEqual is slow on a million floats). */
+    const firstDiff = (a: Float32Array, b: Float32Array) => a.findIndex((v, i) => !Object.is(v, b[i]));
+    const y = kept.forward(x).toArray();
+    expect(firstDiff(lean.forward(x).toArray(), y)).toBe(-1);
+    const again = tensor(new Float32Array(y.length), shape);
+    lean.recompute(x, again);
+    expect(firstDiff(again.toArray(), y)).toBe(-1);
+    expect(firstDiff(lean.backward(dy).toArray(), kept.backward(dy).toArray())).toBe(-1);
+    for (const t of [x, dy, again]) t.dispose();
+  });
+
+  it("writes gradients over the kept convolution outputs, so a second backward before forward throws", async () => {
+    await init();
+    const m = smallInception(true);
+    const step = new TrainStep(m, new CrossEntropyLoss(), new SGD(m.parameters(), { lr: 0.1 }));
+    const { x, labels } = batch(3, 1);
+    step.run(x, labels);
+    const dy = tensor(new Float32Array(30), [3, 10]);
+    expect(() => m.backward(dy)).toThrow(/runs once per forward; call forward again first/);
+    m.forward(x);
+    expect(() => m.backward(dy)).not.toThrow();
+    x.dispose();
+    dy.dispose();
+  });
+});

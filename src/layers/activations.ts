@@ -78,6 +78,8 @@ export class ReLU extends Activation implements Recomputable {
   readonly kind = "relu";
   /** backward() reads `into.x` when given: the mask [x > 0] needs only the input. */
   readonly acceptsRematerializedInput = true;
+  /** The kernel reads x[i] before it writes dx[i], so into.dx may be into.x. */
+  readonly gradOverInput = true;
 
   /** The last forward's output again, into `out`, from its input x. */
   recompute(x: Tensor, out: Tensor): void {

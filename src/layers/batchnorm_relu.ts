@@ -28,6 +28,10 @@ function rowsOfChannels(t: Tensor): boolean {
 
 export class BatchNormReLU2d extends BatchNorm2d {
   private savedIn: Saved | null = null;
+  /** The backward kernel reads x[i] before it writes dx[i], so into.dx may be into.x. */
+  readonly gradOverInput = true;
+  /** backward() and recompute() read the input and statistics, never the output. */
+  readonly backwardIgnoresOutput = true;
 
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super(numFeatures, options);

@@ -130,8 +130,10 @@ export abstract class Container implements Module {
    * can rebuild them (recompute(): fused BN-ReLU, ReLU, max pooling, containers ending in
    * one) are dropped after the next layer's forward and recomputed just before that layer's
    * backward; gradients between layers and those recomputed inputs live in the backend's
-   * shared workspace for one use each; max pooling keeps no indices. Same results; costs
-   * the recomputations (memory-bound passes, no convolution is rerun).
+   * shared workspace for one use each; max pooling keeps no indices. A gradient is written
+   * over the input it replaces where nothing reads that input again (a convolution's output
+   * under its BN-ReLU, an input rebuilt for one layer), so backward runs once per forward.
+   * Same results; costs the recomputations (memory-bound passes, no convolution is rerun).
    */
   setMemoryLean(on = true): this {
     this.memoryLean = on;

@@ -75,6 +75,9 @@ export class Conv2d extends Layer {
   private savedX: Tensor | null = null;
   /** backward() reads `into.x` when given (see GradTarget). */
   readonly acceptsRematerializedInput = true;
+  /** backward() takes dW from x before it writes dx, so into.dx may be into.x. */
+  readonly gradOverInput = true;
+  readonly backwardIgnoresOutput = true;
 
   constructor(inChannels: number, outChannels: number, kernelSize: number | readonly [number, number], opts?: Conv2dOptions) {
     super();
@@ -181,8 +184,9 @@ export class Conv2d extends Layer {
       if (!sameShape(into.dx.shape, x.shape)) throw new Error(`${this}.backward: expected a dx tensor of shape ${fmt(x.shape)}, got ${fmt(into.dx.shape)}`);
       dx = into.dx;
     } else dx = this.bufs.get("dx", x.shape);
-    conv2dBackwardInput(dx, dy, this.weight.value, g, this.dataFormat, into?.accumulate ?? false, this.desc, this.scratch!);
+    // The filter gradient first: it is the last reader of x, which dx may overwrite.
     conv2dBackwardFilter(this.weight.grad, this.bias?.grad ?? null, dy, x, g, this.dataFormat, this.desc, this.scratch!);
+    conv2dBackwardInput(dx, dy, this.weight.value, g, this.dataFormat, into?.accumulate ?? false, this.desc, this.scratch!);
     return dx;
   }
 

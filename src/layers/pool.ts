@@ -127,6 +127,18 @@ abstract class WindowPool2d extends Layer {
   }
 }
 
+/** Outputs per chunk of images when indices are made for one use: 1 MiB of them, whatever the batch. */
+const CHUNK_OUTPUTS = 1 << 18;
+
+/**
+ * fn over chunks of whole images (first image, the chunk's geometry), each small enough that
+ * the indices of one chunk, made and used at once, take a bounded workspace tensor.
+ */
+function byImageChunks(g: ConvGeometry, fn: (n0: number, gc: ConvGeometry) => void): void {
+  const per = Math.max(1, Math.floor(CHUNK_OUTPUTS / (g.OH * g.OW * g.C)));
+  for (let n0 = 0; n0 < g.N; n0 += per) fn(n0, { ...g, N: Math.min(per, g.N - n0) });
+}
+
 /** The maximum over each window (padding never wins; ties: the first in scan order; NaN propagates). */
 export class MaxPool2d extends WindowPool2d {
   /**
@@ -135,6 +147,7 @@ export class MaxPool2d extends WindowPool2d {
    */
   memoryLean = false;
   readonly acceptsRematerializedInput = true;
+  readonly backwardIgnoresOutput = true;
   private idx: Tensor | null = null;
   private savedX: Tensor | null = null;
 
@@ -153,10 +166,7 @@ export class MaxPool2d extends WindowPool2d {
     const y = this.outputFor(g, out);
     // The indices are int32, one per output value: a float32-sized buffer holds them.
     if (this.memoryLean) {
-      const ws = workspaceOf(this.backend);
-      const idx = ws.acquire([g.N * g.OH * g.OW * g.C]);
-      maxPoolForward(y, idx, x, g, this.dataFormat);
-      ws.release(idx);
+      this.forwardChunked(y, x, g);
       this.idx = null;
     } else {
       this.idx = this.bufs.get("idx", [g.N * g.OH * g.OW * g.C]);
@@ -174,10 +184,18 @@ export class MaxPool2d extends WindowPool2d {
     if (!s) throw new Error(`${this}.recompute: called before forward`);
     checkTensorArg(x, this.backend, this, "recompute");
     if (!sameShape(x.shape, s.shape)) throw new Error(`${this}.recompute: expected the last forward's input shape ${fmt(s.shape)}, got ${fmt(x.shape)}`);
+    this.forwardChunked(this.outputFor(s.g, out), x, s.g);
+  }
+
+  /** y = the window maxima of x, image chunk by image chunk, with indices made and dropped per chunk. */
+  private forwardChunked(y: Tensor, x: Tensor, g: ConvGeometry): void {
     const ws = workspaceOf(this.backend);
-    const idx = ws.acquire([s.g.N * s.g.OH * s.g.OW * s.g.C]);
-    maxPoolForward(this.outputFor(s.g, out), idx, x, s.g, this.dataFormat);
-    ws.release(idx);
+    const idx = ws.acquire([Math.min(g.N, Math.max(1, Math.floor(CHUNK_OUTPUTS / (g.OH * g.OW * g.C)))) * g.OH * g.OW * g.C]);
+    try {
+      byImageChunks(g, (n0, gc) => maxPoolForward(y.narrow(0, n0, gc.N), idx, x.narrow(0, n0, gc.N), gc, this.dataFormat));
+    } finally {
+      ws.release(idx);
+    }
   }
 
   backward(dy: Tensor, into?: GradTarget): Tensor {
@@ -188,13 +206,21 @@ export class MaxPool2d extends WindowPool2d {
     }
     const x = into?.x ?? this.savedX!;
     if (x.isDisposed) throw new Error(`${this}.backward: the input of the last forward was disposed; keep it alive until backward`);
+    // The indices again from x, a chunk of images at a time (the kernel writes the maxima too).
     const ws = workspaceOf(this.backend);
-    const idx = ws.acquire([g.N * g.OH * g.OW * g.C]);
-    const y = ws.acquire(outShapeOf(g, this.dataFormat));
-    maxPoolForward(y, idx, x, g, this.dataFormat);
-    ws.release(y);
-    maxPoolBackward(dx, dy, idx, g, this.dataFormat, into?.accumulate ?? false);
-    ws.release(idx);
+    const per = Math.min(g.N, Math.max(1, Math.floor(CHUNK_OUTPUTS / (g.OH * g.OW * g.C))));
+    const idx = ws.acquire([per * g.OH * g.OW * g.C]);
+    const y = ws.acquire(outShapeOf({ ...g, N: per }, this.dataFormat));
+    try {
+      byImageChunks(g, (n0, gc) => {
+        const ys = gc.N === per ? y : y.narrow(0, 0, gc.N);
+        maxPoolForward(ys, idx, x.narrow(0, n0, gc.N), gc, this.dataFormat);
+        maxPoolBackward(dx.narrow(0, n0, gc.N), dy.narrow(0, n0, gc.N), idx, gc, this.dataFormat, into?.accumulate ?? false);
+      });
+    } finally {
+      ws.release(y);
+      ws.release(idx);
+    }
     return dx;
   }
 

@@ -21,6 +21,8 @@ export class Sequential extends Container {
   private inShapes: Shape[] = [];
   private dropped: boolean[] = [];
   private leanBufs: Buffers | null = null;
+  /** Memory-lean mode: a backward since the last forward wrote gradients over tensors that forward kept. */
+  private consumed = false;
 
   /** `new Sequential([a, b, c])` or, as in PyTorch, `new Sequential(a, b, c)`. */
   constructor(layers: readonly Module[] | Module = [], ...rest: Module[]) {
@@ -135,6 +137,7 @@ export class Sequential extends Container {
   /** The last forward's output again, into `out`, from x (that forward's input); memory-lean mode. */
   recompute(x: Tensor, out: Tensor): void {
     this.assertUsable("recompute");
+    this.assertNotConsumed("recompute");
     if (!this.canRecompute()) throw new Error(`Sequential.recompute: the last layer (${layerName(this.list[this.list.length - 1])}) cannot recompute its output`);
     const last = this.list.length - 1;
     const xin = this.inputOf(last, x);
@@ -166,6 +169,7 @@ export class Sequential extends Container {
       for (let i = 0; i < n - 1; i++) this.inShapes.push(this.list[i].outputShape!(this.inShapes[i]));
     }
     this.dropped = this.list.map((m, i) => i > 0 && canRecompute(this.list[i - 1]) && m.acceptsRematerializedInput === true);
+    this.consumed = false;
     this.inputs = new Array<Tensor>(n);
     let h = x;
     for (let i = 0; i < n; i++) {
@@ -234,7 +238,10 @@ export class Sequential extends Container {
     // (the layers before it, e.g. Flatten, have nothing to accumulate).
     let stop = 0;
     if (!inputGrad) while (stop < this.list.length - 1 && this.list[stop].parameters().length === 0) stop++;
-    if (this.dropped.length === this.list.length) return this.backwardLean(dy, stop, inputGrad, into);
+    if (this.dropped.length === this.list.length) {
+      this.assertNotConsumed("backward");
+      return this.backwardLean(dy, stop, inputGrad, into);
+    }
     let g = dy;
     for (let i = this.list.length - 1; i >= stop; i--) {
       const layer = this.list[i];
@@ -253,10 +260,27 @@ export class Sequential extends Container {
     return g;
   }
 
+  private assertNotConsumed(what: string): void {
+    if (this.consumed) {
+      throw new Error(`Sequential.${what}: in memory-lean mode backward writes gradients over what the last forward kept, so it runs once per forward; call forward again first`);
+    }
+  }
+
+  /**
+   * Whether layer i's backward may write its dx over its input x: the layer allows it, and x
+   * is read by nobody after this backward, being rebuilt for it alone or the own output of a
+   * layer whose backward does not read it (a convolution's output under BN-ReLU).
+   */
+  private canWriteGradOverInput(i: number, x: Tensor | undefined, rebuilt: boolean): boolean {
+    if (i === 0 || !x || this.list[i].gradOverInput !== true || !x.contiguous) return false;
+    return rebuilt || (x === this.inputs[i] && this.list[i - 1].backwardIgnoresOutput === true);
+  }
+
   /**
    * Backward in memory-lean mode: each layer's dx in a workspace tensor that becomes the next
-   * layer's dy and is released after it; dropped inputs rebuilt just before the layer that
-   * reads them. The returned dx is `into.dx` or the Sequential's own tensor.
+   * layer's dy and is released after it, or written over the layer's input where
+   * gradOverInput allows; dropped inputs rebuilt just before the layer that reads them. The
+   * returned dx is `into.dx` or the Sequential's own tensor.
    */
   private backwardLean(dy: Tensor, stop: number, inputGrad: boolean, into: GradTarget | undefined): Tensor | null {
     const ws = workspaceOf(dy.backend);
@@ -272,7 +296,11 @@ export class Sequential extends Container {
       const last = i === stop;
       let dx: Tensor | null = null;
       let target: GradTarget | undefined;
-      if (i === 0 && into) target = into;
+      const over = !last || inputGrad ? this.canWriteGradOverInput(i, x, rebuilt) : false;
+      if (over) {
+        target = { dx: x!, accumulate: false, x };
+        this.consumed = true;
+      } else if (i === 0 && into) target = into;
       else if (last && !inputGrad) target = rebuilt ? { dx: (dx = ws.acquire(this.inShapes[i])), accumulate: false, x } : undefined;
       else if (i === 0) target = x ? { dx: (dx = (this.leanBufs ??= new Buffers(dy.backend, "Sequential")).get("dx", this.inShapes[0])), accumulate: false, x } : undefined;
       else target = { dx: (dx = ws.acquire(this.inShapes[i])), accumulate: false, x };
@@ -283,9 +311,11 @@ export class Sequential extends Container {
           out = g;
         } else out = layer.backward(g, target);
       } catch (e) {
+        const taken = over ? (rebuilt ? x! : null) : dx !== null && i !== 0 ? dx : null;
+        if (taken) ws.release(taken);
         rethrow(e, `Sequential: layer ${i} (${layerName(layer)}) backward`, this.kind);
       } finally {
-        if (rebuilt) ws.release(x!);
+        if (rebuilt && !over) ws.release(x!);
         if (gTaken) ws.release(g);
       }
       if (last && !inputGrad) {
@@ -293,7 +323,7 @@ export class Sequential extends Container {
         return null;
       }
       g = out;
-      gTaken = dx !== null && i !== 0;
+      gTaken = over ? rebuilt : dx !== null && i !== 0;
     }
     return g;
   }
