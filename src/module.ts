@@ -113,7 +113,13 @@ export interface Module {
    * saved convolution output and statistics, ReLU, max pooling), so a memory-lean container
    * can drop their outputs after forward and rebuild them for backward.
    */
-  recompute?(x: Tensor, out: Tensor): void;
+  recompute?(x: Tensor | null, out: Tensor): void;
+  /**
+   * False when recompute() never reads `x` (it rebuilds from what it kept, e.g. a Concat of
+   * branches that end in fused BN-ReLU): a container then passes null instead of rebuilding x.
+   * Default true.
+   */
+  recomputeReadsInput?(): boolean;
   /** False when recompute() is present but cannot run (a container whose last child cannot recompute). */
   canRecompute?(): boolean;
   restoreForwardState?(): void;

@@ -170,3 +170,25 @@ describe("memory-lean in-place paths", () => {
     dy.dispose();
   });
 });
+
+describe("memory-lean rebuilding", () => {
+  it("rebuilds a module's output for the modules right after it, not for every later one (no quadratic recompute)", async () => {
+    await init();
+    const { inceptionCifar } = await import("../src/models/inception.js");
+    const m = inceptionCifar({ width: 0.0625 });
+    const layers = m.layers as Module[];
+    const counts = layers.map(() => 0);
+    layers.forEach((l, i) => {
+      const f = l.recompute?.bind(l);
+      if (f) l.recompute = (x, out) => (counts[i]++, f(x, out));
+    });
+    const step = new TrainStep(m, new CrossEntropyLoss(), new SGD(m.parameters(), { lr: 0.01 }));
+    const r = rng(5);
+    const x = tensor(r.array(4 * 32 * 32 * 3), [4, 32, 32, 3]);
+    step.run(x, Int32Array.from([1, 2, 3, 4]));
+    // 11 modules and pools: each output is rebuilt once, twice where a pool reads it again.
+    expect(Math.max(...counts)).toBeLessThanOrEqual(2);
+    expect(counts[0]).toBeGreaterThanOrEqual(1);
+    m.dispose();
+  });
+});

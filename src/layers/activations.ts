@@ -68,13 +68,8 @@ export abstract class Activation extends Layer {
   }
 }
 
-/** ReLU's output is cheap to rebuild from its input, so a memory-lean container may drop it. */
-interface Recomputable {
-  recompute(x: Tensor, out: Tensor): void;
-}
-
-/** max(0, x). */
-export class ReLU extends Activation implements Recomputable {
+/** max(0, x). Its output is cheap to rebuild from its input, so a memory-lean container may drop it. */
+export class ReLU extends Activation {
   readonly kind = "relu";
   /** backward() reads `into.x` when given: the mask [x > 0] needs only the input. */
   readonly acceptsRematerializedInput = true;
@@ -82,10 +77,11 @@ export class ReLU extends Activation implements Recomputable {
   readonly gradOverInput = true;
 
   /** The last forward's output again, into `out`, from its input x. */
-  recompute(x: Tensor, out: Tensor): void {
+  recompute(x: Tensor | null, out: Tensor): void {
     this.assertUsable("recompute");
-    checkTensorArg(x, getBackend(), this, "recompute");
-    checkTensorArg(out, getBackend(), this, "recompute (out)", true);
+    if (!x) throw new Error(`${this}.recompute: needs the last forward's input, got null`);
+    checkTensorArg(x, out.backend, this, "recompute");
+    checkTensorArg(out, x.backend, this, "recompute (out)", true);
     if (!sameShape(out.shape, x.shape)) throw new Error(`${this}.recompute: expected an output tensor of shape ${fmt(x.shape)}, got ${fmt(out.shape)}`);
     activationForward(out, x, "relu");
   }

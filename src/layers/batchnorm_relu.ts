@@ -70,8 +70,9 @@ export class BatchNormReLU2d extends BatchNorm2d {
   }
 
   /** The last forward's output again, into `out`, from x (that forward's input) and the saved statistics. */
-  recompute(x: Tensor, out: Tensor): void {
+  recompute(x: Tensor | null, out: Tensor): void {
     this.assertUsable("recompute");
+    if (!x) throw new Error(`${this.name}.recompute: needs the last forward's input (the convolution output), got null`);
     const s = this.savedIn;
     if (!s) throw new Error(`${this}.recompute: called before forward`);
     checkTensorArg(x, this.backend, this, "recompute");

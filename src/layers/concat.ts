@@ -11,7 +11,7 @@ import type { DataFormat } from "../ops/bn.js";
 import { checkOptions, describe } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
 import { checkTensorArg, type Tensor } from "../tensor.js";
-import { canRecompute, checkDistinct, Container, isModule, layerName, rethrow } from "./container.js";
+import { canRecompute, checkDistinct, Container, isModule, layerName, readsInput, rethrow } from "./container.js";
 
 export interface ConcatOptions {
   /** Where the channel axis is: 1 (channelsFirst, default) or last (channelsLast). */
@@ -145,8 +145,13 @@ export class Concat extends Container {
     return this.branches.every(canRecompute);
   }
 
-  /** The last forward's output again, into `out`, from x (that forward's input): each branch into its slice. */
-  recompute(x: Tensor, out: Tensor): void {
+  /** Whether recompute() reads x: some branch's does. */
+  recomputeReadsInput(): boolean {
+    return this.branches.some(readsInput);
+  }
+
+  /** The last forward's output again, into `out`, from x (that forward's input; null if no branch reads it): each branch into its slice. */
+  recompute(x: Tensor | null, out: Tensor): void {
     this.assertUsable("recompute");
     if (!this.canRecompute()) throw new Error("Concat.recompute: a branch cannot recompute its output");
     const axis = this.axisOf(out.shape.length);

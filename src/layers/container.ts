@@ -78,6 +78,11 @@ function nearest(key: string, shapes: Record<string, number[]>): string {
   return same.length > 0 ? ` (keys with that name: ${same.join(", ")})` : keys.length > 0 ? ` (expected ${keys.join(", ")})` : " (this model has no state)";
 }
 
+/** Whether m's recompute() reads its input (true unless it says otherwise). */
+export function readsInput(m: Module): boolean {
+  return m.recomputeReadsInput?.() ?? true;
+}
+
 /** Whether m can rebuild its last output (recompute() present and able to run). */
 export function canRecompute(m: Module): boolean {
   return typeof m.recompute === "function" && (m.canRecompute?.() ?? true);

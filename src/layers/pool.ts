@@ -178,8 +178,9 @@ export class MaxPool2d extends WindowPool2d {
   }
 
   /** The last forward's output again, into `out`, from its input x. */
-  recompute(x: Tensor, out: Tensor): void {
+  recompute(x: Tensor | null, out: Tensor): void {
     this.assertUsable("recompute");
+    if (!x) throw new Error(`${this}.recompute: needs the last forward's input, got null`);
     const s = this.saved;
     if (!s) throw new Error(`${this}.recompute: called before forward`);
     checkTensorArg(x, this.backend, this, "recompute");

@@ -8,7 +8,8 @@ import { fmt, type Shape, sameShape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { Buffers } from "../buffers.js";
 import { workspaceOf } from "../workspace.js";
-import { canRecompute, checkDistinct, Container, expectedInput, isModule, layerName, rethrow } from "./container.js";
+import type { Backend } from "../backend.js";
+import { canRecompute, checkDistinct, Container, expectedInput, isModule, layerName, readsInput, rethrow } from "./container.js";
 import { deliverOutput } from "./io.js";
 
 export class Sequential extends Container {
@@ -134,29 +135,52 @@ export class Sequential extends Container {
     return this.list.length > 0 && canRecompute(this.list[this.list.length - 1]);
   }
 
-  /** The last forward's output again, into `out`, from x (that forward's input); memory-lean mode. */
-  recompute(x: Tensor, out: Tensor): void {
+  /**
+   * Whether recompute() reads x: the last layer's recompute reads its input, and that input
+   * comes from x through layers that rebuild it (not a kept tensor).
+   */
+  recomputeReadsInput(): boolean {
+    const last = this.list.length - 1;
+    return last >= 0 && readsInput(this.list[last]) && this.inputReadsX0(last);
+  }
+
+  /** Whether rebuilding layer i's input reads the Sequential's input. */
+  private inputReadsX0(i: number): boolean {
+    for (; i > 0; i--) {
+      if (!this.dropped[i] || !readsInput(this.list[i - 1])) return false;
+    }
+    return true;
+  }
+
+  /** The last forward's output again, into `out`, from x (that forward's input, or null when recomputeReadsInput() is false); memory-lean mode. */
+  recompute(x: Tensor | null, out: Tensor): void {
     this.assertUsable("recompute");
     this.assertNotConsumed("recompute");
     if (!this.canRecompute()) throw new Error(`Sequential.recompute: the last layer (${layerName(this.list[this.list.length - 1])}) cannot recompute its output`);
     const last = this.list.length - 1;
-    const xin = this.inputOf(last, x);
+    const xin = readsInput(this.list[last]) ? this.inputOf(last, x, out.backend) : null;
     this.list[last].recompute!(xin, out);
-    if (last > 0 && this.dropped[last]) workspaceOf(x.backend).release(xin);
+    if (xin && last > 0 && this.dropped[last]) workspaceOf(out.backend).release(xin);
   }
 
   /**
    * Layer i's input of the last forward: x0 (the Sequential's input) for layer 0, the kept
    * tensor, or for a dropped one a workspace tensor rebuilt by the layers before it (the
-   * caller releases it).
+   * caller releases it). A producer whose recompute reads no input is not handed one, so a
+   * chain of modules is rebuilt one module deep, not from the start.
    */
-  private inputOf(i: number, x0: Tensor): Tensor {
-    if (i === 0) return x0;
+  private inputOf(i: number, x0: Tensor | null | undefined, backend: Backend): Tensor {
+    if (i === 0) {
+      if (!x0) throw new Error("Sequential: rebuilding a layer's input needs the Sequential's input, which was not given");
+      return x0;
+    }
     if (!this.dropped[i]) return this.inputs[i];
-    const prev = this.inputOf(i - 1, x0);
-    const buf = workspaceOf(x0.backend).acquire(this.inShapes[i]);
-    this.list[i - 1].recompute!(prev, buf);
-    if (i - 1 > 0 && this.dropped[i - 1]) workspaceOf(x0.backend).release(prev);
+    const producer = this.list[i - 1];
+    const prev = readsInput(producer) ? this.inputOf(i - 1, x0, backend) : null;
+    const ws = workspaceOf(backend);
+    const buf = ws.acquire(this.inShapes[i]);
+    producer.recompute!(prev, buf);
+    if (prev && i - 1 > 0 && this.dropped[i - 1]) ws.release(prev);
     return buf;
   }
 
@@ -292,7 +316,7 @@ export class Sequential extends Container {
       const rebuilt = i > 0 && this.dropped[i];
       // Layers that read their input get it passed: their saved references may point at
       // dropped tensors (ReLU's own output, say, which was a slice of a dropped concatenation).
-      const x = rebuilt ? this.inputOf(i, x0) : layer.acceptsRematerializedInput ? (i === 0 ? x0 : this.inputs[i]) : i === 0 ? into?.x : undefined;
+      const x = rebuilt ? this.inputOf(i, x0, dy.backend) : layer.acceptsRematerializedInput ? (i === 0 ? x0 : this.inputs[i]) : i === 0 ? into?.x : undefined;
       const last = i === stop;
       let dx: Tensor | null = null;
       let target: GradTarget | undefined;
