@@ -86,6 +86,7 @@ const CIFAR_FLAGS: Record<string, FlagSpec> = {
   seed: { kind: "int", arg: "N", help: "seed of the weights, subset, batch order and augmentation (default 0)", check: atLeast(0) },
   out: { kind: "string", arg: "DIR", help: "where cifar.json, the SVG figures and the checkpoint go (default ./out/cifar)" },
   resume: { kind: "flag", help: "continue from the checkpoint in --out (bit for bit as if never stopped)" },
+  memory: { kind: "string", arg: "MODE", help: "auto (default): keep every activation when it fits 4 GiB, else memory-lean (BN-ReLU, pooling and concatenations rebuilt in backward), and one network at a time if two do not fit; lean; kept" },
   help: COMMON.help,
 };
 
@@ -250,6 +251,13 @@ export async function parseCommandLine(argv: readonly string[]): Promise<Parsed>
   return { command, values };
 }
 
+/** --memory auto|lean|kept; throws UsageError otherwise. */
+function cifarMemory(raw: string | number | boolean | undefined): "auto" | "lean" | "kept" | undefined {
+  if (raw === undefined) return undefined;
+  if (raw !== "auto" && raw !== "lean" && raw !== "kept") throw new UsageError(`cifar: --memory expects auto, lean or kept, got "${raw}"`);
+  return raw;
+}
+
 /** --sweep KIND; throws UsageError when missing or unknown. */
 function cifarSweep(raw: string | number | boolean | undefined): CifarSweepKind {
   if (raw === undefined) throw new UsageError(`cifar-sweep: --sweep KIND is required (one of ${CIFAR_SWEEPS.join(", ")})`);
@@ -362,7 +370,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const v = parsed.values;
     if (parsed.command === "cifar" || parsed.command === "cifar-sweep") {
-      if (parsed.command === "cifar") cifarNetworks(v.networks);
+      if (parsed.command === "cifar") {
+        cifarNetworks(v.networks);
+        cifarMemory(v.memory);
+      }
       else cifarSweep(v.sweep);
       outDir = await checkOutDir(v.out === undefined ? "out/cifar" : String(v.out));
       if (v.data === undefined) throw new UsageError(`${parsed.command}: --data DIR is required: the CIFAR-10 binary version (https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz, or its extracted folder)`);
@@ -410,6 +421,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           seed,
           checkpointDir: path.join(outDir, "checkpoint"),
           resume: v.resume === true,
+          memory: cifarMemory(v.memory),
           progress: true,
         },
         log,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/index.js";
 import type { Cifar10Data } from "../src/data/cifar10.js";
-import { cifarFigures, cifarLearningRate, runCifar } from "../src/experiments/cifar.js";
+import { cifarFigures, cifarLearningRate, planCifarMemory, runCifar } from "../src/experiments/cifar.js";
 import { Rng } from "../src/random.js";
 import { BUILDS } from "./check.js";
 
@@ -38,8 +38,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function modelBytes(checkpoint: string, network: string): Buffer {
-  const epochDir = readdirSync(checkpoint).find((f) => f.startsWith("epoch-"))!;
-  const d = join(checkpoint, epochDir, network);
+  const d = join(checkpoint, network);
   return readFileSync(join(d, readdirSync(d).find((f) => f.startsWith("model."))!));
 }
 
@@ -80,6 +79,29 @@ describe("the CIFAR-10 experiment", () => {
       expect(cb.valAccuracy).toEqual(ca.valAccuracy);
       expect(modelBytes(parts, n).equals(modelBytes(whole, n))).toBe(true);
     }
+  });
+
+  it("trains one network at a time when two do not fit, memory-lean: the same results as together, and resumes the same way", async () => {
+    const plan = planCifarMemory({ width: TINY.width, batchSize: TINY.batchSize, networks: 2, budget: 1 });
+    expect(plan).toMatchObject({ lean: true, together: false });
+    const together = await runCifar({ data, ...TINY, epochs: 2, memory: "lean" });
+    const d = join(dir, "apart");
+    await runCifar({ data, ...TINY, epochs: 2, activationBudget: 1, checkpointDir: d, stopAfterEpoch: 1 });
+    const apart = await runCifar({ data, ...TINY, epochs: 2, activationBudget: 1, checkpointDir: d, resume: true });
+    expect(apart.config).toMatchObject({ memory: "lean", schedule: "one network at a time" });
+    for (const n of ["bn", "plain"] as const) {
+      expect(apart.networks[n]!.valLoss).toEqual(together.networks[n]!.valLoss);
+      expect(apart.networks[n]!.trainLoss).toEqual(together.networks[n]!.trainLoss);
+    }
+  });
+
+  it("keeps every activation when it fits, and says how much it plans for", () => {
+    expect(planCifarMemory({ width: 0.125, batchSize: 64, networks: 2 })).toMatchObject({ lean: false, together: true });
+    // The seed's setting: memory-lean, and only one network fits 4 GiB at a time.
+    const seed = planCifarMemory({ width: 1, batchSize: 250, networks: 2 });
+    expect(seed).toMatchObject({ lean: true, together: false });
+    expect(seed.estimateBytes / 2 ** 30).toBeGreaterThan(3);
+    expect(seed.estimateBytes / 2 ** 30).toBeLessThan(3.3);
   });
 
   it("refuses to resume a checkpoint of another configuration, naming what differs", async () => {

@@ -291,6 +291,7 @@ describe("the CLI's cifar commands", () => {
     expectRejected(run(["cifar", "--data", tmp, "--networks", "bn,resnet", "--out", out()]), /--networks expects names out of bn, plain/);
     expectRejected(run(["cifar", "--data", tmp, "--networks", "bn,bn", "--out", out()]), /names a network twice/);
     expectRejected(run(["cifar", "--data", tmp, "--dropout", "1", "--out", out()]), /--dropout must be in \[0, 1\)/);
+    expectRejected(run(["cifar", "--data", tmp, "--memory", "small", "--out", out()]), /--memory expects auto, lean or kept, got "small"/);
     expectRejected(run(["cifar-sweep", "--data", tmp, "--out", out()]), /--sweep KIND is required \(one of lr, batch, dropout\)/);
     expectRejected(run(["cifar-sweep", "--data", tmp, "--sweep", "momentum", "--out", out()]), /--sweep expects one of lr, batch, dropout, got "momentum"/);
     expect(existsSync(out())).toBe(false);
@@ -301,6 +302,6 @@ describe("the CLI's cifar commands", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/width 0.125, 10000 training images, batch 64, 3 epochs/);
     expect(r.stdout).toMatch(/--width 1 --subset 0 --batch 250 --epochs 30/);
-    for (const f of ["--data", "--width", "--epochs", "--batch", "--lr", "--subset", "--networks", "--dropout", "--no-augment", "--seed", "--out", "--resume"]) expect(r.stdout).toContain(f);
+    for (const f of ["--data", "--width", "--epochs", "--batch", "--lr", "--subset", "--networks", "--dropout", "--no-augment", "--seed", "--out", "--resume", "--memory"]) expect(r.stdout).toContain(f);
   });
 });

@@ -24,7 +24,7 @@ import { argmaxRow, Evaluator } from "../training/evaluate.js";
 import { Progress } from "../training/progress.js";
 import { TrainStep } from "../training/step.js";
 import { type Log, round, secondsSince } from "./common.js";
-import { loadRunCheckpoint, saveRunCheckpoint, type RunState } from "./cifar_checkpoint.js";
+import { loadNetworkCheckpoint, saveNetworkCheckpoint } from "./cifar_checkpoint.js";
 
 export type CifarNetwork = "bn" | "plain";
 export const CIFAR_NETWORKS: readonly CifarNetwork[] = ["bn", "plain"];
@@ -64,6 +64,44 @@ export interface CifarOptions {
   stopAfterEpoch?: number;
   /** Progress bar on a TTY (with the log as the line output). Default false. */
   progress?: boolean;
+  /**
+   * 'lean' rebuilds BN-ReLU, pooling and concatenation outputs in backward (13.6 MB per image at
+   * full width instead of 65), 'kept' keeps every activation (faster: the rebuilding costs
+   * about a fifth of a step at width 0.125), 'auto' (default) keeps them when that fits.
+   */
+  memory?: "auto" | "lean" | "kept";
+  /** Bytes the activations may take (default 3 GiB: 4 GiB less weights, scratch and the allocator's first-step holes). */
+  activationBudget?: number;
+}
+
+const ACTIVATION_BUDGET = 3 * 2 ** 30;
+// Heap bytes per image per float of convolution output, measured at full width (batch 2 -> 4,
+// NHWC): 65.2 MB with every activation kept and 13.6 MB memory-lean, over 8.47 MB of conv outputs.
+const KEPT_PER_CONV_BYTE = 65.2 / 8.47;
+const LEAN_PER_CONV_BYTE = 13.6 / 8.47;
+
+export interface CifarMemoryPlan {
+  lean: boolean;
+  /** Whether all networks step together (else one after the other, each alone in memory). */
+  together: boolean;
+  /** Activation bytes the plan expects at its peak. */
+  estimateBytes: number;
+}
+
+/**
+ * How a run keeps activations: every one while the networks fit the budget together, else
+ * memory-lean, and one network at a time when even that does not fit (the seed's full network
+ * at batch 250 needs 3.4 GB memory-lean: one fits, two do not).
+ */
+export function planCifarMemory(o: { width: number; batchSize: number; networks: number; memory?: "auto" | "lean" | "kept"; budget?: number }): CifarMemoryPlan {
+  const budget = o.budget ?? ACTIVATION_BUDGET;
+  const conv = inceptionCifarCost({ width: o.width }).convOutputsPerImage * 4 * o.batchSize;
+  const kept = conv * KEPT_PER_CONV_BYTE, lean = conv * LEAN_PER_CONV_BYTE;
+  const memory = o.memory ?? "auto";
+  const isLean = memory === "lean" || (memory === "auto" && kept * o.networks > budget);
+  const each = isLean ? lean : kept;
+  const together = each * o.networks <= budget;
+  return { lean: isLean, together, estimateBytes: together ? each * o.networks : each };
 }
 
 export interface CifarCurves {
@@ -118,10 +156,14 @@ function resolve(o: CifarOptions) {
   const seed = int("seed", o.seed ?? 0, 0);
   const dataFormat = o.dataFormat ?? "channelsLast";
   const stopAfterEpoch = o.stopAfterEpoch === undefined ? epochs : int("stopAfterEpoch", o.stopAfterEpoch, 1);
+  const memory = o.memory ?? "auto";
+  if (memory !== "auto" && memory !== "lean" && memory !== "kept") throw new Error(`runCifar: memory must be 'auto', 'lean' or 'kept', got ${JSON.stringify(memory)}`);
+  const activationBudget = o.activationBudget ?? ACTIVATION_BUDGET;
+  if (typeof activationBudget !== "number" || !(activationBudget > 0)) throw new Error(`runCifar: activationBudget must be a number of bytes > 0, got ${String(activationBudget)}`);
   if (o.resume && !o.checkpointDir) throw new Error("runCifar: resume needs checkpointDir");
   // The network checks width, dropout and dataFormat itself; check them before any data is read.
   inceptionCifarCost({ width, dropout, dataFormat });
-  return { width, epochs, batchSize, lr, subset, testSubset, networks: [...networks], dropout, augment, seed, dataFormat, stopAfterEpoch };
+  return { width, epochs, batchSize, lr, subset, testSubset, networks: [...networks], dropout, augment, seed, dataFormat, stopAfterEpoch, memory, activationBudget };
 }
 
 /** Images [0, n) of a split (views). */
@@ -144,6 +186,7 @@ export async function runCifar(options: CifarOptions = {}, log: Log = () => {}):
   const stepsPerEpoch = Math.floor(nTrain / batchSize);
   if (stepsPerEpoch < 1) throw new Error(`runCifar: ${nTrain} training images make no batch of ${batchSize}`);
   const cost = inceptionCifarCost({ width });
+  const plan = planCifarMemory({ width, batchSize, networks: networks.length, memory: cfg.memory, budget: cfg.activationBudget });
   const config = {
     experiment: "cifar",
     reference: "the seeds' CIFAR-10 Inception network (modules 3a-5b, global average pooling, Dense(10)); Conv (no bias) -> BN (scale=False, momentum 0.99, eps 1e-3) -> ReLU, or Conv (bias) -> ReLU",
@@ -165,6 +208,8 @@ export async function runCifar(options: CifarOptions = {}, log: Log = () => {}):
     pixels: "x / 255",
     seed,
     dataFormat,
+    memory: plan.lean ? "lean" : "kept",
+    schedule: plan.together || networks.length === 1 ? "together" : "one network at a time",
     batchOrder: "a seeded shuffle of the training images each epoch, the same batches for every network; the last partial batch of an epoch is dropped",
     trainLoss: "mean of the epoch's batch losses in training mode (Keras's `loss`)",
     valLoss: "test set, eval mode, after each epoch (Keras's `val_loss`)",
@@ -175,12 +220,6 @@ export async function runCifar(options: CifarOptions = {}, log: Log = () => {}):
       `${networks.join(" and ")}, ${nTrain} train / ${nTest} test images, batch ${batchSize}, ${epochs} epochs, lr ${lr}, seed ${seed}, ${getBackend().build} build`,
   );
 
-  const models = new Map<CifarNetwork, Sequential>();
-  const optimizers = new Map<CifarNetwork, SGD>();
-  const steppers = new Map<CifarNetwork, TrainStep>();
-  const losses = new Map<CifarNetwork, CrossEntropyLoss>();
-  const curves = new Map<CifarNetwork, CifarCurves>();
-  const stepSeconds = new Map<CifarNetwork, { seconds: number; steps: number }>();
   const shape = dataFormat === "channelsLast" ? [batchSize, 32, 32, 3] : [batchSize, 3, 32, 32];
   const x = new Tensor(getBackend(), shape);
   const labels = new Int32Array(batchSize);
@@ -192,105 +231,130 @@ export async function runCifar(options: CifarOptions = {}, log: Log = () => {}):
   // A bar on a TTY (the lines that stay go to stdout beside it), or only the log's lines.
   const progress = new Progress(options.progress === true, options.progress === true ? undefined : log);
   const say = options.progress === true ? (s: string) => progress.print(s) : log;
-  let firstEpoch = 1;
+  const curves = new Map<CifarNetwork, CifarCurves>();
+  const stepSeconds = new Map<CifarNetwork, { seconds: number; steps: number }>();
+  say(
+    `memory: ${plan.lean ? "memory-lean (BN-ReLU, pooling and concatenation outputs rebuilt in backward)" : "every activation kept"}, ` +
+      `${plan.together || networks.length === 1 ? "networks stepped together" : "one network at a time (two do not fit in 4 GiB)"}, about ${Math.round(plan.estimateBytes / 2 ** 20)} MiB of activations`,
+  );
   try {
-    for (const name of networks) {
-      const m = inceptionCifar({ width, bn: name === "bn", dropout, dataFormat, seed });
-      models.set(name, m);
-      const loss = new CrossEntropyLoss();
-      losses.set(name, loss);
-      const opt = new SGD(m.parameters(), { lr, momentum: 0.9 });
-      optimizers.set(name, opt);
-      steppers.set(name, new TrainStep(m, loss, opt));
-      curves.set(name, { epochs: [], lr: [], valAccuracy: [], valLoss: [], trainLoss: [], trainAccuracy: [], secondsPerStep: NaN });
-      stepSeconds.set(name, { seconds: 0, steps: 0 });
-    }
-    if (options.resume) {
-      const state = await loadRunCheckpoint(options.checkpointDir!, { config, models, optimizers });
-      if (state) {
-        for (const name of networks) {
-          curves.set(name, state.curves[name] as CifarCurves);
-          stepSeconds.set(name, state.stepSeconds[name]);
-        }
-        firstEpoch = state.epoch + 1;
-        say(`resumed from ${options.checkpointDir} after epoch ${state.epoch}`);
-      } else say(`no checkpoint in ${options.checkpointDir}: starting from epoch 1`);
-    }
-    const totalSteps = (epochs - firstEpoch + 1) * stepsPerEpoch;
-    let stepsDone = 0;
-    const tRun = performance.now();
-    for (let epoch = firstEpoch; epoch <= Math.min(epochs, cfg.stopAfterEpoch); epoch++) {
-      const lrNow = cifarLearningRate(lr, epoch - 1);
-      for (const opt of optimizers.values()) opt.lr = lrNow;
-      const order = new Rng(epochSeed(seed, epoch, 2)).permutation(nTrain);
-      for (let i = 0; i < nTrain; i++) order[i] = pool[order[i]];
-      trainBatcher.setRngState(epochSeed(seed, epoch, 3));
-      const sums = new Map<CifarNetwork, { loss: number; correct: number; rows: number }>(networks.map((n) => [n, { loss: 0, correct: 0, rows: 0 }]));
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        const from = s * batchSize;
-        trainBatcher.fill(x.data, data.train.images, order, from, batchSize);
-        for (let r = 0; r < batchSize; r++) labels[r] = data.train.labels[order[from + r]];
-        for (const name of networks) {
-          const stepper = steppers.get(name)!;
-          const ts = performance.now();
-          const l = stepper.run(x, labels);
-          const t = stepSeconds.get(name)!;
-          t.seconds += secondsSince(ts);
-          t.steps++;
-          const out = stepper.logits!.data;
-          const sum = sums.get(name)!;
-          for (let r = 0; r < batchSize; r++) if (argmaxRow(out, r, 10) === labels[r]) sum.correct++;
-          sum.loss += l * batchSize;
-          sum.rows += batchSize;
-        }
-        stepsDone++;
-        if (progress.due()) {
-          const eta = ((performance.now() - tRun) / stepsDone) * (totalSteps - stepsDone) / 1000;
-          const losses = networks.map((n) => `${n} ${(sums.get(n)!.loss / sums.get(n)!.rows).toFixed(3)}`).join(" ");
-          progress.bar(`epoch ${epoch}/${epochs} {bar} ${s + 1}/${stepsPerEpoch}  loss ${losses}  ETA ${fmtTime(eta)}`, s + 1, stepsPerEpoch);
-        }
-      }
-      const parts: string[] = [];
-      for (const name of networks) {
-        const v = evaluator.runBatches(models.get(name)!, nTest, (input, lb, from, rows) => {
-          plainBatcher.fill(input.data, test.images, testOrder, from, rows);
-          for (let r = 0; r < rows; r++) lb[r] = test.labels[from + r];
-        });
-        const c = curves.get(name)!;
-        const sum = sums.get(name)!;
-        c.epochs.push(epoch);
-        c.lr.push(round(lrNow));
-        c.trainLoss.push(round(sum.loss / sum.rows));
-        c.trainAccuracy.push(round(sum.correct / sum.rows));
-        c.valLoss.push(round(v.loss));
-        c.valAccuracy.push(round(v.accuracy));
-        const t = stepSeconds.get(name)!;
-        c.secondsPerStep = round(t.seconds / t.steps, 4);
-        parts.push(`${name} loss ${(sum.loss / sum.rows).toFixed(4)} acc ${(100 * sum.correct / sum.rows).toFixed(2)}% val_loss ${v.loss.toFixed(4)} val_acc ${(100 * v.accuracy).toFixed(2)}%`);
-      }
-      say(`epoch ${String(epoch).padStart(String(epochs).length)}/${epochs}  lr ${lrNow}  ${parts.join(" | ")}  (${secondsSince(t0).toFixed(0)} s)`);
-      if (options.checkpointDir !== undefined) {
-        const state: RunState = {
-          epoch,
-          curves: Object.fromEntries(networks.map((n) => [n, curves.get(n)!])),
-          stepSeconds: Object.fromEntries(networks.map((n) => [n, stepSeconds.get(n)!])),
-        };
-        await saveRunCheckpoint(options.checkpointDir, { config, models, optimizers, state });
-      }
+    for (const group of plan.together ? [networks] : networks.map((n) => [n])) {
+      await runGroup(group);
     }
   } finally {
     progress.end();
     x.dispose();
     evaluator.dispose();
-    for (const name of networks) {
-      models.get(name)?.dispose();
-      losses.get(name)?.dispose();
-      optimizers.get(name)?.dispose();
+  }
+
+  /** Trains the networks of one group on the same batches, epoch by epoch, from where each one's checkpoint left it. */
+  async function runGroup(group: CifarNetwork[]): Promise<void> {
+    const models = new Map<CifarNetwork, Sequential>();
+    const optimizers = new Map<CifarNetwork, SGD>();
+    const steppers = new Map<CifarNetwork, TrainStep>();
+    const losses = new Map<CifarNetwork, CrossEntropyLoss>();
+    const done = new Map<CifarNetwork, number>();
+    try {
+      for (const name of group) {
+        const m = inceptionCifar({ width, bn: name === "bn", dropout, dataFormat, seed, memoryLean: plan.lean });
+        models.set(name, m);
+        const loss = new CrossEntropyLoss();
+        losses.set(name, loss);
+        const opt = new SGD(m.parameters(), { lr, momentum: 0.9 });
+        optimizers.set(name, opt);
+        steppers.set(name, new TrainStep(m, loss, opt));
+        curves.set(name, { epochs: [], lr: [], valAccuracy: [], valLoss: [], trainLoss: [], trainAccuracy: [], secondsPerStep: NaN });
+        stepSeconds.set(name, { seconds: 0, steps: 0 });
+        done.set(name, 0);
+        if (options.resume) {
+          const state = await loadNetworkCheckpoint(options.checkpointDir!, name, { config, model: m, optimizer: opt });
+          if (state) {
+            curves.set(name, state.curves as CifarCurves);
+            stepSeconds.set(name, { ...state.stepSeconds });
+            done.set(name, state.epoch);
+            say(`${name}: resumed from ${options.checkpointDir} after epoch ${state.epoch}`);
+          } else say(`${name}: no checkpoint in ${options.checkpointDir}: starting from epoch 1`);
+        }
+      }
+      const last = Math.min(epochs, cfg.stopAfterEpoch);
+      const first = Math.min(...group.map((n) => done.get(n)!)) + 1;
+      const totalSteps = Math.max(0, last - first + 1) * stepsPerEpoch;
+      let stepsDone = 0;
+      const tRun = performance.now();
+      for (let epoch = first; epoch <= last; epoch++) {
+        const active = group.filter((n) => done.get(n)! < epoch);
+        const lrNow = cifarLearningRate(lr, epoch - 1);
+        for (const n of active) optimizers.get(n)!.lr = lrNow;
+        const order = new Rng(epochSeed(seed, epoch, 2)).permutation(nTrain);
+        for (let i = 0; i < nTrain; i++) order[i] = pool[order[i]];
+        trainBatcher.setRngState(epochSeed(seed, epoch, 3));
+        const sums = new Map<CifarNetwork, { loss: number; correct: number; rows: number }>(active.map((n) => [n, { loss: 0, correct: 0, rows: 0 }]));
+        for (let s = 0; s < stepsPerEpoch; s++) {
+          const from = s * batchSize;
+          trainBatcher.fill(x.data, data!.train.images, order, from, batchSize);
+          for (let r = 0; r < batchSize; r++) labels[r] = data!.train.labels[order[from + r]];
+          for (const name of active) {
+            const stepper = steppers.get(name)!;
+            const ts = performance.now();
+            const l = stepper.run(x, labels);
+            const t = stepSeconds.get(name)!;
+            t.seconds += secondsSince(ts);
+            t.steps++;
+            const out = stepper.logits!.data;
+            const sum = sums.get(name)!;
+            for (let r = 0; r < batchSize; r++) if (argmaxRow(out, r, 10) === labels[r]) sum.correct++;
+            sum.loss += l * batchSize;
+            sum.rows += batchSize;
+          }
+          stepsDone++;
+          if (progress.due()) {
+            const eta = (((performance.now() - tRun) / stepsDone) * (totalSteps - stepsDone)) / 1000;
+            const text = active.map((n) => `${n} ${(sums.get(n)!.loss / sums.get(n)!.rows).toFixed(3)}`).join(" ");
+            progress.bar(`epoch ${epoch}/${epochs} {bar} ${s + 1}/${stepsPerEpoch}  loss ${text}  ETA ${fmtTime(eta)}`, s + 1, stepsPerEpoch);
+          }
+        }
+        const parts: string[] = [];
+        for (const name of active) {
+          const v = evaluator.runBatches(models.get(name)!, nTest, (input, lb, from, rows) => {
+            plainBatcher.fill(input.data, test.images, testOrder, from, rows);
+            for (let r = 0; r < rows; r++) lb[r] = test.labels[from + r];
+          });
+          const c = curves.get(name)!;
+          const sum = sums.get(name)!;
+          c.epochs.push(epoch);
+          c.lr.push(round(lrNow));
+          c.trainLoss.push(round(sum.loss / sum.rows));
+          c.trainAccuracy.push(round(sum.correct / sum.rows));
+          c.valLoss.push(round(v.loss));
+          c.valAccuracy.push(round(v.accuracy));
+          const t = stepSeconds.get(name)!;
+          c.secondsPerStep = round(t.seconds / t.steps, 4);
+          parts.push(`${name} loss ${(sum.loss / sum.rows).toFixed(4)} acc ${((100 * sum.correct) / sum.rows).toFixed(2)}% val_loss ${v.loss.toFixed(4)} val_acc ${(100 * v.accuracy).toFixed(2)}%`);
+        }
+        say(`epoch ${String(epoch).padStart(String(epochs).length)}/${epochs}  lr ${lrNow}  ${parts.join(" | ")}  (${secondsSince(t0).toFixed(0)} s)`);
+        for (const name of active) {
+          if (options.checkpointDir !== undefined) {
+            await saveNetworkCheckpoint(options.checkpointDir, name, {
+              config,
+              model: models.get(name)!,
+              optimizer: optimizers.get(name)!,
+              state: { epoch, curves: curves.get(name)!, stepSeconds: stepSeconds.get(name)! },
+            });
+          }
+          done.set(name, epoch);
+        }
+      }
+    } finally {
+      for (const name of group) {
+        models.get(name)?.dispose();
+        losses.get(name)?.dispose();
+        optimizers.get(name)?.dispose();
+      }
     }
   }
   return {
     config,
-    networks: Object.fromEntries(networks.map((n) => [n, curves.get(n)!])),
+    networks: Object.fromEntries(networks.filter((n) => curves.has(n)).map((n) => [n, curves.get(n)!])),
     wallTimeSeconds: round(secondsSince(t0), 4),
   };
 }

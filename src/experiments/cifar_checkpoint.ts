@@ -1,99 +1,57 @@
-// The CIFAR run's checkpoint: one directory per finished epoch, epoch-<n>/<network>/ (a
-// saveCheckpoint of each network's weights, optimizer and dropout generator), and run.json
-// naming the newest complete one with the run's config and history. run.json is written last
-// (atomically), so a run killed at any point resumes from the last epoch it finished; older
-// epoch directories are removed after it.
-import { importNode } from "../data/node.js";
+// The CIFAR run's checkpoints: one saveCheckpoint directory per network (OUT/checkpoint/bn,
+// .../plain), each complete on its own (weights, optimizer, dropout generator, and in its
+// meta the run's config, the epochs it finished and its curves). Each is written atomically
+// after every epoch, so a run killed at any point resumes every network from the last epoch
+// it finished; the batches of an epoch depend only on (seed, epoch), so networks that stand at
+// different epochs after a kill still see the same batches.
 import type { Sequential } from "../layers/sequential.js";
 import type { SGD } from "../optim/sgd.js";
-import { restoreCheckpoint, saveCheckpoint } from "../training/checkpoint.js";
-import { writeFileAtomic } from "./common.js";
+import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../training/checkpoint.js";
+import { importNode } from "../data/node.js";
 
-const FORMAT = "batchnorm-wasm-cifar-run";
-const RUN = "run.json";
-/** Config entries a resumed run may change: more epochs, and where it stops. */
-const MAY_DIFFER = new Set(["epochs", "backend"]);
+/** Config entries a resumed run may change: more epochs, the build, how memory is kept. */
+const MAY_DIFFER = new Set(["epochs", "backend", "memory"]);
 
-export interface RunState {
+/** What a network's checkpoint carries besides weights and optimizer state. */
+export interface NetworkState {
   /** The last finished epoch (from 1). */
   epoch: number;
-  /** Per network: its curves so far. */
-  curves: Record<string, unknown>;
-  /** Per network: training-step seconds and steps so far. */
-  stepSeconds: Record<string, { seconds: number; steps: number }>;
+  curves: unknown;
+  stepSeconds: { seconds: number; steps: number };
 }
 
-interface RunFile {
-  format: typeof FORMAT;
-  dir: string;
-  config: Record<string, unknown>;
-  state: RunState;
+async function join(...parts: string[]): Promise<string> {
+  const path = await importNode<{ join(...p: string[]): string }>("node:path", "cifar checkpoint");
+  return path.join(...parts);
 }
 
-export interface RunParts {
-  config: Record<string, unknown>;
-  models: ReadonlyMap<string, Sequential>;
-  optimizers: ReadonlyMap<string, SGD>;
-}
-
-interface Fs {
-  readFile(path: string, encoding: "utf8"): Promise<string>;
-  readdir(path: string): Promise<string[]>;
-  rm(path: string, options: { recursive: boolean; force: boolean }): Promise<void>;
-}
-
-async function node(what: string) {
-  const fs = await importNode<Fs>("node:fs/promises", what);
-  const { join } = await importNode<{ join(...p: string[]): string }>("node:path", what);
-  return { fs, join };
-}
-
-export async function saveRunCheckpoint(dir: string, parts: RunParts & { state: RunState }): Promise<void> {
-  const { fs, join } = await node("saveRunCheckpoint");
-  const name = `epoch-${parts.state.epoch}`;
-  for (const [network, model] of parts.models) {
-    await saveCheckpoint(join(dir, name, network), { model, optimizer: parts.optimizers.get(network)!, meta: { epoch: parts.state.epoch, network } });
-  }
-  const run: RunFile = { format: FORMAT, dir: name, config: parts.config, state: parts.state };
-  await writeFileAtomic(join(dir, RUN), JSON.stringify(run, null, 1));
-  for (const f of await fs.readdir(dir)) {
-    if (/^epoch-\d+$/.test(f) && f !== name) await fs.rm(join(dir, f), { recursive: true, force: true });
-  }
+export async function saveNetworkCheckpoint(dir: string, network: string, parts: { config: Record<string, unknown>; model: Sequential; optimizer: SGD; state: NetworkState }): Promise<void> {
+  await saveCheckpoint(await join(dir, network), { model: parts.model, optimizer: parts.optimizer, meta: { network, config: parts.config, ...parts.state } });
 }
 
 /**
- * Loads the newest complete checkpoint into the models and optimizers (made as for the saved
- * run) and returns the run's state; null when `dir` holds none. A checkpoint of another
- * configuration is refused, naming what differs.
+ * Loads a network's checkpoint into its model and optimizer (made as for the saved run) and
+ * returns its state; null when there is none. A checkpoint of another configuration is
+ * refused, naming what differs, before anything is loaded.
  */
-export async function loadRunCheckpoint(dir: string, parts: RunParts): Promise<RunState | null> {
-  const { fs, join } = await node("loadRunCheckpoint");
-  let text: string;
+export async function loadNetworkCheckpoint(dir: string, network: string, parts: { config: Record<string, unknown>; model: Sequential; optimizer: SGD }): Promise<NetworkState | null> {
+  const at = await join(dir, network);
+  let meta: Record<string, unknown>;
   try {
-    text = await fs.readFile(join(dir, RUN), "utf8");
+    meta = (await loadCheckpoint(at)).meta;
   } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return null;
-    throw e;
+    if (/no checkpoint in/.test((e as Error).message)) return null;
+    throw new Error(`resume: ${(e as Error).message}`, { cause: e });
   }
-  let run: RunFile;
-  try {
-    run = JSON.parse(text) as RunFile;
-  } catch (e) {
-    throw new Error(`resume: ${join(dir, RUN)} is not valid JSON (${(e as Error).message})`);
-  }
-  if (run?.format !== FORMAT || typeof run.dir !== "string" || !/^epoch-\d+$/.test(run.dir) || !Number.isInteger(run.state?.epoch)) {
-    throw new Error(`resume: ${join(dir, RUN)} is not a batchnorm-wasm CIFAR run checkpoint`);
-  }
+  const saved = (meta.config ?? {}) as Record<string, unknown>;
   const differs: string[] = [];
-  const keys = new Set([...Object.keys(run.config ?? {}), ...Object.keys(parts.config)]);
-  for (const k of keys) {
+  for (const k of new Set([...Object.keys(saved), ...Object.keys(parts.config)])) {
     if (MAY_DIFFER.has(k)) continue;
-    const a = JSON.stringify(run.config?.[k]), b = JSON.stringify(parts.config[k]);
+    const a = JSON.stringify(saved[k]), b = JSON.stringify(parts.config[k]);
     if (a !== b) differs.push(`${k}: ${a ?? "missing"} in the checkpoint, ${b ?? "missing"} now`);
   }
-  if (differs.length > 0) throw new Error(`resume: the checkpoint in ${dir} is of another run configuration (${differs.join("; ")}); use the same flags or another --out`);
-  for (const [network, model] of parts.models) {
-    await restoreCheckpoint(join(dir, run.dir, network), { model, optimizer: parts.optimizers.get(network)! });
-  }
-  return run.state;
+  if (differs.length > 0) throw new Error(`resume: the checkpoint in ${at} is of another run configuration (${differs.join("; ")}); use the same flags or another --out`);
+  if (meta.network !== network || !Number.isInteger(meta.epoch) || (meta.epoch as number) < 1) throw new Error(`resume: ${at} does not hold a ${network} network's epoch`);
+  await restoreCheckpoint(at, { model: parts.model, optimizer: parts.optimizer });
+  return { epoch: meta.epoch as number, curves: meta.curves, stepSeconds: meta.stepSeconds as NetworkState["stepSeconds"] };
 }
