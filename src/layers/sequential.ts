@@ -192,9 +192,10 @@ export class Sequential extends Container {
       this.inShapes = [x.shape];
       for (let i = 0; i < n - 1; i++) this.inShapes.push(this.list[i].outputShape!(this.inShapes[i]));
     }
-    this.dropped = this.list.map((m, i) => i > 0 && canRecompute(this.list[i - 1]) && m.acceptsRematerializedInput === true);
+    if (this.dropped.length !== n) this.dropped = new Array<boolean>(n);
+    for (let i = 0; i < n; i++) this.dropped[i] = i > 0 && canRecompute(this.list[i - 1]) && this.list[i].acceptsRematerializedInput === true;
     this.consumed = false;
-    this.inputs = new Array<Tensor>(n);
+    if (this.inputs.length !== n) this.inputs = new Array<Tensor>(n);
     let h = x;
     for (let i = 0; i < n; i++) {
       const layer = this.list[i];
