@@ -25,12 +25,14 @@ const MAX_ARGS = 16;
 // length of the first failure's message, then per thread a slot of (kernel id, unused).
 const CTL_GEN = 0, CTL_PENDING = 1, CTL_STOP = 2, CTL_FAILED = 3, CTL_ERRLEN = 4, CTL_SLOTS = 8;
 /**
- * Loads of the counter before a worker or the caller blocks in Atomics.wait: about a
- * microsecond. Measured on 2 shared cores (load ~4): an empty dispatch to one worker took
- * ~20 us with 0 or 100 loads, ~50 us with 1,000 and ~860 us with 20,000: a thread that spins
- * holds the core the other one needs to finish.
+ * Loads of the counter before a worker or the caller blocks in Atomics.wait (tens of
+ * microseconds): waking a thread from Atomics.wait costs ~100 us, so a worker that spins
+ * catches the next op of a training step awake. On 2 idle cores (npm run bench -- threads), a
+ * split 24^3 product took 117 us with 100 loads and 1.5 us with 20,000 (one thread: 1.1 us);
+ * 128^3 went from 0.84x to 1.81x. On a machine loaded by other processes a spinning thread
+ * holds a core they need (an empty dispatch measured ~860 us there against ~20 us with 100).
  */
-const SPIN = 100;
+const SPIN = 20000;
 
 interface NodeWorker {
   on(event: "message", f: (m: unknown) => void): void;
@@ -41,14 +43,11 @@ interface NodeWorker {
 }
 
 /**
- * Multiply-adds below which a product or convolution stays on the calling thread. Derived
- * from two measurements on this repository's 2-core machine: a dispatch to one worker and
- * back costs ~20 us (empty jobs), and one thread runs a large GEMM at ~15 G multiply-adds/s
- * (512^3 in 8.7 ms). Halving a call saves half its time, which exceeds 20 us from ~2^19.2
- * multiply-adds; 2^20 leaves a margin for a worker that has to wake from Atomics.wait.
- * `npm run bench -- threads` times a sweep of square products around it.
+ * Multiply-adds below which a product or convolution stays on the calling thread. Measured
+ * with `npm run bench -- threads` (a sweep of square products split in two, 2 idle cores):
+ * 32^3 (33k) 0.73x, 48^3 (111k) 1.22x, 64^3 (262k) 1.50x, 128^3 (2.1M) 1.81x.
  */
-export const PARALLEL_MIN_MACS = 1 << 20;
+export const PARALLEL_MIN_MACS = 1 << 17;
 
 export class ThreadPool {
   /** Threads including the caller. */
