@@ -66,7 +66,7 @@ export interface CifarOptions {
   progress?: boolean;
   /**
    * 'lean' rebuilds BN-ReLU, pooling and concatenation outputs in backward (13.6 MB per image at
-   * full width instead of 65), 'kept' keeps every activation (faster: the rebuilding costs
+   * full width instead of 48.3), 'kept' keeps every activation (faster: the rebuilding costs
    * about a fifth of a step at width 0.125), 'auto' (default) keeps them when that fits.
    */
   memory?: "auto" | "lean" | "kept";
@@ -75,9 +75,10 @@ export interface CifarOptions {
 }
 
 const ACTIVATION_BUDGET = 3 * 2 ** 30;
-// Heap bytes per image per float of convolution output, measured at full width (batch 2 -> 4,
-// NHWC): 65.2 MB with every activation kept and 13.6 MB memory-lean, over 8.47 MB of conv outputs.
-const KEPT_PER_CONV_BYTE = 65.2 / 8.47;
+// Heap bytes per image per byte of convolution output, measured at full width (batch 2 -> 4,
+// NHWC, bench/cifar/memory.ts): 48.3 MB with every activation kept and 13.6 MB memory-lean,
+// over 8.47 MB of conv outputs.
+const KEPT_PER_CONV_BYTE = 48.3 / 8.47;
 const LEAN_PER_CONV_BYTE = 13.6 / 8.47;
 
 export interface CifarMemoryPlan {
