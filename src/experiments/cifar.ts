@@ -236,7 +236,7 @@ export async function runCifar(options: CifarOptions = {}, log: Log = () => {}):
   const stepSeconds = new Map<CifarNetwork, { seconds: number; steps: number }>();
   say(
     `memory: ${plan.lean ? "memory-lean (BN-ReLU, pooling and concatenation outputs rebuilt in backward)" : "every activation kept"}, ` +
-      `${plan.together || networks.length === 1 ? "networks stepped together" : "one network at a time (two do not fit in 4 GiB)"}, about ${Math.round(plan.estimateBytes / 2 ** 20)} MiB of activations`,
+      `${plan.together || networks.length === 1 ? "networks stepped together" : "one network at a time (two do not fit the memory budget)"}, about ${Math.round(plan.estimateBytes / 2 ** 20)} MiB of activations`,
   );
   try {
     for (const group of plan.together ? [networks] : networks.map((n) => [n])) {

@@ -9,8 +9,8 @@ import type { SGD } from "../optim/sgd.js";
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "../training/checkpoint.js";
 import { importNode } from "../data/node.js";
 
-/** Config entries a resumed run may change: more epochs, the build, how memory is kept. */
-const MAY_DIFFER = new Set(["epochs", "backend", "memory"]);
+/** Config entries a resumed run may change: more epochs, the build, how memory is kept and whether the networks step together. */
+const MAY_DIFFER = new Set(["epochs", "backend", "memory", "schedule"]);
 
 /** What a network's checkpoint carries besides weights and optimizer state. */
 export interface NetworkState {
