@@ -1,8 +1,6 @@
 // downloadCifar10 against a local HTTP server serving a small generated cifar-10-binary.tar.gz
 // (3 records per file), checked per extracted file by SHA-256 (injected here; the pinned ones
 // reject the small files, which the last tests use).
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,7 +8,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CIFAR10_FILES, CIFAR10_SHA256, CIFAR10_URL, cifar10FromBytes, downloadCifar10, loadCifar10, type Cifar10FileName } from "../src/index.js";
-import { cifarBatch, tarArchive } from "./fixtures.js";
+import { cifarBatch, loopbackServer, tarArchive } from "./fixtures.js";
 
 const R = 3;
 const FILES = Object.fromEntries(CIFAR10_FILES.map((f, k) => [f, cifarBatch(R, k)])) as Record<Cifar10FileName, Uint8Array>;
@@ -20,15 +18,12 @@ const SUMS = Object.fromEntries(CIFAR10_FILES.map((f) => [f, sha256(FILES[f])]))
 const WRONG = "0123456789abcdef".repeat(4);
 const opts = { recordsPerFile: R };
 
-let server: Server;
+let server: Awaited<ReturnType<typeof loopbackServer>>;
 let base = "";
-const hits: string[] = [];
 let tmp = "";
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const path = req.url ?? "/";
-    hits.push(path);
+  server = await loopbackServer((path, res) => {
     if (path === "/good/cifar-10-binary.tar.gz") {
       res.writeHead(200, { "content-type": "application/gzip", "content-length": String(ARCHIVE.length) });
       // In two writes, so the client sees more than one chunk.
@@ -40,21 +35,16 @@ beforeAll(async () => {
       res.writeHead(404, { "content-type": "text/plain" }).end("not here");
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.base;
   tmp = await mkdtemp(join(tmpdir(), "bn-cifar10-dl-"));
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server.close();
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function withHits<T>(f: () => Promise<T>): Promise<[T, number]> {
-  const before = hits.length;
-  const r = await f();
-  return [r, hits.length - before];
-}
+const withHits = <T>(f: () => Promise<T>) => server.withHits(f);
 
 describe("downloadCifar10", () => {
   it("streams the archive, checks and caches the six files, and reads them from the cache next time", async () => {
@@ -116,11 +106,11 @@ describe("downloadCifar10", () => {
     await expect(downloadCifar10({ cacheDir: join(tmp, "cut"), url: `${base}/cut/cifar-10-binary.tar.gz`, checksums: SUMS, ...opts })).rejects.toThrow(
       /cifar-10-binary\.tar\.gz from .*\/cut\/cifar-10-binary\.tar\.gz: (corrupt or truncated gzip data|truncated)/,
     );
-    const before = hits.length;
+    const before = server.hits.length;
     await expect(downloadCifar10({ cacheDir: join(tmp, "opt"), url: `${base}/good/cifar-10-binary.tar.gz`, checksums: { "test_batch.bin": "abc" } })).rejects.toThrow(
       'downloadCifar10: checksums["test_batch.bin"] must be a SHA-256 of 64 hex digits, got "abc"',
     );
-    expect(hits.length).toBe(before);
+    expect(server.hits.length).toBe(before);
   });
 
   it("uses the given fetch, whole bytes when there is no body stream", async () => {

@@ -1,7 +1,5 @@
 // downloadMnist against a local HTTP server serving tiny valid MNIST files made here, checked
 // by SHA-256 (the library's WebCrypto digests against node:crypto's).
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,6 +15,7 @@ import {
   MNIST_SHA256,
   type MnistFileKey,
 } from "../src/data/index.js";
+import { loopbackServer } from "./fixtures.js";
 
 function idx(magic: number, dims: number[], data: Uint8Array): Uint8Array {
   const b = new Uint8Array(4 + 4 * dims.length + data.length);
@@ -48,15 +47,13 @@ const SUMS: Record<MnistFileKey, string> = {
 /** A well-formed SHA-256 that none of the files has. */
 const WRONG = "0123456789abcdef".repeat(4);
 
-let server: Server;
+let server: Awaited<ReturnType<typeof loopbackServer>>;
 let base = "";
-const hits: string[] = [];
+let hits: string[] = [];
 let tmp = "";
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? "/").split("?")[0]);
-    hits.push(path);
+  server = await loopbackServer((path, res) => {
     const m = /^\/(good|broken)\/(.+)$/.exec(path);
     let body = m ? FILES[m[2]] : undefined;
     if (body && m?.[1] === "broken" && m[2].startsWith("t10k-labels")) {
@@ -68,22 +65,18 @@ beforeAll(async () => {
     }
     res.writeHead(200, { "content-type": "application/gzip", "content-length": String(body.length) }).end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.base;
+  hits = server.hits;
   tmp = await mkdtemp(join(tmpdir(), "bn-mnist-dl-"));
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server.close();
   await rm(tmp, { recursive: true, force: true });
 });
 
 /** Runs f and returns its result with the number of requests the server saw meanwhile. */
-async function withHits<T>(f: () => Promise<T>): Promise<[T, number]> {
-  const before = hits.length;
-  const r = await f();
-  return [r, hits.length - before];
-}
+const withHits = <T>(f: () => Promise<T>) => server.withHits(f);
 
 describe("downloadMnist", () => {
   it("fetches the four files, verifies them, and does not fetch them again", async () => {

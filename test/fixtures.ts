@@ -2,6 +2,8 @@
 // the repository, or $BNWASM_SHARED_DATA) when they are there at all: a clone of the
 // repository alone has no ../shared, so the full-data checks skip and say why.
 import { existsSync } from "node:fs";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -178,4 +180,34 @@ export function tarArchive(members: TarMember[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/**
+ * A local HTTP server for download tests: `handler` answers each request (its path given);
+ * `hits` lists the paths requested, `withHits(f)` runs f and counts the requests it caused.
+ * Close it in afterAll.
+ */
+export async function loopbackServer(handler: (path: string, res: ServerResponse) => void): Promise<{
+  base: string;
+  hits: string[];
+  withHits<T>(f: () => Promise<T>): Promise<[T, number]>;
+  close(): Promise<void>;
+}> {
+  const hits: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const path = decodeURIComponent((req.url ?? "/").split("?")[0]);
+    hits.push(path);
+    handler(path, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hits,
+    async withHits<T>(f: () => Promise<T>): Promise<[T, number]> {
+      const before = hits.length;
+      const r = await f();
+      return [r, hits.length - before];
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
