@@ -221,7 +221,7 @@ export class Sequential extends Container {
     this.assertUsable("forward");
     if (x && Array.isArray(x.shape)) this.checkInputOnce(x.shape);
     if (this.memoryLean && this.list.length > 0 && this.list.every((m) => typeof m.outputShape === "function")) return this.runLean(x, out, observe);
-    this.dropped = [];
+    if (this.dropped.length > 0) this.dropped = [];
     let h = x;
     const last = this.list.length - 1;
     if (last < 0) return deliverOutput(this, x, out);
