@@ -14,7 +14,7 @@ const PLANE_CHUNK: i32 = 1024;
 
 // From the float64 sums in scratch: accumulate dgamma/dbeta, and put k1, k2, k3 in F32
 // slots 2, 3, 4.
-function finishBackward(dgamma: usize, dbeta: usize, invStd: usize, gamma: usize, m: i32, C: i32, batchStats: i32, scratch: usize): void {
+export function finishBackward(dgamma: usize, dbeta: usize, invStd: usize, gamma: usize, m: i32, C: i32, batchStats: i32, scratch: usize): void {
   const sdy = scratchF64(scratch, C, 0), sdyx = scratchF64(scratch, C, 1);
   const k1 = scratchF32(scratch, C, 2), k2 = scratchF32(scratch, C, 3), k3 = scratchF32(scratch, C, 4);
   const inv = 1.0 / <f64>m;

@@ -19,14 +19,14 @@ import { f32At, f32Put, f64At, f64Put, LANE_CHUNK, scratchF32, scratchF64 } from
 import { statsNC } from "./bn_stats";
 
 // a = f32(gamma * invStd) into F32 slot 3 of scratch (invStd as stored, in float32).
-function scaleOf(invStd: usize, gamma: usize, C: i32, scratch: usize): usize {
+export function scaleOf(invStd: usize, gamma: usize, C: i32, scratch: usize): usize {
   const a = scratchF32(scratch, C, 3);
   for (let c = 0; c < C; c++) f32Put(a, c, <f32>(<f64>f32At(gamma, c) * <f64>f32At(invStd, c)));
   return a;
 }
 
 // y[r, c] = max(0, (x[r, c] - mu[c]) * a[c] + b[c]); x rows C floats apart, y rows ys apart.
-function applyRows(y: usize, ys: i32, x: usize, mu: usize, a: usize, b: usize, rows: i32, C: i32): void {
+export function applyRows(y: usize, ys: i32, x: usize, mu: usize, a: usize, b: usize, rows: i32, C: i32): void {
   const C4 = ASC_FEATURE_SIMD ? C & ~3 : 0;
   for (let r = 0; r < rows; r++) {
     const p = x + (<usize>(r * C) << 2), q = y + (<usize>r * <usize>ys << 2);
@@ -62,7 +62,7 @@ export function bn_relu_apply_nc(y: usize, ys: i32, x: usize, mean: usize, invSt
 }
 
 // s1[c] += sum g, s2[c] += sum g * (x - mu), g = dy * [v > 0], over nr rows; float32.
-function maskedSums(s1: usize, s2: usize, dy: usize, dys: i32, x: usize, mu: usize, a: usize, b: usize, nr: i32, C: i32): void {
+export function maskedSums(s1: usize, s2: usize, dy: usize, dys: i32, x: usize, mu: usize, a: usize, b: usize, nr: i32, C: i32): void {
   const C4 = ASC_FEATURE_SIMD ? C & ~3 : 0;
   memory.fill(s1, 0, <usize>C << 2);
   memory.fill(s2, 0, <usize>C << 2);
@@ -90,7 +90,7 @@ function maskedSums(s1: usize, s2: usize, dy: usize, dys: i32, x: usize, mu: usi
 }
 
 // dx = k1 * g + k2 * (x - mu) + k3, g = dy * [v > 0].
-function maskedDx(dx: usize, dy: usize, dys: i32, x: usize, mu: usize, a: usize, b: usize, k1: usize, k2: usize, k3: usize, rows: i32, C: i32): void {
+export function maskedDx(dx: usize, dy: usize, dys: i32, x: usize, mu: usize, a: usize, b: usize, k1: usize, k2: usize, k3: usize, rows: i32, C: i32): void {
   const C4 = ASC_FEATURE_SIMD ? C & ~3 : 0;
   for (let r = 0; r < rows; r++) {
     const off = <usize>(r * C) << 2;

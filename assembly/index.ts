@@ -8,6 +8,7 @@ export { bn_backward_nc, bn_backward_nchw } from "./bn_backward";
 export { bn_fold, scale_shift_nc, scale_shift_nchw } from "./bn_inference";
 export { bn_update_running, bn_saved_from_running } from "./bn_running";
 export { bn_relu_forward_train_nc, bn_relu_apply_nc, bn_relu_backward_nc } from "./bn_relu";
+export { bn_stats_part_f64s, bn_stats_part_nc, bn_stats_part_nchw, bn_stats_merge, bn_apply_nc, bn_apply_nchw, bn_backward_part_nc, bn_backward_part_nchw, bn_backward_merge, bn_backward_dx_nc, bn_backward_dx_nchw } from "./bn_split";
 import { STATIC_END } from "./gemm";
 
 export { gemm_f32, gemm_nt, gemm_nn, gemm_tn_acc, bias_backward_acc, gemm_scratch_bytes, gemm_set_scratch } from "./gemm";

@@ -22,6 +22,25 @@ export interface BnKernels {
   bn_relu_apply_nc(y: number, ys: number, x: number, mean: number, invStd: number, gamma: number, beta: number, rows: number, C: number, scratch: number): void;
   /** Backward of the fused pair: the mask [pre-activation > 0] rebuilt from x, mean, invStd; dy rows dys floats apart. Writes dx (contiguous); accumulates dgamma, dbeta (0: skipped). */
   bn_relu_backward_nc(dx: number, dgamma: number, dbeta: number, dy: number, dys: number, x: number, mean: number, invStd: number, gamma: number, beta: number, rows: number, C: number, batchStats: number, scratch: number): void;
+  // The phases of a Batch Normalization split over threads by rows (NC) or images (NCHW): assembly/bn_split.ts.
+  /** Float64s of one forward partial for C channels: count, mean[C], M2[C]. */
+  bn_stats_part_f64s(C: number): number;
+  /** Writes part = (count, mean[C], M2[C]) of the range's rows. */
+  bn_stats_part_nc(part: number, x: number, rows: number, C: number, scratch: number): void;
+  bn_stats_part_nchw(part: number, x: number, N: number, C: number, HW: number, scratch: number): void;
+  /** Chan et al.'s merge of nparts consecutive partials, in order. Writes mean, var (biased), invStd. */
+  bn_stats_merge(mean: number, var_: number, invStd: number, parts: number, nparts: number, C: number, eps: number): void;
+  /** y = (x - mean) * f32(gamma * invStd) + beta, then max(0, .) when relu (y rows ys floats apart; ys = C unless relu). Writes y. */
+  bn_apply_nc(y: number, ys: number, x: number, mean: number, invStd: number, gamma: number, beta: number, rows: number, C: number, relu: number, scratch: number): void;
+  bn_apply_nchw(y: number, x: number, mean: number, invStd: number, gamma: number, beta: number, N: number, C: number, HW: number, scratch: number): void;
+  /** Writes part = (sum g[C], sum g*(x - mean)[C]) in float64; g = dy, or dy * [pre-activation > 0] when relu (dys = C unless relu). */
+  bn_backward_part_nc(part: number, dy: number, dys: number, x: number, mean: number, invStd: number, gamma: number, beta: number, rows: number, C: number, relu: number, scratch: number): void;
+  bn_backward_part_nchw(part: number, dy: number, x: number, mean: number, N: number, C: number, HW: number): void;
+  /** Sums nparts backward partials in order; accumulates dgamma, dbeta (0: skipped); writes k = (k1, k2, k3)[C] float32. */
+  bn_backward_merge(k: number, dgamma: number, dbeta: number, parts: number, nparts: number, invStd: number, gamma: number, m: number, C: number, batchStats: number, scratch: number): void;
+  /** dx = k1 * g + k2 * (x - mean) + k3 over the range. Writes dx (contiguous; may be x). */
+  bn_backward_dx_nc(dx: number, dy: number, dys: number, x: number, mean: number, k: number, invStd: number, gamma: number, beta: number, rows: number, C: number, relu: number, scratch: number): void;
+  bn_backward_dx_nchw(dx: number, dy: number, x: number, mean: number, k: number, N: number, C: number, HW: number): void;
 }
 
 /**
@@ -161,6 +180,8 @@ export const KERNEL_NAMES = [
   "bn_forward_train_nc", "bn_forward_train_nchw", "bn_backward_nc", "bn_backward_nchw", "bn_fold",
   "bn_update_running", "bn_saved_from_running", "scale_shift_nc", "scale_shift_nchw",
   "bn_relu_forward_train_nc", "bn_relu_apply_nc", "bn_relu_backward_nc",
+  "bn_stats_part_f64s", "bn_stats_part_nc", "bn_stats_part_nchw", "bn_stats_merge", "bn_apply_nc", "bn_apply_nchw",
+  "bn_backward_part_nc", "bn_backward_part_nchw", "bn_backward_merge", "bn_backward_dx_nc", "bn_backward_dx_nchw",
   "gemm_f32", "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
   "act_forward", "act_backward", "act_forward_rows", "act_backward_rows", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
   "sgd_step", "adam_step", "rows_copy", "rows_add", "conv2d_scratch_bytes", "conv2d_forward_nhwc", "conv2d_backward_input_nhwc",

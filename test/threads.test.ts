@@ -237,13 +237,13 @@ describe("convolutions split by output pixels, images and output channels: 1, 2,
 });
 
 describe("training with threads", () => {
-  it("a small Inception net (width 0.125, batch 4, SGD) trained 3 steps with 2 threads gives 1 thread's losses exactly", async () => {
+  it("a small Inception net (width 0.125, batch 4, SGD lr 0.01) trained 3 steps with 2 threads gives 1 thread's losses within rounding, and the same losses twice", async () => {
     const { init, inceptionCifar, CrossEntropyLoss, SGD, TrainStep, tensor, shutdown } = await import("../src/index.js");
     const losses: number[][] = [];
-    for (const threads of [1, 2]) {
+    for (const threads of [1, 2, 2]) {
       await init({ build, threads });
       const model = inceptionCifar({ width: 0.125, dataFormat: "channelsLast", seed: 3 });
-      const step = new TrainStep(model, new CrossEntropyLoss(), new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 }));
+      const step = new TrainStep(model, new CrossEntropyLoss(), new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 }));
       const r = rng(11).uniform;
       const x = tensor(Float32Array.from({ length: 4 * 32 * 32 * 3 }, () => r() * 2 - 1), [4, 32, 32, 3]);
       const labels = Int32Array.from([1, 7, 3, 9]);
@@ -254,9 +254,12 @@ describe("training with threads", () => {
       model.dispose();
       shutdown();
     }
-    // Every split op is bit-identical to one thread and the rest runs on the calling thread:
-    // the losses agree exactly, not just within rounding.
-    expect(losses[1]).toEqual(losses[0]);
+    // Products, convolutions and element-wise ops are bit-identical to one thread; Batch
+    // Normalization merges per-thread statistics, which rounds differently: close, and
+    // reproducible for a given thread count.
+    expect(losses[2]).toEqual(losses[1]);
+    for (let s = 0; s < 3; s++) expect(Math.abs(losses[1][s] - losses[0][s]) / losses[0][s], `step ${s}`).toBeLessThan(1e-5);
+    expect(losses[1]).not.toEqual(losses[0]);
   });
 
   it("a Node process that trains with 2 threads and never calls shutdown() exits on its own", () => {

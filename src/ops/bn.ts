@@ -5,6 +5,7 @@
 import type { Backend } from "../backend.js";
 import type { Shape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
+import { bnApplyParallel, bnBackwardParallel, bnForwardTrainParallel } from "./bn_parallel.js";
 
 export type DataFormat = "channelsFirst" | "channelsLast";
 
@@ -40,6 +41,7 @@ export interface BnBatchStats {
 
 /** y = (x - mean) * invStd * gamma + beta with the batch's statistics, which it writes to `stats`. */
 export function bnForwardTrain(y: Tensor, stats: BnBatchStats, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, L: BnLayout, scratch: Tensor): void {
+  if (bnForwardTrainParallel(y, L.C, stats, x, gamma, beta, eps, L, false, scratch)) return;
   const k = x.backend.kernels;
   const { mean, invStd } = stats;
   if (L.planar) k.bn_forward_train_nchw(y.ptr, mean.ptr, stats.var.ptr, invStd.ptr, x.ptr, gamma.ptr, beta.ptr, eps, L.N, L.C, L.HW, scratch.ptr);
@@ -55,6 +57,7 @@ export function bnBackward(
   dx: Tensor, dgamma: Tensor | null, dbeta: Tensor | null,
   dy: Tensor, x: Tensor, mean: Tensor, invStd: Tensor, gamma: Tensor, L: BnLayout, batchStats: boolean, scratch: Tensor,
 ): void {
+  if (bnBackwardParallel(dx, dgamma, dbeta, dy, L.C, x, mean, invStd, gamma, null, L, batchStats, false, scratch)) return;
   const k = x.backend.kernels;
   const dg = dgamma ? dgamma.ptr : 0, db = dbeta ? dbeta.ptr : 0, bs = batchStats ? 1 : 0;
   if (L.planar) k.bn_backward_nchw(dx.ptr, dg, db, dy.ptr, x.ptr, mean.ptr, invStd.ptr, gamma.ptr, L.N, L.C, L.HW, bs, scratch.ptr);
@@ -95,12 +98,14 @@ function rowStride(t: Tensor, C: number): number {
  */
 export function bnReluForwardTrain(y: Tensor, stats: BnBatchStats, x: Tensor, gamma: Tensor, beta: Tensor, eps: number, L: BnLayout, scratch: Tensor): void {
   if (L.planar) throw new Error("bnReluForwardTrain: only the channels-last layout is supported");
+  if (bnForwardTrainParallel(y, rowStride(y, L.C), stats, x, gamma, beta, eps, L, true, scratch)) return;
   x.backend.kernels.bn_relu_forward_train_nc(y.ptr, rowStride(y, L.C), stats.mean.ptr, stats.var.ptr, stats.invStd.ptr, x.ptr, gamma.ptr, beta.ptr, eps, L.rows, L.C, scratch.ptr);
 }
 
 /** max(0, (x - mean) * gamma * invStd + beta) from given statistics, y contiguous or a channel slice. Writes y. */
 export function bnReluApply(y: Tensor, x: Tensor, mean: Tensor, invStd: Tensor, gamma: Tensor, beta: Tensor, L: BnLayout, scratch: Tensor): void {
   if (L.planar) throw new Error("bnReluApply: only the channels-last layout is supported");
+  if (bnApplyParallel(y, rowStride(y, L.C), x, mean, invStd, gamma, beta, L, true, scratch)) return;
   x.backend.kernels.bn_relu_apply_nc(y.ptr, rowStride(y, L.C), x.ptr, mean.ptr, invStd.ptr, gamma.ptr, beta.ptr, L.rows, L.C, scratch.ptr);
 }
 
@@ -110,5 +115,6 @@ export function bnReluBackward(
   dy: Tensor, x: Tensor, mean: Tensor, invStd: Tensor, gamma: Tensor, beta: Tensor, L: BnLayout, batchStats: boolean, scratch: Tensor,
 ): void {
   if (L.planar) throw new Error("bnReluBackward: only the channels-last layout is supported");
+  if (bnBackwardParallel(dx, dgamma, dbeta, dy, rowStride(dy, L.C), x, mean, invStd, gamma, beta, L, batchStats, true, scratch)) return;
   x.backend.kernels.bn_relu_backward_nc(dx.ptr, dgamma ? dgamma.ptr : 0, dbeta ? dbeta.ptr : 0, dy.ptr, rowStride(dy, L.C), x.ptr, mean.ptr, invStd.ptr, gamma.ptr, beta.ptr, L.rows, L.C, batchStats ? 1 : 0, scratch.ptr);
 }

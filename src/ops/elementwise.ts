@@ -4,30 +4,40 @@
 import { ACT, type ActName } from "../kernels.js";
 import type { Tensor } from "../tensor.js";
 import { rowLayoutOf } from "./rows.js";
+import { splitCall } from "./split.js";
 
 /** y = f(x). Writes y; y and x may be slices (rows of a common width). */
 export function activationForward(y: Tensor, x: Tensor, kind: ActName): void {
   const k = x.backend.kernels;
+  const a = ACT[kind];
   if (y.contiguous && x.contiguous) {
-    k.act_forward(y.ptr, x.ptr, x.size, ACT[kind]);
+    if (splitCall(x.backend, "act_forward", 2 * x.size, x.size, 4, (s, e) => [y.ptr + 4 * s, x.ptr + 4 * s, e - s, a])) return;
+    k.act_forward(y.ptr, x.ptr, x.size, a);
     return;
   }
   const L = rowLayoutOf("activation", y, x);
+  const [ys, xs] = L.strides;
+  if (splitCall(x.backend, "act_forward_rows", 2 * x.size, L.rows, 1, (s, e) => [y.ptr + 4 * s * ys, ys, x.ptr + 4 * s * xs, xs, e - s, L.cols, a])) return;
   k.act_forward_rows(y.ptr, L.strides[0], x.ptr, L.strides[1], L.rows, L.cols, ACT[kind]);
 }
 
 /** dx (+)= dy * f'(.) from the forward's output y. Writes dx, or accumulates; any of them may be slices. */
 export function activationBackward(dx: Tensor, dy: Tensor, y: Tensor, kind: ActName, accumulate = false): void {
   const k = dy.backend.kernels;
+  const a = ACT[kind], acc = accumulate ? 1 : 0;
   if (!accumulate && dx.contiguous && dy.contiguous && y.contiguous) {
-    k.act_backward(dx.ptr, dy.ptr, y.ptr, dy.size, ACT[kind]);
+    if (splitCall(dy.backend, "act_backward", 3 * dy.size, dy.size, 4, (s, e) => [dx.ptr + 4 * s, dy.ptr + 4 * s, y.ptr + 4 * s, e - s, a])) return;
+    k.act_backward(dx.ptr, dy.ptr, y.ptr, dy.size, a);
     return;
   }
   const L = rowLayoutOf("activation backward", dx, dy, y);
+  const [xs, ds, ys] = L.strides;
+  if (splitCall(dy.backend, "act_backward_rows", 3 * dy.size, L.rows, 1, (s, e) => [dx.ptr + 4 * s * xs, xs, dy.ptr + 4 * s * ds, ds, y.ptr + 4 * s * ys, ys, e - s, L.cols, a, acc])) return;
   k.act_backward_rows(dx.ptr, L.strides[0], dy.ptr, L.strides[1], y.ptr, L.strides[2], L.rows, L.cols, ACT[kind], accumulate ? 1 : 0);
 }
 
 /** y = x * mask, element by element. Writes y. */
 export function multiply(y: Tensor, x: Tensor, mask: Tensor): void {
+  if (splitCall(x.backend, "mul", 3 * x.size, x.size, 4, (s, e) => [y.ptr + 4 * s, x.ptr + 4 * s, mask.ptr + 4 * s, e - s])) return;
   x.backend.kernels.mul(y.ptr, x.ptr, mask.ptr, x.size);
 }

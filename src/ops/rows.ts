@@ -4,6 +4,7 @@
 // in both, with one row stride per tensor for the dimensions before it.
 import { fmt, sameShape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
+import { splitCall } from "./split.js";
 
 /** rows x cols with one row stride (in floats) per tensor. */
 export interface RowLayout {
@@ -56,11 +57,17 @@ export function rowLayoutOf(what: string, ...ts: Tensor[]): RowLayout {
 export function copyInto(dst: Tensor, src: Tensor): void {
   if (dst.ptr === src.ptr && dst.contiguous && src.contiguous) return;
   const L = rowLayoutOf("copyInto", dst, src);
+  const [ds, ss] = L.strides;
+  if (L.rows === 1 ? splitCall(dst.backend, "rows_copy", 2 * dst.size, L.cols, 4, (s, e) => [dst.ptr + 4 * s, e - s, src.ptr + 4 * s, e - s, 1, e - s])
+    : splitCall(dst.backend, "rows_copy", 2 * dst.size, L.rows, 1, (s, e) => [dst.ptr + 4 * s * ds, ds, src.ptr + 4 * s * ss, ss, e - s, L.cols])) return;
   dst.backend.kernels.rows_copy(dst.ptr, L.strides[0], src.ptr, L.strides[1], L.rows, L.cols);
 }
 
 /** dst += src. Accumulates into dst. */
 export function addInto(dst: Tensor, src: Tensor): void {
   const L = rowLayoutOf("addInto", dst, src);
+  const [ds, ss] = L.strides;
+  if (L.rows === 1 ? splitCall(dst.backend, "rows_add", 3 * dst.size, L.cols, 4, (s, e) => [dst.ptr + 4 * s, e - s, src.ptr + 4 * s, e - s, 1, e - s])
+    : splitCall(dst.backend, "rows_add", 3 * dst.size, L.rows, 1, (s, e) => [dst.ptr + 4 * s * ds, ds, src.ptr + 4 * s * ss, ss, e - s, L.cols])) return;
   dst.backend.kernels.rows_add(dst.ptr, L.strides[0], src.ptr, L.strides[1], L.rows, L.cols);
 }

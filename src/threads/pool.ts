@@ -16,11 +16,18 @@ export const POOL_KERNELS = [
   "gemm_nt",
   "conv2d_forward_nhwc", "conv2d_backward_input_nhwc", "conv2d_backward_filter_nhwc",
   "conv2d_forward_nchw", "conv2d_backward_input_nchw", "conv2d_backward_filter_nchw",
+  "bn_stats_part_nc", "bn_stats_part_nchw", "bn_apply_nc", "bn_apply_nchw",
+  "bn_backward_part_nc", "bn_backward_part_nchw", "bn_backward_dx_nc", "bn_backward_dx_nchw",
+  "act_forward", "act_backward", "act_forward_rows", "act_backward_rows", "mul",
+  "sgd_step", "adam_step", "rows_copy", "rows_add",
+  "maxpool2d_forward_nhwc", "maxpool2d_forward_nchw", "maxpool2d_backward_nhwc", "maxpool2d_backward_nchw",
+  "avgpool2d_forward_nhwc", "avgpool2d_forward_nchw", "avgpool2d_backward_nhwc", "avgpool2d_backward_nchw",
+  "global_avgpool_forward_nhwc", "global_avgpool_forward_nchw", "global_avgpool_backward_nhwc", "global_avgpool_backward_nchw",
 ] as const satisfies readonly (keyof Kernels)[];
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 
-/** Arguments per call at most (gemm_f32 takes 14). */
-const MAX_ARGS = 16;
+/** Arguments per call at most (avgpool2d_backward_* take 18). */
+const MAX_ARGS = 20;
 // The control block (Int32Array): generation, pending workers, stop flag, failed count,
 // length of the first failure's message, then per thread a slot of (kernel id, unused).
 const CTL_GEN = 0, CTL_PENDING = 1, CTL_STOP = 2, CTL_FAILED = 3, CTL_ERRLEN = 4, CTL_SLOTS = 8;
@@ -49,11 +56,20 @@ interface NodeWorker {
  */
 export const PARALLEL_MIN_MACS = 1 << 17;
 
+/**
+ * Floats below which a memory-bound op (Batch Normalization, activations, pooling, optimizer
+ * updates) stays on the calling thread. Measured with `npm run bench -- threads` (the
+ * element-wise sweep, 2 idle cores).
+ */
+export const PARALLEL_MIN_FLOATS = 1 << 15;
+
 export class ThreadPool {
   /** Threads including the caller. */
   readonly threads: number;
   /** The ops split a call only from this many multiply-adds (PARALLEL_MIN_MACS; tests lower it to split small shapes). */
   minMacs = PARALLEL_MIN_MACS;
+  /** Memory-bound ops split only from this many floats (PARALLEL_MIN_FLOATS; tests lower it). */
+  minFloats = PARALLEL_MIN_FLOATS;
   private readonly kernels: Kernels;
   private readonly heap: WasmHeap;
   private readonly ctl: Int32Array;
@@ -64,6 +80,8 @@ export class ThreadPool {
   /** Per-thread conv scratch of workers 1 .. n-1 (index 0 unused: the caller uses the layer's). */
   private scratchPtrs: number[] = [];
   private scratchBytes = 0;
+  private partialsPtr = 0;
+  private partialsBytes = 0;
   /** One conv descriptor block per thread, for calls whose geometry differs per thread. */
   readonly descPtrs: number[];
   private closed = false;
@@ -137,6 +155,19 @@ export class ThreadPool {
   }
 
   /**
+   * A buffer of at least `bytes` for the per-thread partial results of a split reduction
+   * (grown, never shrunk; allocated on this thread while the workers are idle).
+   */
+  partials(bytes: number): number {
+    if (bytes > this.partialsBytes) {
+      if (this.partialsPtr) this.heap.release(this.partialsPtr);
+      this.partialsPtr = this.heap.alloc(bytes);
+      this.partialsBytes = bytes;
+    }
+    return this.partialsPtr;
+  }
+
+  /**
    * Runs `kernel` once per entry of `parts` (at most `threads`; null: that thread idles),
    * parts[0] on the calling thread, and returns when all are done. Throws if any failed.
    */
@@ -186,8 +217,9 @@ export class ThreadPool {
     Atomics.add(this.ctl, CTL_GEN, 1);
     Atomics.notify(this.ctl, CTL_GEN);
     for (const w of this.workers) void w.terminate();
-    for (const p of [...this.gemmScratch, ...this.scratchPtrs, ...this.descPtrs]) if (p) this.heap.release(p);
+    for (const p of [...this.gemmScratch, ...this.scratchPtrs, ...this.descPtrs, this.partialsPtr]) if (p) this.heap.release(p);
     this.scratchPtrs = [];
+    this.partialsPtr = 0;
   }
 
   get isShutDown(): boolean {

@@ -36,7 +36,8 @@ for (;;) {
     const i = a0;
     try {
       fns[k](a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7],
-        a[i + 8], a[i + 9], a[i + 10], a[i + 11], a[i + 12], a[i + 13], a[i + 14], a[i + 15]);
+        a[i + 8], a[i + 9], a[i + 10], a[i + 11], a[i + 12], a[i + 13], a[i + 14], a[i + 15],
+        a[i + 16], a[i + 17], a[i + 18], a[i + 19]);
     } catch (e) {
       if (Atomics.add(ctl, d.failed, 1) === 0) {
         const msg = new TextEncoder().encode("worker " + d.id + ", " + d.names[k] + ": " + (e && e.message ? e.message : String(e)));
