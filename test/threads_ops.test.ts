@@ -8,7 +8,7 @@
 // sizes below the thread count (1, 2 rows) are covered.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Backend, bestBuild, createBackend } from "../src/backend.js";
-import { bnBackward, bnForwardTrain, bnLayout, bnReluApply, bnReluBackward, bnReluForwardTrain, bnScratchBytes, type DataFormat } from "../src/ops/bn.js";
+import { bnBackward, bnForwardTrain, bnLayout, scaleShift, bnReluApply, bnReluBackward, bnReluForwardTrain, bnScratchBytes, type DataFormat } from "../src/ops/bn.js";
 import { activationBackward, activationForward, multiply } from "../src/ops/elementwise.js";
 import { adamStep, sgdStep } from "../src/ops/optim.js";
 import { addInto, copyInto } from "../src/ops/rows.js";
@@ -100,6 +100,7 @@ describe("Batch Normalization split over threads", () => {
       const L = bnLayout(shape, dataFormat);
       const C = L.C;
       const runs = new Map<number, Float32Array[][]>();
+      const ya = new Map<number, Float32Array>();
       for (const [t, b] of backends) {
         const per: Float32Array[][] = [];
         for (let rep = 0; rep < (t === 3 ? 2 : 1); rep++) {
@@ -111,7 +112,12 @@ describe("Batch Normalization split over threads", () => {
           const scratch = zeros(b, [Math.ceil(bnScratchBytes(b, C) / 4)]);
           bnForwardTrain(y, stats, x, gamma, beta, 1e-3, L, scratch);
           bnBackward(dx, dg, db, dy, x, stats.mean, stats.invStd, gamma, L, true, scratch);
+          // Inference's folded map, element-wise: bit-identical at any thread count.
+          const ye = zeros(b, shape);
+          scaleShift(ye, x, gamma, beta, L, C % 2 === 1);
           const out = [y, stats.mean, stats.var, stats.invStd, dx, dg, db].map((q) => Float32Array.from(q.data));
+          ya.set(t, Float32Array.from(ye.data));
+          ye.dispose();
           const want = refForwardTrain(x.data, shape, { gamma: gamma.data, beta: beta.data, eps: 1e-3, dataFormat });
           const wb = refBackward(dy.data, x.data, shape, { gamma: gamma.data, eps: 1e-3, dataFormat });
           expectClose(out[0], want.y, TOL, `${label} y, ${t} threads`, 1);
@@ -126,6 +132,7 @@ describe("Batch Normalization split over threads", () => {
         runs.set(t, per);
       }
       const one = runs.get(1)![0];
+      for (const [t, e] of ya) expectSameBits(e, ya.get(1)!, `${label} inference y, ${t} threads vs 1`);
       for (const [t, per] of runs) {
         per[0].forEach((a, i) => expectClose(a, one[i], 1e-5, `${label} output ${i}, ${t} threads vs 1`, 1));
         if (per.length > 1) per[1].forEach((a, i) => expectSameBits(a, per[0][i], `${label} output ${i}, rerun at ${t} threads`));

@@ -5,6 +5,7 @@
 import type { Backend } from "../backend.js";
 import type { Shape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
+import { splitCall } from "./split.js";
 import { bnApplyParallel, bnBackwardParallel, bnForwardTrainParallel } from "./bn_parallel.js";
 
 export type DataFormat = "channelsFirst" | "channelsLast";
@@ -71,9 +72,16 @@ export function bnFold(a: Tensor, b: Tensor, gamma: Tensor, beta: Tensor, runMea
 
 /** y = a[c] * x + b[c] per channel, then max(0, y) when relu. Writes y. */
 export function scaleShift(y: Tensor, x: Tensor, a: Tensor, b: Tensor, L: BnLayout, relu: boolean): void {
-  const k = x.backend.kernels;
-  if (L.planar) k.scale_shift_nchw(y.ptr, x.ptr, a.ptr, b.ptr, L.N, L.C, L.HW, relu ? 1 : 0);
-  else k.scale_shift_nc(y.ptr, x.ptr, a.ptr, b.ptr, L.rows, L.C, relu ? 1 : 0);
+  const k = x.backend.kernels, r = relu ? 1 : 0;
+  if (L.planar) {
+    const img = 4 * L.C * L.HW;
+    if (splitCall(x.backend, "scale_shift_nchw", 2 * x.size, L.N, 1, (s, e) => [y.ptr + s * img, x.ptr + s * img, a.ptr, b.ptr, e - s, L.C, L.HW, r])) return;
+    k.scale_shift_nchw(y.ptr, x.ptr, a.ptr, b.ptr, L.N, L.C, L.HW, r);
+  } else {
+    const row = 4 * L.C;
+    if (splitCall(x.backend, "scale_shift_nc", 2 * x.size, L.rows, 4, (s, e) => [y.ptr + s * row, x.ptr + s * row, a.ptr, b.ptr, e - s, L.C, r])) return;
+    k.scale_shift_nc(y.ptr, x.ptr, a.ptr, b.ptr, L.rows, L.C, r);
+  }
 }
 
 /** runMean = (1 - f) runMean + f mean; runVar = (1 - f) runVar + f var * unbias. Updates in place. */

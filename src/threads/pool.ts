@@ -16,7 +16,7 @@ export const POOL_KERNELS = [
   "gemm_nt",
   "conv2d_forward_nhwc", "conv2d_backward_input_nhwc", "conv2d_backward_filter_nhwc",
   "conv2d_forward_nchw", "conv2d_backward_input_nchw", "conv2d_backward_filter_nchw",
-  "bn_stats_part_nc", "bn_stats_part_nchw", "bn_apply_nc", "bn_apply_nchw",
+  "bn_stats_part_nc", "bn_stats_part_nchw", "bn_apply_nc", "bn_apply_nchw", "scale_shift_nc", "scale_shift_nchw",
   "bn_backward_part_nc", "bn_backward_part_nchw", "bn_backward_dx_nc", "bn_backward_dx_nchw",
   "act_forward", "act_backward", "act_forward_rows", "act_backward_rows", "mul",
   "sgd_step", "adam_step", "rows_copy", "rows_add",
