@@ -68,10 +68,15 @@ function scheduleCharts() {
   }, 250);
 }
 
+/** Puts a chart into its figure; its clip path gets an id of its own (ids are per document, and one page holds three charts). */
+function place(figure, svg) {
+  $(figure).querySelector(".chart").innerHTML = svg.replaceAll("plot-area", `plot-area-${figure}`);
+}
+
 function renderCharts() {
   const size = { width: 560, height: 300 };
   const xs = history.steps;
-  $("fig-acc").querySelector(".chart").innerHTML = lineChart({
+  place("fig-acc", lineChart({
     ...size,
     title: "Test accuracy",
     xLabel: "training steps",
@@ -80,12 +85,12 @@ function renderCharts() {
       { name: "with BatchNorm", x: xs, y: history.bn, color: "#0072B2" },
       { name: "without BatchNorm", x: xs, y: history.plain, color: "#000000", dash: "6 4" },
     ],
-  });
+  }));
   const all = ["bn", "plain"].flatMap((n) => [...history.pct[n].p15, ...history.pct[n].p85]).filter(Number.isFinite);
   const yDomain = all.length ? padDomain(Math.min(...all), Math.max(...all)) : undefined;
   for (const [n, label, color] of [["plain", "without BatchNorm", "#000000"], ["bn", "with BatchNorm", "#0072B2"]]) {
     const p = history.pct[n];
-    $(`fig-${n}`).querySelector(".chart").innerHTML = lineChart({
+    place(`fig-${n}`, lineChart({
       ...size,
       title: `Sigmoid input, ${label}`,
       xLabel: "training steps",
@@ -98,7 +103,7 @@ function renderCharts() {
         { name: "median", x: xs, y: p.p50, color, width: 2.5 },
         { name: "15th", x: xs, y: p.p15, color, width: 1.5 },
       ],
-    });
+    }));
   }
 }
 
@@ -300,7 +305,7 @@ function showPrediction(m) {
     const p = m?.[n];
     el.querySelector(".top").textContent = p ? String(argmax(p)) : "";
     el.querySelector(".bars").innerHTML = p
-      ? p.map((v, d) => `<span>${d}</span><div class="bar" style="width:${(120 * v).toFixed(1)}px"></div><span>${(100 * v).toFixed(0)}%</span>`).join("")
+      ? p.map((v, d) => `<span>${d}</span><div class="bar" style="width:${(90 * v).toFixed(1)}px"></div><span>${(100 * v).toFixed(0)}%</span>`).join("")
       : "";
   }
 }
