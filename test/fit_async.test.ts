@@ -103,3 +103,16 @@ describe("model and optimizer specs", () => {
     m.dispose();
   });
 });
+
+describe("trainInWorker outside a browser", () => {
+  it("checks its options before it starts a worker, and says where it cannot run", async () => {
+    const { trainInWorker } = await import("../src/worker/train_in_worker.js");
+    const base = { model: SPEC, optimizer: { name: "SGD", lr: 0.1 } as const, train: data(10, 8, 1) };
+    expect(() => trainInWorker({ ...base, callbacks: {} } as never)).toThrow(/trainInWorker: unknown option "callbacks"/);
+    expect(() => trainInWorker({ ...base, progressEvery: 0 })).toThrow(/progressEvery must be a positive integer, got 0/);
+    expect(() => trainInWorker({ ...base, weights: "onnx" as never })).toThrow(/weights must be 'stateDict' or 'safetensors'/);
+    if (typeof (globalThis as { Worker?: unknown }).Worker !== "function") {
+      expect(() => trainInWorker(base)).toThrow(/this engine has no Web Worker \(in Node, call fit\(\) directly\)/);
+    }
+  });
+});

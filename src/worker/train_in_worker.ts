@@ -2,7 +2,7 @@
 // (dist/worker/train_worker.js) loads the kernels itself, builds the model from layer specs
 // (or imports a module that builds it), trains, posts progress, and sends the weights back
 // as a state dict or safetensors bytes. The page's thread only receives messages.
-import { describe } from "../options.js";
+import { checkOptions, describe } from "../options.js";
 import type { EvalEvent, FromWorker, ModelSource, ProgressEvent, TrainRequest, TrainResult, ToWorker } from "./protocol.js";
 import type { BackendInfo } from "../backend.js";
 
@@ -42,6 +42,11 @@ export interface TrainRun {
   readonly worker: Worker;
 }
 
+const OPTIONS = [
+  "model", "optimizer", "train", "validation", "epochs", "steps", "batchSize", "seed", "shuffle", "dropLast", "evalEvery", "evalBatchSize",
+  "onNonFinite", "build", "threads", "progressEvery", "yieldEvery", "weights", "transfer", "workerUrl", "onReady", "onProgress", "onEval",
+] as const;
+
 function checkCount(name: string, v: unknown, min: number): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || (min === 1 && !Number.isInteger(v))) {
     throw new Error(`trainInWorker: ${name} must be ${min === 1 ? "a positive integer" : "a non-negative number"}, got ${describe(v)}`);
@@ -56,12 +61,12 @@ function baseUrl(): string {
 /** Starts training in a new module Worker; see TrainInWorkerOptions. */
 export function trainInWorker(options: TrainInWorkerOptions): TrainRun {
   if (options === null || typeof options !== "object") throw new Error(`trainInWorker: options are required, got ${describe(options)}`);
+  checkOptions("trainInWorker", options, OPTIONS);
   const { transfer = false, workerUrl, onReady, onProgress, onEval, model, progressEvery = 10, yieldEvery = 10, weights = "stateDict", ...rest } = options;
   if (!model || typeof model !== "object") throw new Error(`trainInWorker: model must be an array of { layer, args } or { module }, got ${describe(model)}`);
   if (!rest.optimizer) throw new Error("trainInWorker: optimizer is required, e.g. { name: 'SGD', lr: 0.1 }");
   if (!rest.train) throw new Error("trainInWorker: train data is required: { x: Float32Array, y: Uint8Array | Int32Array, shape? }");
   if (weights !== "stateDict" && weights !== "safetensors") throw new Error(`trainInWorker: weights must be 'stateDict' or 'safetensors', got ${describe(weights)}`);
-  if (typeof Worker !== "function") throw new Error("trainInWorker: this engine has no Web Worker (in Node, call fit() directly)");
   const source: ModelSource = Array.isArray(model)
     ? model
     : { module: new URL(String((model as { module: string | URL }).module), baseUrl()).href, export: (model as { export?: string }).export };
@@ -73,6 +78,7 @@ export function trainInWorker(options: TrainInWorkerOptions): TrainRun {
     weights,
   };
 
+  if (typeof Worker !== "function") throw new Error("trainInWorker: this engine has no Web Worker (in Node, call fit() directly)");
   const worker = new Worker(workerUrl ?? new URL("./train_worker.js", import.meta.url), { type: "module", name: "batchnorm-wasm training" });
   const listeners: { [K in keyof Events]: Set<(e: Events[K]) => void> } = { ready: new Set(), progress: new Set(), eval: new Set() };
   if (onReady) listeners.ready.add(onReady);
