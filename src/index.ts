@@ -57,3 +57,14 @@ export { inceptionCifar, inceptionCifarCost, INCEPTION_CIFAR_PLAN, scaledChannel
 export type { InceptionCifarCost, InceptionCifarOptions, InceptionChannels } from "./models/inception.js";
 export { runCifar, cifarFigures, cifarLearningRate, CIFAR_DEFAULTS } from "./experiments/cifar.js";
 export type { CifarCurves, CifarNetwork, CifarOptions, CifarResult } from "./experiments/cifar.js";
+// In the browser: training in a Web Worker, and what the demo page draws with.
+export { trainInWorker } from "./worker/train_in_worker.js";
+export type { TrainInWorkerOptions, TrainRun } from "./worker/train_in_worker.js";
+export type { EvalEvent, ModelSource, ProgressEvent, TrainRequest, TrainResult } from "./worker/protocol.js";
+export { buildModel, buildOptimizer } from "./worker/spec.js";
+export type { LayerSpec, OptimizerSpec } from "./worker/spec.js";
+export { yieldToEventLoop } from "./training/yield.js";
+export { buildPaperNetworks } from "./experiments/mnist_paper.js";
+export { percentilesOf } from "./experiments/common.js";
+export { lineChart } from "./plot/svg.js";
+export type { BandSeries, LineChartOptions, LineSeries } from "./plot/svg.js";

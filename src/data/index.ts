@@ -8,7 +8,7 @@ export { loadMnist, loadMnistFromBytes, findMnistFiles, MNIST_FILES, MNIST_ROWS,
 export type { MnistData, MnistSplit, MnistBytes, MnistFileKey, LoadMnistOptions, LoadMnistFromBytesOptions } from "./mnist.js";
 export { downloadMnist, fetchMnistBytes, MNIST_BASE_URL, MNIST_SHA256 } from "./download.js";
 export type { DownloadMnistOptions, DownloadMnistResult, DownloadedFile, FetchMnistOptions, FetchLike } from "./download.js";
-export { loadEmbeddedMnist, EMBEDDED_MNIST_COUNT } from "./mnist_embedded.js";
+export { loadEmbeddedMnist, EMBEDDED_MNIST_COUNT, embeddedMnistBytes, splitMnistBytes } from "./mnist_embedded.js";
 export type { LoadEmbeddedMnistOptions } from "./mnist_embedded.js";
 export { augmentImage, affineMatrix, BYTE_TO_UNIT, checkAugmentOptions, convertImage, drawAffine, isIdentityWarp, KERAS_CIFAR10_AUGMENT, warpBilinearNearest } from "./augment.js";
 export type { AffineDraw, Augment, AugmentOptions } from "./augment.js";

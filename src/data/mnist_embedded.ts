@@ -112,7 +112,7 @@ async function readEmbedded(): Promise<Embedded> {
   return { bytes, labels, version };
 }
 
-function gather(src: Embedded, idx: Int32Array): MnistSplit {
+function gather(src: { bytes: Uint8Array; labels: Uint8Array }, idx: Int32Array): MnistSplit {
   const images = new Float32Array(idx.length * PIXELS);
   const labels = new Uint8Array(idx.length);
   for (let i = 0; i < idx.length; i++) {
@@ -121,6 +121,36 @@ function gather(src: Embedded, idx: Int32Array): MnistSplit {
     labels[i] = src.labels[idx[i]];
   }
   return { images, labels, count: idx.length, rows: MNIST_ROWS, cols: MNIST_COLS };
+}
+
+/** The `mnist` package's 10,000 digits as bytes (row-major 28x28 each, grouped by class) and labels. Node only. */
+export async function embeddedMnistBytes(): Promise<{ bytes: Uint8Array; labels: Uint8Array; version: string }> {
+  if (!cache) {
+    cache = readEmbedded();
+    cache.catch(() => {
+      cache = null; // let a later call retry
+    });
+  }
+  return cache;
+}
+
+/**
+ * Digits as bytes (28x28 each) and labels, split into train and test by a seeded shuffle, as
+ * loadEmbeddedMnist does (any engine: a page that fetched the bytes gets the same split).
+ */
+export function splitMnistBytes(bytes: Uint8Array, labels: Uint8Array, options: LoadEmbeddedMnistOptions = {}): { train: MnistSplit; test: MnistSplit } {
+  const seed = options.seed ?? 0;
+  const testFraction = options.testFraction ?? 0.2;
+  if (!Number.isFinite(seed)) throw new Error(`batchnorm-wasm: splitMnistBytes: seed must be a finite number, got ${seed}`);
+  if (!(testFraction >= 0 && testFraction < 1)) {
+    throw new Error(`batchnorm-wasm: splitMnistBytes: testFraction must be in [0, 1), got ${testFraction}`);
+  }
+  if (bytes.length !== labels.length * PIXELS) throw new Error(`batchnorm-wasm: splitMnistBytes: ${labels.length} labels need ${labels.length * PIXELS} pixel bytes, got ${bytes.length}`);
+  const src = { bytes, labels };
+  const total = labels.length;
+  const nTest = Math.round(total * testFraction);
+  const perm = new Rng(seed).permutation(total);
+  return { test: gather(src, perm.subarray(0, nTest)), train: gather(src, perm.subarray(nTest)) };
 }
 
 /**
@@ -135,18 +165,8 @@ export async function loadEmbeddedMnist(options: LoadEmbeddedMnistOptions = {}):
   if (!(testFraction >= 0 && testFraction < 1)) {
     throw new Error(`batchnorm-wasm: loadEmbeddedMnist: testFraction must be in [0, 1), got ${testFraction}`);
   }
-  if (!cache) {
-    cache = readEmbedded();
-    cache.catch(() => {
-      cache = null; // let a later call retry
-    });
-  }
-  const src = await cache;
-  const total = src.labels.length;
-  const nTest = Math.round(total * testFraction);
-  const perm = new Rng(seed).permutation(total);
-  const test = gather(src, perm.subarray(0, nTest));
-  const train = gather(src, perm.subarray(nTest));
+  const src = await embeddedMnistBytes();
+  const { train, test } = splitMnistBytes(src.bytes, src.labels, { seed, testFraction });
   return {
     train,
     test,

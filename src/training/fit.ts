@@ -2,6 +2,9 @@
 // shuffling, mini-batches copied into one reused input tensor (the only copy per step: the
 // data pipeline), the shared TrainStep, periodic evaluation with the shared Evaluator,
 // history and progress output. Once the first step has run, a step allocates no wasm memory.
+// The loop is a generator that pauses after every step: fit() runs it to the end at once, or,
+// with yieldEvery, gives the event loop a turn every yieldEvery ms (a page stays responsive,
+// a worker receives its messages).
 import { getBackend } from "../backend.js";
 import { type Dataset, gatherSamples, type Samples, toSamples } from "../data/dataset.js";
 import { CrossEntropyLoss, type Loss } from "../loss.js";
@@ -14,6 +17,7 @@ import { Tensor } from "../tensor.js";
 import { checkModel, type EvalResult, Evaluator, positiveInt } from "./evaluate.js";
 import { fmtLoss, Progress } from "./progress.js";
 import { TrainStep } from "./step.js";
+import { runSteps, runStepsYielding } from "./yield.js";
 
 export interface StepInfo {
   /** Steps done so far, counting this one (from 1). */
@@ -83,6 +87,12 @@ export interface FitOptions {
   verbose?: boolean;
   /** Where plain progress lines go (instead of stdout / console.log); disables the TTY bar. */
   log?: (line: string) => void;
+  /**
+   * Run asynchronously: fit() returns a Promise and gives the event loop a turn whenever this
+   * many milliseconds have passed since the last one (0: after every step). The model must not
+   * be used elsewhere until the promise settles.
+   */
+  yieldEvery?: number;
 }
 
 export interface History {
@@ -110,7 +120,7 @@ export interface History {
 
 const FIT_OPTIONS = [
   "epochs", "steps", "batchSize", "optimizer", "loss", "seed", "shuffle", "dropLast", "validation",
-  "evalEvery", "evalBatchSize", "callbacks", "scheduler", "onNonFinite", "verbose", "log",
+  "evalEvery", "evalBatchSize", "callbacks", "scheduler", "onNonFinite", "verbose", "log", "yieldEvery",
 ] as const;
 const CALLBACKS = ["onStep", "onEval", "onEpochEnd"] as const;
 
@@ -132,9 +142,24 @@ function checkLabels(where: string, d: Samples, classes: number | null): void {
 
 /**
  * Trains `model` on `data` and returns the history. Each step: copy a shuffled batch into
- * the input tensor, forward, loss, zero the gradients, backward, optimizer step.
+ * the input tensor, forward, loss, zero the gradients, backward, optimizer step. With
+ * `yieldEvery` (milliseconds) it returns a Promise of the history and yields to the event
+ * loop between steps; the steps and their results are the same.
  */
-export function fit(model: Module, data: Dataset, options: FitOptions): History {
+export function fit(model: Module, data: Dataset, options: FitOptions & { yieldEvery: number }): Promise<History>;
+export function fit(model: Module, data: Dataset, options: FitOptions & { yieldEvery?: undefined }): History;
+export function fit(model: Module, data: Dataset, options: FitOptions): History | Promise<History>;
+export function fit(model: Module, data: Dataset, options: FitOptions): History | Promise<History> {
+  const every = (options as Partial<FitOptions> | null | undefined)?.yieldEvery;
+  if (every === undefined) return runSteps(fitSteps(model, data, options));
+  if (typeof every !== "number" || !(every >= 0) || !Number.isFinite(every)) {
+    return Promise.reject(new Error(`fit: yieldEvery must be a non-negative number of milliseconds, got ${describe(every)}`));
+  }
+  return runStepsYielding(fitSteps(model, data, options), every);
+}
+
+/** fit()'s loop: checks the arguments on the first next(), then pauses after every step. */
+function* fitSteps(model: Module, data: Dataset, options: FitOptions): Generator<void, History, void> {
   const where = "fit";
   checkModel(where, model);
   if (options === null || typeof options !== "object") throw new Error(`${where}: options are required, e.g. { epochs: 1, batchSize: 60, optimizer }`);
@@ -276,6 +301,7 @@ export function fit(model: Module, data: Dataset, options: FitOptions): History 
         }
         if (totalSteps !== null && step >= totalSteps) go = false;
         if (!go) break;
+        yield;
       }
       // An epoch cut short by `steps` or a callback is not counted as complete.
       const complete = batchesDone === batchesPerEpoch;
