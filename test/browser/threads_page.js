@@ -1,0 +1,29 @@
+// The page side of test/browser_threads.test.ts: runs a task in a dedicated module Worker
+// (test/browser/threads_worker.js, where threads can run), or init({ threads }) here on the
+// main thread (where they cannot).
+
+/** Starts a Worker, sends it `request`, resolves with its answer, and ends the worker. */
+export function inWorker(request) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker("/test/browser/threads_worker.js", { type: "module", name: "training" });
+    w.onmessage = (e) => {
+      w.terminate();
+      if (e.data.error) reject(new Error(e.data.error));
+      else resolve(e.data.result);
+    };
+    w.onerror = (e) => {
+      w.terminate();
+      reject(new Error(`the training worker failed: ${e.message}`));
+    };
+    w.postMessage(request);
+  });
+}
+
+/** init({ threads }) on the page's main thread; what backendInfo() says then. */
+export async function initOnMainThread(threads) {
+  const { init, backendInfo, shutdown } = await import("/dist/index.js");
+  await init({ threads });
+  const info = backendInfo();
+  shutdown();
+  return { info, crossOriginIsolated: globalThis.crossOriginIsolated === true };
+}
