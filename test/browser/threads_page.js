@@ -2,21 +2,33 @@
 // (test/browser/threads_worker.js, where threads can run), or init({ threads }) here on the
 // main thread (where they cannot).
 
-/** Starts a Worker, sends it `request`, resolves with its answer, and ends the worker. */
-export function inWorker(request) {
+/** The worker of the last inWorker(request, { keep: true }), still running. */
+let kept = null;
+
+/**
+ * Starts a Worker, sends it `request` and resolves with its answer. The worker is ended then,
+ * unless `keep` (endKept() ends it).
+ */
+export function inWorker(request, { keep = false } = {}) {
   return new Promise((resolve, reject) => {
     const w = new Worker("/test/browser/threads_worker.js", { type: "module", name: "training" });
     w.onmessage = (e) => {
-      w.terminate();
+      if (keep) kept = w;
+      else w.terminate();
       if (e.data.error) reject(new Error(e.data.error));
       else resolve(e.data.result);
     };
     w.onerror = (e) => {
       w.terminate();
-      reject(new Error(`the training worker failed: ${e.message}`));
+      reject(new Error(`the training worker failed: ${e.message ?? "its script could not be loaded"}`));
     };
     w.postMessage(request);
   });
+}
+
+export function endKept() {
+  kept?.terminate();
+  kept = null;
 }
 
 /** init({ threads }) on the page's main thread; what backendInfo() says then. */
