@@ -30,8 +30,10 @@ export interface InitOptions {
    * Threads the ops may use, the calling one included: a count, or 'auto' (the number of
    * cores: os.availableParallelism() in Node, navigator.hardwareConcurrency in browsers).
    * Default 1. More than one loads the threaded variant of the build (a shared memory) where
-   * SharedArrayBuffer and Atomics are available; elsewhere the backend runs on one thread and
-   * backendInfo().threadsFallback says why.
+   * SharedArrayBuffer and Atomics.wait are available: Node, and in a browser a dedicated Worker
+   * of a cross-origin isolated page (COOP same-origin + COEP require-corp), which then starts
+   * threads - 1 nested Workers. Elsewhere (a page's main thread, a page without the headers)
+   * the backend runs on one thread and backendInfo().threadsFallback says why.
    */
   threads?: number | "auto";
 }
@@ -315,7 +317,11 @@ export function backendInfo(): BackendInfo {
   return getBackend().info();
 }
 
-/** Ends the current backend's worker threads (a no-op with one thread or before init). */
+/**
+ * Ends the current backend's worker threads (a no-op with one thread or before init). In Node
+ * they never keep the process alive; in a browser they run until this is called or the page
+ * (or the Worker that called init) goes away.
+ */
 export function shutdown(): void {
   current?.shutdown();
 }
