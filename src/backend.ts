@@ -208,7 +208,15 @@ export async function createBackend(opts?: InitOptions): Promise<Backend> {
   const backend = new Backend(kernels, new WasmHeap(memory, kernels.heap_base()), actual);
   backend.threadsRequested = requested;
   backend.threadsFallback = fallback;
-  if (threaded) backend.pool = await ThreadPool.start(requested, module, memory, kernels, backend.heap);
+  if (threaded) {
+    // The threaded build runs on one thread as well: a pool that cannot start (a page whose
+    // Content-Security-Policy refuses blob: workers) leaves the caller working alone.
+    try {
+      backend.pool = await ThreadPool.start(requested, module, memory, kernels, backend.heap);
+    } catch (e) {
+      backend.threadsFallback = `the worker threads could not start (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
   return backend;
 }
 

@@ -31,10 +31,22 @@ const ISOLATION_HEADERS = { "cross-origin-opener-policy": "same-origin", "cross-
 const SERVED = ["dist", "build", "test/browser"];
 const MIME: Record<string, string> = { ".js": "text/javascript; charset=utf-8", ".wasm": "application/wasm", ".html": "text/html; charset=utf-8" };
 
-/** Serves dist/, build/ and test/browser/; the files under test/browser/ with `pageHeaders`. */
+/** A Content-Security-Policy that allows workers from the origin only, not from blob: URLs. */
+const NO_BLOB_WORKERS = { "content-security-policy": "worker-src 'self'" };
+
+/**
+ * Serves dist/, build/ and test/browser/; the files under test/browser/ with `pageHeaders`,
+ * and with NO_BLOB_WORKERS too when the query string is "?csp".
+ */
 function startServer(pageHeaders: Record<string, string>): Promise<{ server: http.Server; origin: string }> {
   const server = http.createServer(async (req, res) => {
-    const rel = decodeURIComponent((req.url ?? "/").split(/[?#]/, 1)[0]).replace(/^\/+/, "");
+    const [pathname, query] = (req.url ?? "/").split("?", 2);
+    let rel = "";
+    try {
+      rel = decodeURIComponent(pathname).replace(/^\/+/, "");
+    } catch {
+      // A malformed escape: not one of the served files.
+    }
     const file = path.resolve(ROOT, rel);
     const dir = SERVED.find((d) => file.startsWith(path.join(ROOT, d) + path.sep));
     const real = dir ? await realpath(file).catch(() => null) : null;
@@ -48,6 +60,7 @@ function startServer(pageHeaders: Record<string, string>): Promise<{ server: htt
       "content-type": MIME[path.extname(real)] ?? "application/octet-stream",
       "cache-control": "no-store",
       ...(dir === "test/browser" ? pageHeaders : {}),
+      ...(dir === "test/browser" && query === "csp" ? NO_BLOB_WORKERS : {}),
     });
     res.end(body);
   });
@@ -81,7 +94,7 @@ interface CompareRun {
   training: { inception: TrainResult; small: TrainResult };
 }
 interface ThreadsPage {
-  inWorker(request: { task: "info"; threads: number | "auto" }, opts?: { keep?: boolean }): Promise<InfoResult>;
+  inWorker(request: { task: "info"; threads: number | "auto" }, opts?: { keep?: boolean; query?: string }): Promise<InfoResult>;
   inWorker(request: { task: "compare"; threadCounts: number[] }): Promise<CompareRun[]>;
   endKept(): void;
   initOnMainThread(threads: number): Promise<{ info: Info; crossOriginIsolated: boolean }>;
@@ -194,6 +207,15 @@ describe.skipIf(SKIP)(SKIP ? `browser threads (${SKIP_MESSAGE})` : "browser thre
         expect(a.losses.every(Number.isFinite)).toBe(true);
         a.params.forEach((p, i) => expect(firstDifference(p, b.params[i]), `${model}: parameter ${i} after training differs at`).toBe(-1));
       }
+    });
+  });
+
+  it("a training Worker whose Content-Security-Policy refuses blob: workers falls back to one thread and says so", async () => {
+    await withPage(isolated!.origin, async (page) => {
+      const got = await page.evaluate(() => window.bnThreads!.inWorker({ task: "info", threads: 2 }, { query: "?csp" }));
+      expect(got.crossOriginIsolated).toBe(true);
+      expect(got.info).toMatchObject({ threads: 1, threadsRequested: 2 });
+      expect(got.info.threadsFallback).toMatch(/worker threads could not start \(pool worker 1 .*worker-src blob:/);
     });
   });
 

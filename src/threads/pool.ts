@@ -101,6 +101,7 @@ export class ThreadPool {
       await Promise.all(ready);
     } catch (e) {
       for (const w of workers) void w.terminate();
+      for (const p of [...gemmScratch, ...descPtrs]) if (p) heap.release(p);
       throw e;
     }
     for (const w of workers) w.unref();

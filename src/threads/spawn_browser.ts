@@ -21,14 +21,19 @@ let workerUrl: string | null = null;
 export function spawnBrowserWorker({ workerData }: { workerData: Record<string, unknown> }): PoolWorker {
   workerUrl ??= URL.createObjectURL(new Blob([BROWSER_WORKER_SOURCE], { type: "text/javascript" }));
   const id = String(workerData.id);
-  const w = new Worker(workerUrl, { name: `batchnorm-wasm pool worker ${id}` });
+  let w: Worker;
+  try {
+    w = new Worker(workerUrl, { name: `batchnorm-wasm pool worker ${id}` });
+  } catch (e) {
+    return { ready: Promise.reject(e as Error), unref: () => {}, terminate: () => {} };
+  }
   const ready = new Promise<void>((resolve, reject) => {
     w.onmessage = () => resolve();
     w.onerror = (e) => {
       e.preventDefault();
-      reject(new Error(`batchnorm-wasm: pool worker ${id} failed before it was ready: ${e.message || "the worker script could not start (a Content-Security-Policy without worker-src blob:?)"}`));
+      reject(new Error(`pool worker ${id} failed before it was ready: ${e.message || "its blob: script was refused (does a Content-Security-Policy lack worker-src blob:?)"}`));
     };
-    w.onmessageerror = () => reject(new Error(`batchnorm-wasm: pool worker ${id} could not receive the module and the shared memory`));
+    w.onmessageerror = () => reject(new Error(`pool worker ${id} could not receive the module and the shared memory`));
   });
   w.postMessage(workerData);
   return { ready, unref: () => {}, terminate: () => w.terminate() };

@@ -26,7 +26,7 @@ export async function nodeSpawner(): Promise<SpawnWorker> {
     const ready = new Promise<void>((resolve, reject) => {
       w.on("message", () => resolve());
       w.on("error", reject);
-      w.on("exit", (code) => reject(new Error(`worker ${String(workerData.id)} exited with code ${code} before it was ready`)));
+      w.on("exit", (code) => reject(new Error(`pool worker ${String(workerData.id)} exited with code ${code} before it was ready`)));
     });
     return { ready, unref: () => w.unref(), terminate: () => void w.terminate() };
   };

@@ -7,11 +7,12 @@ let kept = null;
 
 /**
  * Starts a Worker, sends it `request` and resolves with its answer. The worker is ended then,
- * unless `keep` (endKept() ends it).
+ * unless `keep` (endKept() ends it). `query` is appended to the worker script's URL (the test
+ * server reads it).
  */
-export function inWorker(request, { keep = false } = {}) {
+export function inWorker(request, { keep = false, query = "" } = {}) {
   return new Promise((resolve, reject) => {
-    const w = new Worker("/test/browser/threads_worker.js", { type: "module", name: "training" });
+    const w = new Worker(`/test/browser/threads_worker.js${query}`, { type: "module", name: "training" });
     w.onmessage = (e) => {
       if (keep) kept = w;
       else w.terminate();
