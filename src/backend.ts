@@ -30,8 +30,10 @@ export interface InitOptions {
    * Threads the ops may use, the calling one included: a count, or 'auto' (the number of
    * cores: os.availableParallelism() in Node, navigator.hardwareConcurrency in browsers).
    * Default 1. More than one loads the threaded variant of the build (a shared memory) where
-   * SharedArrayBuffer and Atomics are available; elsewhere the backend runs on one thread and
-   * backendInfo().threadsFallback says why.
+   * SharedArrayBuffer and Atomics.wait are available: Node, and in a browser a dedicated Worker
+   * of a cross-origin isolated page (COOP same-origin + COEP require-corp), which then starts
+   * threads - 1 nested Workers. Elsewhere (a page's main thread, a page without the headers)
+   * the backend runs on one thread and backendInfo().threadsFallback says why.
    */
   threads?: number | "auto";
 }
@@ -206,7 +208,15 @@ export async function createBackend(opts?: InitOptions): Promise<Backend> {
   const backend = new Backend(kernels, new WasmHeap(memory, kernels.heap_base()), actual);
   backend.threadsRequested = requested;
   backend.threadsFallback = fallback;
-  if (threaded) backend.pool = await ThreadPool.start(requested, module, memory, kernels, backend.heap);
+  if (threaded) {
+    // The threaded build runs on one thread as well: a pool that cannot start (a page whose
+    // Content-Security-Policy refuses blob: workers) leaves the caller working alone.
+    try {
+      backend.pool = await ThreadPool.start(requested, module, memory, kernels, backend.heap);
+    } catch (e) {
+      backend.threadsFallback = `the worker threads could not start (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
   return backend;
 }
 
@@ -241,23 +251,44 @@ async function coreCount(): Promise<number> {
   return Math.max(1, nav?.hardwareConcurrency ?? 1);
 }
 
+const NOT_ISOLATED =
+  "the page is not cross-origin isolated: serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp";
+const MAIN_THREAD = "a browser page's main thread cannot block in Atomics.wait: call init({ threads }) in a dedicated Worker that runs the training";
+
 /** Why this engine cannot run the threaded build, or null when it can. */
 function threadsRefusal(build: BuildName, customWasm: boolean): string | null {
-  const g = globalThis as { SharedArrayBuffer?: unknown; Atomics?: { wait?: unknown }; crossOriginIsolated?: boolean; document?: unknown };
+  const g = globalThis as { SharedArrayBuffer?: unknown; Atomics?: { wait?: unknown }; crossOriginIsolated?: boolean; document?: unknown; Worker?: unknown };
+  const browser = !isNode();
+  // On a page that is not isolated both obstacles are named when both apply: fixing the
+  // headers alone would only lead to the main-thread refusal.
+  const alsoMain = browser && g.document !== undefined ? `; and then ${MAIN_THREAD}` : "";
   if (typeof g.SharedArrayBuffer !== "function") {
-    return isNode() || g.crossOriginIsolated
-      ? "SharedArrayBuffer is not available in this engine"
-      : "SharedArrayBuffer is not available: the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
+    return browser && g.crossOriginIsolated !== true ? `SharedArrayBuffer is not available: ${NOT_ISOLATED}${alsoMain}` : "SharedArrayBuffer is not available in this engine";
   }
+  if (browser && g.crossOriginIsolated !== true) return `${NOT_ISOLATED}${alsoMain}`;
   if (typeof g.Atomics !== "object" || typeof g.Atomics?.wait !== "function") return "Atomics.wait is not available in this engine";
-  if (!isNode()) {
-    if (g.crossOriginIsolated !== true) return "the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
-    if (g.document !== undefined) return "a browser's main thread cannot block in Atomics.wait: run training in a Worker";
-    return "the worker pool runs in Node only so far";
+  if (!canBlock()) {
+    return g.document !== undefined
+      ? MAIN_THREAD
+      : "Atomics.wait cannot block in this context (a service worker or a worklet?): call init({ threads }) in a dedicated Worker";
   }
+  if (browser && typeof g.Worker !== "function") return "this context cannot start Web Workers (nested workers need a dedicated Worker)";
   if (customWasm) return "a module passed as init({ wasm }) runs on one thread (the threaded builds are loaded by name)";
   if (build === "scalar") return "the scalar build has no threaded variant (threads need WebAssembly SIMD)";
   return null;
+}
+
+/**
+ * Whether this thread may block in Atomics.wait: a wait on a value that does not match
+ * returns "not-equal" at once where blocking is allowed and throws where it is not (a page's
+ * main thread, a service worker).
+ */
+function canBlock(): boolean {
+  try {
+    return Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1) === "not-equal";
+  } catch {
+    return false;
+  }
 }
 
 let current: Backend | null = null;
@@ -294,7 +325,11 @@ export function backendInfo(): BackendInfo {
   return getBackend().info();
 }
 
-/** Ends the current backend's worker threads (a no-op with one thread or before init). */
+/**
+ * Ends the current backend's worker threads (a no-op with one thread or before init). In Node
+ * they never keep the process alive; in a browser they run until this is called or the page
+ * (or the Worker that called init) goes away.
+ */
 export function shutdown(): void {
   current?.shutdown();
 }

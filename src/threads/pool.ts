@@ -5,10 +5,11 @@
 // memory, bumps a generation counter and notifies; workers spin briefly, then
 // Atomics.wait on it. The caller runs its own part, then waits (spin, then Atomics.wait)
 // for the pending count to reach zero. Calls are synchronous, as the single-thread ones are.
-// Workers are unref'd once ready: a Node process that never calls shutdown() still exits.
+// In Node workers are unref'd once ready: a process that never calls shutdown() still exits.
+// In a browser they are nested Web Workers of the Worker that calls init() (spawn_browser.ts).
 import type { Kernels } from "../kernels.js";
 import type { WasmHeap } from "../heap.js";
-import { WORKER_SOURCE } from "./worker_source.js";
+import { type PoolWorker, workerSpawner } from "./spawn.js";
 
 /** The kernels a worker may be asked to run (their index is the slot's kernel id). */
 export const POOL_KERNELS = [
@@ -41,14 +42,6 @@ const CTL_GEN = 0, CTL_PENDING = 1, CTL_STOP = 2, CTL_FAILED = 3, CTL_ERRLEN = 4
  */
 const SPIN = 20000;
 
-interface NodeWorker {
-  on(event: "message", f: (m: unknown) => void): void;
-  on(event: "error", f: (e: Error) => void): void;
-  on(event: "exit", f: (code: number) => void): void;
-  unref(): void;
-  terminate(): Promise<number>;
-}
-
 /**
  * Multiply-adds below which a product or convolution stays on the calling thread. Measured
  * with `npm run bench -- threads` (a sweep of square products split in two, 2 idle cores):
@@ -75,7 +68,7 @@ export class ThreadPool {
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
   private readonly err: Uint8Array;
-  private readonly workers: NodeWorker[];
+  private readonly workers: PoolWorker[];
   private readonly gemmScratch: number[];
   /** Per-thread conv scratch of workers 1 .. n-1 (index 0 unused: the caller uses the layer's). */
   private scratchPtrs: number[] = [];
@@ -86,7 +79,7 @@ export class ThreadPool {
   readonly descPtrs: number[];
   private closed = false;
 
-  private constructor(threads: number, kernels: Kernels, heap: WasmHeap, ctl: SharedArrayBuffer, args: SharedArrayBuffer, err: SharedArrayBuffer, workers: NodeWorker[], gemmScratch: number[], descPtrs: number[]) {
+  private constructor(threads: number, kernels: Kernels, heap: WasmHeap, ctl: SharedArrayBuffer, args: SharedArrayBuffer, err: SharedArrayBuffer, workers: PoolWorker[], gemmScratch: number[], descPtrs: number[]) {
     this.threads = threads;
     this.kernels = kernels;
     this.heap = heap;
@@ -100,9 +93,7 @@ export class ThreadPool {
 
   /** Starts threads - 1 workers on `memory` (shared) running `module`; resolves when all are ready. */
   static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: Kernels, heap: WasmHeap): Promise<ThreadPool> {
-    // A computed specifier keeps bundlers from pulling node:worker_threads into browser builds.
-    const wtName = "node:worker_threads";
-    const wt = (await import(/* @vite-ignore */ wtName)) as { Worker: new (src: string, o: object) => NodeWorker };
+    const spawn = await workerSpawner();
     const ctl = new SharedArrayBuffer((CTL_SLOTS + 2 * threads) * 4);
     const args = new SharedArrayBuffer(threads * MAX_ARGS * 8);
     const err = new SharedArrayBuffer(512);
@@ -112,27 +103,23 @@ export class ThreadPool {
       gemmScratch.push(t === 0 ? 0 : heap.alloc(kernels.gemm_scratch_bytes()));
       descPtrs.push(heap.alloc(32 * 4));
     }
-    const workers: NodeWorker[] = [];
+    const workers: PoolWorker[] = [];
     const ready: Promise<void>[] = [];
     for (let id = 1; id < threads; id++) {
-      const w = new wt.Worker(WORKER_SOURCE, {
-        eval: true,
+      const w = spawn({
         workerData: {
           module, memory, ctl, args, err, id, names: POOL_KERNELS, gemmScratch: gemmScratch[id], maxArgs: MAX_ARGS, spin: SPIN,
           gen: CTL_GEN, pending: CTL_PENDING, stop: CTL_STOP, failed: CTL_FAILED, errLen: CTL_ERRLEN, slotBase: CTL_SLOTS,
         },
       });
       workers.push(w);
-      ready.push(new Promise((resolve, reject) => {
-        w.on("message", () => resolve());
-        w.on("error", reject);
-        w.on("exit", (code) => reject(new Error(`worker ${id} exited with code ${code} before it was ready`)));
-      }));
+      ready.push(w.ready);
     }
     try {
       await Promise.all(ready);
     } catch (e) {
       for (const w of workers) void w.terminate();
+      for (const p of [...gemmScratch, ...descPtrs]) if (p) heap.release(p);
       throw e;
     }
     for (const w of workers) w.unref();

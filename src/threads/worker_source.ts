@@ -1,16 +1,16 @@
-// The body of a pool worker (Node worker_threads), as source text: a worker started with
-// `eval: true` runs it whatever way this package is loaded (dist, the TypeScript sources under
-// vitest, a bundle), with no separate file to locate. Plain ES2020 that no compiler rewrites.
+// The body of a pool worker, as source text shared by Node (a worker_threads Worker started
+// with `eval: true`) and browsers (a Web Worker started from a Blob URL): it runs whatever way
+// this package is loaded (dist, the TypeScript sources under vitest, a bundle), with no
+// separate file to locate. Plain ES2020 that no compiler rewrites. spawn_node.ts and
+// spawn_browser.ts each put a head before it that calls poolWorker(workerData, ready).
 //
 // The worker instantiates the kernels on the shared memory (its own globals, its own GEMM
-// scratch at workerData.gemmScratch), says "ready" once, then loops: wait for the generation
+// scratch at workerData.gemmScratch), calls ready() once, then loops: wait for the generation
 // counter to move (a short spin, then Atomics.wait), run the kernel of its slot with its
-// arguments, count itself done, wake the caller when it is the last. The layout of the
-// control block is CTL_* in pool.ts.
-export const WORKER_SOURCE = String.raw`
-"use strict";
-const { workerData, parentPort } = require("node:worker_threads");
-const d = workerData;
+// arguments, count itself done, wake the caller when it is the last. It returns only when the
+// stop flag is set. The layout of the control block is CTL_* in pool.ts.
+export const WORKER_BODY = String.raw`
+function poolWorker(d, ready) {
 const ctl = new Int32Array(d.ctl);
 const args = new Float64Array(d.args);
 const errText = new Uint8Array(d.err);
@@ -19,7 +19,7 @@ exports_.gemm_set_scratch(d.gemmScratch);
 const fns = d.names.map((n) => exports_[n]);
 const slot = d.slotBase + d.id * 2;
 const a0 = d.id * d.maxArgs;
-parentPort.postMessage("ready");
+ready();
 let seen = 0;
 for (;;) {
   let g = Atomics.load(ctl, d.gen);
@@ -48,5 +48,6 @@ for (;;) {
     }
   }
   if (Atomics.sub(ctl, d.pending, 1) === 1) Atomics.notify(ctl, d.pending);
+}
 }
 `;
