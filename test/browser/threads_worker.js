@@ -83,7 +83,7 @@ function train(model, optimizer, x, labels, steps) {
 /** A small Inception net (channels-last) and a conv + BN + dense net (channels-first). */
 function runTraining() {
   const inception = inceptionCifar({ width: 0.125, dataFormat: "channelsLast", seed: 3 });
-  const a = train(inception, new SGD(inception.parameters(), { lr: 0.05, momentum: 0.9 }),
+  const a = train(inception, new SGD(inception.parameters(), { lr: 0.01, momentum: 0.9 }),
     tensor(values(4 * 32 * 32 * 3, 11), [4, 32, 32, 3]), Int32Array.from([1, 7, 3, 9]), 3);
   manualSeed(5);
   const small = new Sequential([new Conv2d(3, 16, 3, { padding: "same" }), new BatchNorm2d(16), new ReLU(), new Flatten(), new Dense(16 * 8 * 8, 10)]);
