@@ -29,9 +29,16 @@ export type PoolKernel = (typeof POOL_KERNELS)[number];
 
 /** Arguments per call at most (avgpool2d_backward_* take 18). */
 const MAX_ARGS = 20;
-// The control block (Int32Array): generation, pending workers, stop flag, failed count,
-// length of the first failure's message, then per thread a slot of (kernel id, unused).
-const CTL_GEN = 0, CTL_PENDING = 1, CTL_STOP = 2, CTL_FAILED = 3, CTL_ERRLEN = 4, CTL_SLOTS = 8;
+// The control block (Int32Array): generation, (unused), stop flag, failed count, length of the
+// first failure's message, then per thread a slot of (kernel id, state). A slot's state is
+// SLOT_OPEN when its part waits for a thread, SLOT_RUNNING once its worker took it, SLOT_DONE
+// when finished or taken by the caller. Whoever moves it from open (compareExchange) runs the
+// part: the caller, done with its own, runs the parts no worker has started. So a worker that
+// sleeps or is descheduled by other processes costs the step no more than running that part on
+// the calling thread, and the results do not depend on who ran a part (same partition, same
+// kernels, the part's own scratch).
+const CTL_GEN = 0, CTL_STOP = 2, CTL_FAILED = 3, CTL_ERRLEN = 4, CTL_SLOTS = 8;
+const SLOT_DONE = 0, SLOT_OPEN = 1, SLOT_RUNNING = 2;
 /**
  * Loads of the counter before a worker or the caller blocks in Atomics.wait (tens of
  * microseconds): waking a thread from Atomics.wait costs ~100 us, so a worker that spins
@@ -109,7 +116,8 @@ export class ThreadPool {
       const w = spawn({
         workerData: {
           module, memory, ctl, args, err, id, names: POOL_KERNELS, gemmScratch: gemmScratch[id], maxArgs: MAX_ARGS, spin: SPIN,
-          gen: CTL_GEN, pending: CTL_PENDING, stop: CTL_STOP, failed: CTL_FAILED, errLen: CTL_ERRLEN, slotBase: CTL_SLOTS,
+          gen: CTL_GEN, stop: CTL_STOP, failed: CTL_FAILED, errLen: CTL_ERRLEN, slotBase: CTL_SLOTS,
+          open: SLOT_OPEN, running: SLOT_RUNNING, done: SLOT_DONE,
         },
       });
       workers.push(w);
@@ -164,28 +172,43 @@ export class ThreadPool {
     if (n > this.threads) throw new Error(`ThreadPool.run: ${n} parts for ${this.threads} threads`);
     const ctl = this.ctl, args = this.args;
     const id = POOL_KERNELS.indexOf(kernel);
+    const fn = this.kernels[kernel] as (...a: number[]) => void;
     for (let t = 1; t < this.threads; t++) {
       const p = t < n ? parts[t] : null;
       ctl[CTL_SLOTS + 2 * t] = p ? id : -1;
       if (p) for (let i = 0; i < p.length; i++) args[t * MAX_ARGS + i] = p[i];
+      Atomics.store(ctl, CTL_SLOTS + 2 * t + 1, p ? SLOT_OPEN : SLOT_DONE);
     }
-    Atomics.store(ctl, CTL_PENDING, this.threads - 1);
     Atomics.add(ctl, CTL_GEN, 1);
     Atomics.notify(ctl, CTL_GEN);
     let failure: unknown = null;
     const own = parts[0];
     if (own) {
       try {
-        (this.kernels[kernel] as (...a: number[]) => void)(...own);
+        fn(...own);
       } catch (e) {
         failure = e;
       }
     }
-    let left = Atomics.load(ctl, CTL_PENDING);
-    for (let i = 0; left !== 0 && i < SPIN; i++) left = Atomics.load(ctl, CTL_PENDING);
-    while (left !== 0) {
-      Atomics.wait(ctl, CTL_PENDING, left);
-      left = Atomics.load(ctl, CTL_PENDING);
+    // The parts no worker has started: run them here.
+    for (let t = 1; t < n; t++) {
+      const p = parts[t];
+      if (!p || Atomics.compareExchange(ctl, CTL_SLOTS + 2 * t + 1, SLOT_OPEN, SLOT_DONE) !== SLOT_OPEN) continue;
+      try {
+        fn(...p);
+      } catch (e) {
+        failure ??= new Error(`batchnorm-wasm: a kernel failed on the calling thread, running thread ${t}'s part (${kernel}: ${e instanceof Error ? e.message : String(e)})`);
+      }
+    }
+    // Then wait for the ones that are running (spin, then Atomics.wait).
+    for (let t = 1; t < n; t++) {
+      const at = CTL_SLOTS + 2 * t + 1;
+      let st = Atomics.load(ctl, at);
+      for (let i = 0; st === SLOT_RUNNING && i < SPIN; i++) st = Atomics.load(ctl, at);
+      while (st === SLOT_RUNNING) {
+        Atomics.wait(ctl, at, SLOT_RUNNING);
+        st = Atomics.load(ctl, at);
+      }
     }
     if (failure) throw failure;
     if (Atomics.load(ctl, CTL_FAILED) !== 0) {

@@ -6,9 +6,10 @@
 //
 // The worker instantiates the kernels on the shared memory (its own globals, its own GEMM
 // scratch at workerData.gemmScratch), calls ready() once, then loops: wait for the generation
-// counter to move (a short spin, then Atomics.wait), run the kernel of its slot with its
-// arguments, count itself done, wake the caller when it is the last. It returns only when the
-// stop flag is set. The layout of the control block is CTL_* in pool.ts.
+// counter to move (a short spin, then Atomics.wait), take its slot if it is still open (the
+// caller may have run the part itself), run the kernel with the slot's arguments, mark the
+// slot done and wake the caller. It returns only when the stop flag is set. The layout of the
+// control block is CTL_* and SLOT_* in pool.ts.
 export const WORKER_BODY = String.raw`
 function poolWorker(d, ready) {
 const ctl = new Int32Array(d.ctl);
@@ -30,6 +31,7 @@ for (;;) {
   }
   seen = g;
   if (Atomics.load(ctl, d.stop) !== 0) break;
+  if (Atomics.compareExchange(ctl, slot + 1, d.open, d.running) !== d.open) continue;
   const k = ctl[slot];
   if (k >= 0) {
     const a = args;
@@ -47,7 +49,8 @@ for (;;) {
       }
     }
   }
-  if (Atomics.sub(ctl, d.pending, 1) === 1) Atomics.notify(ctl, d.pending);
+  Atomics.store(ctl, slot + 1, d.done);
+  Atomics.notify(ctl, slot + 1);
 }
 }
 `;
