@@ -8,6 +8,9 @@ export { bn_backward_nc, bn_backward_nchw } from "./bn_backward";
 export { bn_fold, scale_shift_nc, scale_shift_nchw } from "./bn_inference";
 export { bn_update_running, bn_saved_from_running } from "./bn_running";
 export { bn_relu_forward_train_nc, bn_relu_apply_nc, bn_relu_backward_nc } from "./bn_relu";
+export { bn_renorm_forward_train_nc, bn_renorm_forward_train_nchw, bn_renorm_update } from "./bn_renorm";
+export { bn_renorm_backward_nc, bn_renorm_backward_nchw } from "./bn_backward";
+export { bn_ghost_moments } from "./bn_ghost";
 import { STATIC_END } from "./gemm";
 
 export { gemm_f32, gemm_nt, gemm_nn, gemm_tn_acc, bias_backward_acc, gemm_scratch_bytes, gemm_set_scratch } from "./gemm";

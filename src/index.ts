@@ -7,6 +7,7 @@ export type { Module, StateDict, StateValue } from "./module.js";
 export { BatchNorm, BatchNorm1d, BatchNorm2d, layoutFor } from "./layers/batchnorm.js";
 export { BatchNormReLU2d } from "./layers/batchnorm_relu.js";
 export type { BatchNormOptions, BnLayout, DataFormat } from "./layers/batchnorm.js";
+export type { RampSchedule, RenormOptions, Schedule } from "./layers/renorm.js";
 export { batchNormTrain, batchNormBackward, batchNormInference } from "./functional.js";
 export type { TrainOptions, BackwardOptions, InferenceOptions } from "./functional.js";
 export type { Kernels } from "./kernels.js";

@@ -22,6 +22,20 @@ export interface BnKernels {
   bn_relu_apply_nc(y: number, ys: number, x: number, mean: number, invStd: number, gamma: number, beta: number, rows: number, C: number, scratch: number): void;
   /** Backward of the fused pair: the mask [pre-activation > 0] rebuilt from x, mean, invStd; dy rows dys floats apart. Writes dx (contiguous); accumulates dgamma, dbeta (0: skipped). */
   bn_relu_backward_nc(dx: number, dgamma: number, dbeta: number, dy: number, dys: number, x: number, mean: number, invStd: number, gamma: number, beta: number, rows: number, C: number, batchStats: number, scratch: number): void;
+  /**
+   * Batch Renormalization training forward: y = (x - mean) * gamma r invStd + gamma d + beta with
+   * r = clip(sqrt(var + eps) / s, rMin, rMax), d = clip((mean - renormMean) / s, -dMax, dMax),
+   * s = max(renormStd, sqrt(eps)). Writes y, mean, var (biased), invStd, r, d.
+   */
+  bn_renorm_forward_train_nc(y: number, mean: number, var_: number, invStd: number, r: number, d: number, x: number, gamma: number, beta: number, renormMean: number, renormStd: number, eps: number, rMin: number, rMax: number, dMax: number, rows: number, C: number, scratch: number): void;
+  bn_renorm_forward_train_nchw(y: number, mean: number, var_: number, invStd: number, r: number, d: number, x: number, gamma: number, beta: number, renormMean: number, renormStd: number, eps: number, rMin: number, rMax: number, dMax: number, N: number, C: number, HW: number, scratch: number): void;
+  /** Backward with r, d constant: bn_backward with gamma * r; dgamma += r sum(dy xhat) + d sum(dy), dbeta += sum(dy). Writes dx. */
+  bn_renorm_backward_nc(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, r: number, d: number, rows: number, C: number, scratch: number): void;
+  bn_renorm_backward_nchw(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, r: number, d: number, N: number, C: number, HW: number, scratch: number): void;
+  /** renormMean = (1 - f) renormMean + f mean, renormStd = (1 - f) renormStd + f sqrt(var + eps). Updates in place. */
+  bn_renorm_update(renormMean: number, renormStd: number, mean: number, var_: number, factor: number, eps: number, C: number): void;
+  /** mean, var = the averages over G rows of C of groupMean, groupVar (ghost batches' moments). Writes mean, var. */
+  bn_ghost_moments(mean: number, var_: number, groupMean: number, groupVar: number, G: number, C: number): void;
 }
 
 /**
@@ -161,6 +175,7 @@ export const KERNEL_NAMES = [
   "bn_forward_train_nc", "bn_forward_train_nchw", "bn_backward_nc", "bn_backward_nchw", "bn_fold",
   "bn_update_running", "bn_saved_from_running", "scale_shift_nc", "scale_shift_nchw",
   "bn_relu_forward_train_nc", "bn_relu_apply_nc", "bn_relu_backward_nc",
+  "bn_renorm_forward_train_nc", "bn_renorm_forward_train_nchw", "bn_renorm_backward_nc", "bn_renorm_backward_nchw", "bn_renorm_update", "bn_ghost_moments",
   "gemm_f32", "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
   "act_forward", "act_backward", "act_forward_rows", "act_backward_rows", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
   "sgd_step", "adam_step", "rows_copy", "rows_add", "conv2d_scratch_bytes", "conv2d_forward_nhwc", "conv2d_backward_input_nhwc",

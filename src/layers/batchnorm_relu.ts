@@ -35,6 +35,9 @@ export class BatchNormReLU2d extends BatchNorm2d {
 
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super(numFeatures, options);
+    if (this.renorm || this.virtualBatchSize !== null) {
+      throw new Error("BatchNormReLU2d: renorm and virtualBatchSize are not supported by the fused layer; use BatchNorm2d followed by ReLU");
+    }
     if (this.dataFormat !== "channelsLast") {
       throw new Error(`BatchNormReLU2d: only dataFormat 'channelsLast' is supported (got '${this.dataFormat}'); use BatchNorm2d followed by ReLU for channels-first`);
     }
