@@ -24,6 +24,9 @@ export { act_forward, act_backward, act_forward_rows, act_backward_rows, mul, ex
 export { softmax_xent_forward, softmax_xent_backward } from "./loss";
 export { sgd_step, adam_step } from "./optim";
 export { rows_copy, rows_add } from "./rows";
+export { norm_scratch_bytes } from "./norm_common";
+export { layer_norm_forward, layer_norm_backward } from "./layer_norm";
+export { group_norm_forward_nchw, group_norm_backward_nchw, group_norm_forward_nhwc, group_norm_backward_nhwc } from "./group_norm";
 
 // First byte past the module's static data and the GEMM's default scratch: the TypeScript
 // heap starts here.

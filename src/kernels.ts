@@ -167,7 +167,28 @@ export interface PoolKernels {
   global_avgpool_backward_nchw(dx: number, dxn: number, dy: number, dys: number, N: number, C: number, H: number, W: number, accumulate: number): void;
 }
 
-export type Kernels = BnKernels & MlpKernels & RowKernels & ConvKernels & PoolKernels;
+/**
+ * Per-sample normalizations (assembly/layer_norm.ts, group_norm.ts), PyTorch's semantics.
+ * Statistics per row (LayerNorm: x as [rows, D]) or per sample and group (GroupNorm,
+ * InstanceNorm = G groups of C/G channels; NCHW or NHWC): mean and invStd = 1/sqrt(var + eps)
+ * of rows (resp. N*G) values, what backward reads; var (biased) too where the pointer is not 0.
+ * gamma and beta are always given (ones and zeros without affine). Backward writes dx and
+ * accumulates dgamma, dbeta (0: skipped). `scratch`: norm_scratch_bytes(D or C) bytes.
+ */
+export interface NormKernels {
+  norm_scratch_bytes(C: number): number;
+  /** y = (x - mean_r) * invStd_r * gamma[d] + beta[d] over rows of D. Writes y, mean, invStd. */
+  layer_norm_forward(y: number, mean: number, invStd: number, x: number, gamma: number, beta: number, eps: number, rows: number, D: number): void;
+  layer_norm_backward(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, rows: number, D: number, scratch: number): void;
+  /** y = (x - mean_ng) * invStd_ng * gamma[c] + beta[c], x [N, C, HW]. Writes y, mean, var (0: skipped), invStd. */
+  group_norm_forward_nchw(y: number, mean: number, var_: number, invStd: number, x: number, gamma: number, beta: number, eps: number, N: number, C: number, HW: number, G: number): void;
+  group_norm_backward_nchw(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, N: number, C: number, HW: number, G: number, scratch: number): void;
+  /** group_norm_forward_nchw for x [N, HW, C]. */
+  group_norm_forward_nhwc(y: number, mean: number, var_: number, invStd: number, x: number, gamma: number, beta: number, eps: number, N: number, HW: number, C: number, G: number, scratch: number): void;
+  group_norm_backward_nhwc(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, N: number, HW: number, C: number, G: number, scratch: number): void;
+}
+
+export type Kernels = BnKernels & MlpKernels & RowKernels & ConvKernels & PoolKernels & NormKernels;
 
 /** Every export createBackend() requires of a kernel module (checked complete against Kernels below). */
 export const KERNEL_NAMES = [
@@ -183,6 +204,8 @@ export const KERNEL_NAMES = [
   "maxpool2d_forward_nhwc", "maxpool2d_forward_nchw", "maxpool2d_backward_nhwc", "maxpool2d_backward_nchw",
   "avgpool2d_forward_nhwc", "avgpool2d_forward_nchw", "avgpool2d_backward_nhwc", "avgpool2d_backward_nchw",
   "global_avgpool_forward_nhwc", "global_avgpool_forward_nchw", "global_avgpool_backward_nhwc", "global_avgpool_backward_nchw",
+  "norm_scratch_bytes", "layer_norm_forward", "layer_norm_backward",
+  "group_norm_forward_nchw", "group_norm_backward_nchw", "group_norm_forward_nhwc", "group_norm_backward_nhwc",
 ] as const satisfies readonly (keyof Kernels)[];
 // A compile error here names a kernel of the interfaces missing from KERNEL_NAMES.
 const kernelNamesComplete: [Exclude<keyof Kernels, (typeof KERNEL_NAMES)[number]>] extends [never] ? true : never = true;
