@@ -44,7 +44,7 @@ export const SMALL_BATCH_METHODS = ["bn", "renorm", "ghost", "layernorm", "group
 export type SmallBatchMethod = (typeof SMALL_BATCH_METHODS)[number];
 
 /** Training steps of the default run: about 20 minutes for all settings and methods on this project's 2-core machine. */
-export const SMALL_BATCH_DEFAULT_STEPS = 15000;
+export const SMALL_BATCH_DEFAULT_STEPS = 25000;
 
 export interface SmallBatchOptions extends DataOptions {
   /** Training steps of every run. Default SMALL_BATCH_DEFAULT_STEPS. */
