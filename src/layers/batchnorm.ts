@@ -98,6 +98,7 @@ export abstract class BatchNorm extends Layer {
   private readonly renormR: Tensor | null;
   private readonly renormD: Tensor | null;
   private readonly clip: RenormClip = { rMin: 1, rMax: 1, dMax: 0 };
+  private ghost: { G: number; stats: BnBatchStats } | null = null;
 
   protected readonly backend: Backend;
   protected readonly gamma: Tensor;
@@ -254,8 +255,12 @@ export abstract class BatchNorm extends Layer {
 
   /** The G sub-batches' statistics, G rows of C (reallocated only when G changes). */
   private groupStats(G: number): BnBatchStats {
+    const g = this.ghost;
+    if (g && g.G === G && !g.stats.mean.isDisposed) return g.stats;
     const shape = [G, this.numFeatures];
-    return { mean: this.bufs.get("ghostMean", shape), var: this.bufs.get("ghostVar", shape), invStd: this.bufs.get("ghostInvStd", shape) };
+    const stats = { mean: this.bufs.get("ghostMean", shape), var: this.bufs.get("ghostVar", shape), invStd: this.bufs.get("ghostInvStd", shape) };
+    this.ghost = { G, stats };
+    return stats;
   }
 
   /** This step's clipping bounds from the schedules (checked before any state moves). */
@@ -456,6 +461,7 @@ export abstract class BatchNorm extends Layer {
       t?.release();
     }
     this.saved = null;
+    this.ghost = null;
   }
 }
 
