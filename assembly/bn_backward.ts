@@ -3,6 +3,10 @@
 //   dx     = gamma * invStd / m * (m * dy - dbeta - xhat * dgamma)        (batch statistics)
 //   dx     = gamma * invStd * dy                                          (running statistics,
 //                                                                          batchStats = 0)
+// Batch Renormalization (Ioffe 2017) is y = (gamma r) xhat + (gamma d + beta) with r, d
+// per-channel constants of the gradient: dx is the above with gamma * r, dgamma =
+// r * sum dy * xhat + d * sum dy, dbeta = sum dy (bn_renorm_backward_*; r, d as the forward
+// wrote them).
 // Two passes: the sums (reads dy and x), then dx = k1*dy + k2*(x - mu) + k3 per channel
 // (reads dy and x, writes dx). ACCUMULATES dgamma and dbeta (skipped when the pointer is 0),
 // WRITES dx. mean and invStd are what the forward saved (or the running estimates).
@@ -13,16 +17,18 @@ import { planeBackwardDx } from "./planes";
 const PLANE_CHUNK: i32 = 1024;
 
 // From the float64 sums in scratch: accumulate dgamma/dbeta, and put k1, k2, k3 in F32
-// slots 2, 3, 4.
-export function finishBackward(dgamma: usize, dbeta: usize, invStd: usize, gamma: usize, m: i32, C: i32, batchStats: i32, scratch: usize): void {
+// slots 2, 3, 4. r, d: Batch Renormalization's corrections (0: none, r = 1 and d = 0).
+export function finishBackward(dgamma: usize, dbeta: usize, invStd: usize, gamma: usize, r: usize, d: usize, m: i32, C: i32, batchStats: i32, scratch: usize): void {
   const sdy = scratchF64(scratch, C, 0), sdyx = scratchF64(scratch, C, 1);
   const k1 = scratchF32(scratch, C, 2), k2 = scratchF32(scratch, C, 3), k3 = scratchF32(scratch, C, 4);
   const inv = 1.0 / <f64>m;
   for (let c = 0; c < C; c++) {
-    const is = <f64>f32At(invStd, c), g = <f64>f32At(gamma, c);
+    const is = <f64>f32At(invStd, c);
+    const rc: f64 = r ? <f64>f32At(r, c) : 1.0, dc: f64 = d ? <f64>f32At(d, c) : 0.0;
+    const g = <f64>f32At(gamma, c) * rc;
     const db = f64At(sdy, c), dg = f64At(sdyx, c) * is;
     if (dbeta) f32Put(dbeta, c, <f32>(<f64>f32At(dbeta, c) + db));
-    if (dgamma) f32Put(dgamma, c, <f32>(<f64>f32At(dgamma, c) + dg));
+    if (dgamma) f32Put(dgamma, c, <f32>(<f64>f32At(dgamma, c) + (r ? rc * dg + dc * db : dg)));
     const gi = g * is;
     f32Put(k1, c, <f32>gi);
     f32Put(k2, c, batchStats ? <f32>(-gi * is * dg * inv) : 0);
@@ -31,6 +37,23 @@ export function finishBackward(dgamma: usize, dbeta: usize, invStd: usize, gamma
 }
 
 export function bn_backward_nc(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, rows: i32, C: i32, batchStats: i32, scratch: usize): void {
+  backwardNC(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, 0, 0, rows, C, batchStats, scratch);
+}
+
+export function bn_backward_nchw(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, N: i32, C: i32, HW: i32, batchStats: i32, scratch: usize): void {
+  backwardNCHW(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, 0, 0, N, C, HW, batchStats, scratch);
+}
+
+// Training-mode backward of Batch Renormalization (r, d: the forward's corrections).
+export function bn_renorm_backward_nc(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, r: usize, d: usize, rows: i32, C: i32, scratch: usize): void {
+  backwardNC(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, r, d, rows, C, 1, scratch);
+}
+
+export function bn_renorm_backward_nchw(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, r: usize, d: usize, N: i32, C: i32, HW: i32, scratch: usize): void {
+  backwardNCHW(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, r, d, N, C, HW, 1, scratch);
+}
+
+function backwardNC(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, r: usize, d: usize, rows: i32, C: i32, batchStats: i32, scratch: usize): void {
   const sdy = scratchF64(scratch, C, 0), sdyx = scratchF64(scratch, C, 1);
   const s1 = scratchF32(scratch, C, 0), s2 = scratchF32(scratch, C, 1);
   for (let c = 0; c < C; c++) { f64Put(sdy, c, 0); f64Put(sdyx, c, 0); }
@@ -42,12 +65,12 @@ export function bn_backward_nc(dx: usize, dgamma: usize, dbeta: usize, dy: usize
       f64Put(sdyx, c, f64At(sdyx, c) + <f64>f32At(s2, c));
     }
   }
-  finishBackward(dgamma, dbeta, invStd, gamma, rows, C, batchStats, scratch);
+  finishBackward(dgamma, dbeta, invStd, gamma, r, d, rows, C, batchStats, scratch);
   const k1 = scratchF32(scratch, C, 2), k2 = scratchF32(scratch, C, 3), k3 = scratchF32(scratch, C, 4);
   colBackwardDx(dx, dy, x, mean, k1, k2, k3, rows, C);
 }
 
-export function bn_backward_nchw(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, N: i32, C: i32, HW: i32, batchStats: i32, scratch: usize): void {
+function backwardNCHW(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, r: usize, d: usize, N: i32, C: i32, HW: i32, batchStats: i32, scratch: usize): void {
   const sdy = scratchF64(scratch, C, 0), sdyx = scratchF64(scratch, C, 1);
   for (let c = 0; c < C; c++) { f64Put(sdy, c, 0); f64Put(sdyx, c, 0); }
   for (let n = 0; n < N; n++) {
@@ -62,7 +85,7 @@ export function bn_backward_nchw(dx: usize, dgamma: usize, dbeta: usize, dy: usi
       }
     }
   }
-  finishBackward(dgamma, dbeta, invStd, gamma, N * HW, C, batchStats, scratch);
+  finishBackward(dgamma, dbeta, invStd, gamma, r, d, N * HW, C, batchStats, scratch);
   const k1 = scratchF32(scratch, C, 2), k2 = scratchF32(scratch, C, 3), k3 = scratchF32(scratch, C, 4);
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {

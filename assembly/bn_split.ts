@@ -129,7 +129,7 @@ export function bn_backward_merge(k: usize, dgamma: usize, dbeta: usize, parts: 
     f64Put(sdy, c, a);
     f64Put(sdyx, c, b);
   }
-  finishBackward(dgamma, dbeta, invStd, gamma, m, C, batchStats, scratch);
+  finishBackward(dgamma, dbeta, invStd, gamma, 0, 0, m, C, batchStats, scratch);
   memory.copy(k, scratchF32(scratch, C, 2), <usize>(3 * C) << 2);
 }
 

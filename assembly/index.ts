@@ -9,6 +9,9 @@ export { bn_fold, scale_shift_nc, scale_shift_nchw } from "./bn_inference";
 export { bn_update_running, bn_saved_from_running } from "./bn_running";
 export { bn_relu_forward_train_nc, bn_relu_apply_nc, bn_relu_backward_nc } from "./bn_relu";
 export { bn_stats_part_f64s, bn_stats_part_nc, bn_stats_part_nchw, bn_stats_merge, bn_apply_nc, bn_apply_nchw, bn_backward_part_nc, bn_backward_part_nchw, bn_backward_merge, bn_backward_dx_nc, bn_backward_dx_nchw } from "./bn_split";
+export { bn_renorm_forward_train_nc, bn_renorm_forward_train_nchw, bn_renorm_update } from "./bn_renorm";
+export { bn_renorm_backward_nc, bn_renorm_backward_nchw } from "./bn_backward";
+export { bn_ghost_moments } from "./bn_ghost";
 import { STATIC_END } from "./gemm";
 
 export { gemm_f32, gemm_nt, gemm_nn, gemm_tn_acc, bias_backward_acc, gemm_scratch_bytes, gemm_set_scratch } from "./gemm";
@@ -22,6 +25,9 @@ export { act_forward, act_backward, act_forward_rows, act_backward_rows, mul, ex
 export { softmax_xent_forward, softmax_xent_backward } from "./loss";
 export { sgd_step, adam_step } from "./optim";
 export { rows_copy, rows_add } from "./rows";
+export { norm_scratch_bytes } from "./norm_common";
+export { layer_norm_forward, layer_norm_backward } from "./layer_norm";
+export { group_norm_forward_nchw, group_norm_backward_nchw, group_norm_forward_nhwc, group_norm_backward_nhwc } from "./group_norm";
 
 // First byte past the module's static data and the GEMM's default scratch: the TypeScript
 // heap starts here.

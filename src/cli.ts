@@ -14,6 +14,7 @@ import { CIFAR_SWEEP_DEFAULTS, CIFAR_SWEEPS, type CifarSweepKind, cifarSweepFigu
 import { loadData, writeOutputs } from "./experiments/common.js";
 import { mnistKerasFigures, runMnistKeras, summarizeMnistKeras } from "./experiments/mnist_keras.js";
 import { defaultEvalEvery, mnistPaperFigures, runMnistPaper, summarizeMnistPaper } from "./experiments/mnist_paper.js";
+import { pickSettings, runSmallBatch, SMALL_BATCH_DEFAULT_STEPS, SMALL_BATCH_METHODS, type SmallBatchMethod, smallBatchFigures, smallBatchTable } from "./experiments/small_batch.js";
 
 interface Proc {
   argv: string[];
@@ -130,6 +131,19 @@ const COMMANDS: Record<string, { summary: string; flags: Record<string, FlagSpec
       ...COMMON,
     },
   },
+  "small-batch": {
+    summary:
+      "Batch Renorm's small-batch claim on the paper's MNIST network (784-100x3-10 sigmoid, normalization before each sigmoid): BN, Batch Renorm, Ghost BN, LayerNorm, GroupNorm and none, at batch 2, 4, 8, 60 and 60 from 2 classes, the same steps and seeds; writes small-batch.json, small-batch-final.svg and small-batch-curves-N.svg",
+    flags: {
+      steps: { kind: "int", arg: "N", help: `training steps of every run (default ${SMALL_BATCH_DEFAULT_STEPS}: about 20 minutes in all on 2 cores)`, check: atLeast(1) },
+      lr: { kind: "number", arg: "X", help: "SGD learning rate (default 0.5)", check: positive },
+      settings: { kind: "string", arg: "LIST", help: "batch settings, comma-separated: 2, 4, 8, 60, 60-2c (60 from 2 classes) (default all)" },
+      methods: { kind: "string", arg: "LIST", help: `methods, comma-separated: ${SMALL_BATCH_METHODS.join(", ")} (default all)` },
+      "eval-every": { kind: "int", arg: "N", help: "evaluate every N steps (default steps/20)", check: atLeast(1) },
+      ...COMMON,
+      out: { kind: "string", arg: "DIR", help: "where the JSON and SVG files go (default ./out/small-batch)" },
+    },
+  },
   cifar: {
     summary:
       `the seeds' CIFAR-10 Inception network trained with and without BatchNorm from the same initial weights on the same augmented batches (SGD momentum 0.9, lr x0.1 every 10 epochs); the default is a reduced run (width ${CIFAR_DEFAULTS.width}, ${CIFAR_DEFAULTS.subset} training images, batch ${CIFAR_DEFAULTS.batchSize}, ${CIFAR_DEFAULTS.epochs} epochs: about 15 minutes on 2 cores); --width 1 --subset 0 --batch 250 --epochs 30 is the seed's setting. Writes cifar.json, cifar-accuracy.svg, cifar-loss.svg and a checkpoint after every epoch`,
@@ -163,6 +177,7 @@ export function usage(command?: string): string {
     lines.push("  batchnorm-wasm mnist                                  # a short run on the embedded digits");
     lines.push("  batchnorm-wasm mnist --data ../shared/data/mnist --steps 50000 --out out/paper");
     lines.push("  batchnorm-wasm mnist-keras --data ../shared/data/mnist");
+    lines.push("  batchnorm-wasm small-batch --data ../shared/data/mnist   # BN, Batch Renorm, Ghost BN, LayerNorm, GroupNorm at small batches");
     lines.push("  batchnorm-wasm cifar --data cifar-10-batches-bin      # the reduced default; --resume continues a stopped run");
     lines.push("");
   }
@@ -275,6 +290,29 @@ function cifarSweep(raw: string | number | boolean | undefined): CifarSweepKind 
   if (raw === undefined) throw new UsageError(`cifar-sweep: --sweep KIND is required (one of ${CIFAR_SWEEPS.join(", ")})`);
   if (!(CIFAR_SWEEPS as readonly string[]).includes(String(raw))) throw new UsageError(`cifar-sweep: --sweep expects one of ${CIFAR_SWEEPS.join(", ")}, got "${raw}"`);
   return raw as CifarSweepKind;
+}
+
+/** --methods as a list of small-batch methods; throws UsageError on unknown or repeated names. */
+function smallBatchMethods(raw: string | number | boolean | undefined): SmallBatchMethod[] | undefined {
+  if (raw === undefined) return undefined;
+  const names = String(raw).split(",").map((s) => s.trim());
+  for (const n of names) {
+    if (!(SMALL_BATCH_METHODS as readonly string[]).includes(n)) throw new UsageError(`small-batch: --methods expects names out of ${SMALL_BATCH_METHODS.join(", ")} separated by commas, got "${raw}"`);
+  }
+  if (new Set(names).size !== names.length) throw new UsageError(`small-batch: --methods names a method twice: "${raw}"`);
+  return names as SmallBatchMethod[];
+}
+
+/** --settings as a list of setting keys; throws UsageError on unknown ones. */
+function smallBatchSettings(raw: string | number | boolean | undefined): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const names = String(raw).split(",").map((s) => s.trim());
+  try {
+    pickSettings(names);
+  } catch (e) {
+    throw new UsageError(`--settings: ${(e as Error).message.replace(/^small-batch: /, "")}`);
+  }
+  return names;
 }
 
 /** --networks bn,plain as a list; throws UsageError on unknown or repeated names. */
@@ -396,7 +434,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         throw new UsageError(`--data: ${withoutPrefix((e as Error).message)}`);
       }
     } else {
-      outDir = await checkOutDir(v.out === undefined ? "out/mnist" : String(v.out));
+      if (parsed.command === "small-batch") {
+        smallBatchMethods(v.methods);
+        smallBatchSettings(v.settings);
+      }
+      outDir = await checkOutDir(v.out === undefined ? (parsed.command === "small-batch" ? "out/small-batch" : "out/mnist") : String(v.out));
       data = await loadCliData(v.data === undefined ? undefined : String(v.data), v.seed === undefined ? 0 : Number(v.seed));
     }
   } catch (e) {
@@ -443,6 +485,22 @@ export async function main(argv: readonly string[]): Promise<number> {
       );
       written = await writeOutputs(outDir, { "cifar.json": JSON.stringify(result, null, 2) + "\n", ...cifarFigures(result) });
       log(summarizeCifar(result));
+    } else if (parsed.command === "small-batch") {
+      const result = await runSmallBatch(
+        {
+          data: data!,
+          seed,
+          steps: v.steps === undefined ? undefined : Number(v.steps),
+          lr: v.lr === undefined ? undefined : Number(v.lr),
+          evalEvery: v["eval-every"] === undefined ? undefined : Number(v["eval-every"]),
+          settings: smallBatchSettings(v.settings),
+          methods: smallBatchMethods(v.methods),
+        },
+        log,
+      );
+      written = await writeOutputs(outDir, { "small-batch.json": JSON.stringify(result, null, 2) + "\n", ...smallBatchFigures(result) });
+      log(smallBatchTable(result));
+      log(`wall time ${result.wallTimeSeconds.toFixed(1)} s (${result.config.backend} build)`);
     } else if (parsed.command === "mnist") {
       const steps = v.steps === undefined ? 2000 : Number(v.steps);
       const result = await runMnistPaper(

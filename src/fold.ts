@@ -5,6 +5,7 @@
 // The model is rebuilt from two tables: fold rules for adjacent pairs inside a Sequential,
 // and copy rules for single layers (containers are rebuilt around their folded children). A
 // layer with no rule is an error: sharing it with the original model would tie the two.
+// BatchNorm with renorm or ghost batches folds like BatchNorm: both are plain BN at inference.
 import { foldBatchNorm as foldBatchNormArrays } from "./functional.js";
 import { Activation, ReLU, Sigmoid, Tanh } from "./layers/activations.js";
 import { BatchNorm, BatchNorm1d, BatchNorm2d } from "./layers/batchnorm.js";
@@ -103,7 +104,9 @@ const COPY_RULES: { type: abstract new (...args: never[]) => Module; copy(m: Mod
       const bn = m as BatchNorm;
       const options = { eps: bn.eps, momentum: bn.momentum, affine: bn.affine, trackRunningStats: bn.trackRunningStats, scale: bn.weight !== null, center: bn.bias !== null, dataFormat: bn.dataFormat };
       const copy = bn instanceof BatchNorm2d ? new BatchNorm2d(bn.numFeatures, options) : new BatchNorm1d(bn.numFeatures, options);
-      copy.loadStateDict(bn.stateDict());
+      // Renorm and ghost batches act in training only: the inference copy is a plain BN.
+      const { renorm_mean: _m, renorm_stddev: _s, ...state } = bn.stateDict();
+      copy.loadStateDict(state);
       return copy;
     },
   },

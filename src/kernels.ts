@@ -41,6 +41,20 @@ export interface BnKernels {
   /** dx = k1 * g + k2 * (x - mean) + k3 over the range. Writes dx (contiguous; may be x). */
   bn_backward_dx_nc(dx: number, dy: number, dys: number, x: number, mean: number, k: number, invStd: number, gamma: number, beta: number, rows: number, C: number, relu: number, scratch: number): void;
   bn_backward_dx_nchw(dx: number, dy: number, x: number, mean: number, k: number, N: number, C: number, HW: number): void;
+  /**
+   * Batch Renormalization training forward: y = (x - mean) * gamma r invStd + gamma d + beta with
+   * r = clip(sqrt(var + eps) / s, rMin, rMax), d = clip((mean - renormMean) / s, -dMax, dMax),
+   * s = max(renormStd, sqrt(eps)). Writes y, mean, var (biased), invStd, r, d.
+   */
+  bn_renorm_forward_train_nc(y: number, mean: number, var_: number, invStd: number, r: number, d: number, x: number, gamma: number, beta: number, renormMean: number, renormStd: number, eps: number, rMin: number, rMax: number, dMax: number, rows: number, C: number, scratch: number): void;
+  bn_renorm_forward_train_nchw(y: number, mean: number, var_: number, invStd: number, r: number, d: number, x: number, gamma: number, beta: number, renormMean: number, renormStd: number, eps: number, rMin: number, rMax: number, dMax: number, N: number, C: number, HW: number, scratch: number): void;
+  /** Backward with r, d constant: bn_backward with gamma * r; dgamma += r sum(dy xhat) + d sum(dy), dbeta += sum(dy). Writes dx. */
+  bn_renorm_backward_nc(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, r: number, d: number, rows: number, C: number, scratch: number): void;
+  bn_renorm_backward_nchw(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, r: number, d: number, N: number, C: number, HW: number, scratch: number): void;
+  /** renormMean = (1 - f) renormMean + f mean, renormStd = (1 - f) renormStd + f sqrt(var + eps). Updates in place. */
+  bn_renorm_update(renormMean: number, renormStd: number, mean: number, var_: number, factor: number, eps: number, C: number): void;
+  /** mean, var = the averages over G rows of C of groupMean, groupVar (ghost batches' moments). Writes mean, var. */
+  bn_ghost_moments(mean: number, var_: number, groupMean: number, groupVar: number, G: number, C: number): void;
 }
 
 /**
@@ -172,7 +186,28 @@ export interface PoolKernels {
   global_avgpool_backward_nchw(dx: number, dxn: number, dy: number, dys: number, N: number, C: number, H: number, W: number, accumulate: number): void;
 }
 
-export type Kernels = BnKernels & MlpKernels & RowKernels & ConvKernels & PoolKernels;
+/**
+ * Per-sample normalizations (assembly/layer_norm.ts, group_norm.ts), PyTorch's semantics.
+ * Statistics per row (LayerNorm: x as [rows, D]) or per sample and group (GroupNorm,
+ * InstanceNorm = G groups of C/G channels; NCHW or NHWC): mean and invStd = 1/sqrt(var + eps)
+ * of rows (resp. N*G) values, what backward reads; var (biased) too where the pointer is not 0.
+ * gamma and beta are always given (ones and zeros without affine). Backward writes dx and
+ * accumulates dgamma, dbeta (0: skipped). `scratch`: norm_scratch_bytes(D or C) bytes.
+ */
+export interface NormKernels {
+  norm_scratch_bytes(C: number): number;
+  /** y = (x - mean_r) * invStd_r * gamma[d] + beta[d] over rows of D. Writes y, mean, invStd. */
+  layer_norm_forward(y: number, mean: number, invStd: number, x: number, gamma: number, beta: number, eps: number, rows: number, D: number): void;
+  layer_norm_backward(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, rows: number, D: number, scratch: number): void;
+  /** y = (x - mean_ng) * invStd_ng * gamma[c] + beta[c], x [N, C, HW]. Writes y, mean, var (0: skipped), invStd. */
+  group_norm_forward_nchw(y: number, mean: number, var_: number, invStd: number, x: number, gamma: number, beta: number, eps: number, N: number, C: number, HW: number, G: number): void;
+  group_norm_backward_nchw(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, N: number, C: number, HW: number, G: number, scratch: number): void;
+  /** group_norm_forward_nchw for x [N, HW, C]. */
+  group_norm_forward_nhwc(y: number, mean: number, var_: number, invStd: number, x: number, gamma: number, beta: number, eps: number, N: number, HW: number, C: number, G: number, scratch: number): void;
+  group_norm_backward_nhwc(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number, gamma: number, N: number, HW: number, C: number, G: number, scratch: number): void;
+}
+
+export type Kernels = BnKernels & MlpKernels & RowKernels & ConvKernels & PoolKernels & NormKernels;
 
 /** Every export createBackend() requires of a kernel module (checked complete against Kernels below). */
 export const KERNEL_NAMES = [
@@ -182,6 +217,7 @@ export const KERNEL_NAMES = [
   "bn_relu_forward_train_nc", "bn_relu_apply_nc", "bn_relu_backward_nc",
   "bn_stats_part_f64s", "bn_stats_part_nc", "bn_stats_part_nchw", "bn_stats_merge", "bn_apply_nc", "bn_apply_nchw",
   "bn_backward_part_nc", "bn_backward_part_nchw", "bn_backward_merge", "bn_backward_dx_nc", "bn_backward_dx_nchw",
+  "bn_renorm_forward_train_nc", "bn_renorm_forward_train_nchw", "bn_renorm_backward_nc", "bn_renorm_backward_nchw", "bn_renorm_update", "bn_ghost_moments",
   "gemm_f32", "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
   "act_forward", "act_backward", "act_forward_rows", "act_backward_rows", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
   "sgd_step", "adam_step", "rows_copy", "rows_add", "conv2d_scratch_bytes", "conv2d_forward_nhwc", "conv2d_backward_input_nhwc",
@@ -189,6 +225,8 @@ export const KERNEL_NAMES = [
   "maxpool2d_forward_nhwc", "maxpool2d_forward_nchw", "maxpool2d_backward_nhwc", "maxpool2d_backward_nchw",
   "avgpool2d_forward_nhwc", "avgpool2d_forward_nchw", "avgpool2d_backward_nhwc", "avgpool2d_backward_nchw",
   "global_avgpool_forward_nhwc", "global_avgpool_forward_nchw", "global_avgpool_backward_nhwc", "global_avgpool_backward_nchw",
+  "norm_scratch_bytes", "layer_norm_forward", "layer_norm_backward",
+  "group_norm_forward_nchw", "group_norm_backward_nchw", "group_norm_forward_nhwc", "group_norm_backward_nhwc",
 ] as const satisfies readonly (keyof Kernels)[];
 // A compile error here names a kernel of the interfaces missing from KERNEL_NAMES.
 const kernelNamesComplete: [Exclude<keyof Kernels, (typeof KERNEL_NAMES)[number]>] extends [never] ? true : never = true;

@@ -59,3 +59,51 @@ export const BENCH_CASES: (BnCase & { label: string })[] = [
   { label: "NHWC [64,32,32,64]", shape: [64, 32, 32, 64], dataFormat: "channelsLast" },
   { label: "NC [60,100]", shape: [60, 100], dataFormat: "channelsFirst" },
 ];
+
+/** Normalized sizes of the per-sample norms (LayerNorm's D, GroupNorm's C): every tail of the f32x4 tile and its unroll. */
+export const NORM_TAIL_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17] as const;
+/** Batch sizes of the per-sample norms: they normalize each sample alone, so 1 is valid. */
+export const NORM_BATCH_SIZES = [1, 2, 3] as const;
+
+export interface NormCase {
+  shape: number[];
+  dataFormat: DataFormat;
+  /** Groups (GroupNorm; C for InstanceNorm). */
+  G: number;
+}
+
+/** GroupNorm / InstanceNorm sweep: C over the tails, G in {1, a divisor, C}, HW over the tails, both layouts and [N, C]. */
+export function groupNormCases(): NormCase[] {
+  const cases: NormCase[] = [];
+  for (const N of NORM_BATCH_SIZES) {
+    for (const C of NORM_TAIL_SIZES) {
+      const groups = [...new Set([1, C, [2, 3].find((g) => C % g === 0 && g < C) ?? 1])];
+      for (const G of groups) {
+        cases.push({ shape: [N, C], dataFormat: "channelsFirst", G });
+        for (const HW of TAIL_SIZES) {
+          cases.push({ shape: [N, C, HW, 1], dataFormat: "channelsFirst", G });
+          cases.push({ shape: [N, HW, 1, C], dataFormat: "channelsLast", G });
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+/** Long blocks: past the float32 chunk of the statistics (1024 values) and the float64 fold of NHWC sums (256 rows). */
+export const NORM_LONG_CASES: NormCase[] = [
+  { shape: [2, 3, 1100], dataFormat: "channelsFirst", G: 3 },
+  { shape: [2, 4, 300], dataFormat: "channelsFirst", G: 1 },
+  { shape: [2, 300, 6], dataFormat: "channelsLast", G: 2 },
+  { shape: [1, 1030, 17], dataFormat: "channelsLast", G: 17 },
+  { shape: [MNIST_MLP.batch, 100], dataFormat: "channelsFirst", G: 10 },
+  { shape: [4, 32, 8, 8], dataFormat: "channelsLast", G: 8 },
+];
+
+/** LayerNorm [rows, D]: D over the tails and past a float32 chunk, rows up to past the 256-row fold. */
+export function layerNormCases(): { rows: number; D: number }[] {
+  const out: { rows: number; D: number }[] = [];
+  for (const rows of [1, 2, 3, 60]) for (const D of [...NORM_TAIL_SIZES, 100, 1030]) out.push({ rows, D });
+  out.push({ rows: 300, D: 5 }, { rows: 520, D: 12 });
+  return out;
+}

@@ -98,24 +98,30 @@ function positiveInt(name: string, v: number): number {
   return v;
 }
 
+/**
+ * The paper's network with `norm(features)` (null: nothing) between each hidden Dense and its
+ * sigmoid. Seeds per layer, not per network: every variant starts from the same weights.
+ * `probe`: the index of the last sigmoid's input layer (the norm output or the Dense output).
+ */
+export function buildPaperNetwork(hidden: readonly number[], initStd: number, seed: number, norm: ((features: number) => Module) | null): { model: Sequential; probe: number } {
+  const layers: Module[] = [];
+  let inF = 784;
+  let probe = -1;
+  hidden.forEach((h, i) => {
+    layers.push(new Dense(inF, h, { init: { normal: initStd }, seed: seed * 16 + i + 1, bias: true }));
+    if (norm) layers.push(norm(h));
+    probe = layers.length - 1;
+    layers.push(new Sigmoid());
+    inF = h;
+  });
+  layers.push(new Dense(inF, 10, { init: { normal: initStd }, seed: seed * 16 + hidden.length + 1, bias: true }));
+  return { model: new Sequential(layers), probe };
+}
+
 /** The two networks, identical but for BatchNorm1d before each sigmoid. */
 export function buildPaperNetworks(hidden: readonly number[], initStd: number, seed: number): { bn: Sequential; plain: Sequential; probeLayer: { bn: number; plain: number } } {
-  const build = (withBn: boolean) => {
-    const layers: Module[] = [];
-    let inF = 784;
-    let probe = -1;
-    hidden.forEach((h, i) => {
-      // Seeds per layer, not per network: both networks start from the same weights.
-      layers.push(new Dense(inF, h, { init: { normal: initStd }, seed: seed * 16 + i + 1, bias: true }));
-      if (withBn) layers.push(new BatchNorm1d(h));
-      probe = layers.length - 1; // the sigmoid's input: the BN output or the Dense output
-      layers.push(new Sigmoid());
-      inF = h;
-    });
-    layers.push(new Dense(inF, 10, { init: { normal: initStd }, seed: seed * 16 + hidden.length + 1, bias: true }));
-    return { model: new Sequential(layers), probe };
-  };
-  const bn = build(true), plain = build(false);
+  const bn = buildPaperNetwork(hidden, initStd, seed, (h) => new BatchNorm1d(h));
+  const plain = buildPaperNetwork(hidden, initStd, seed, null);
   return { bn: bn.model, plain: plain.model, probeLayer: { bn: bn.probe, plain: plain.probe } };
 }
 

@@ -2,10 +2,32 @@
 // Training: normalize with the batch's mean and biased variance, update the running
 // estimates with the unbiased variance m/(m-1)*var. Eval: the folded y = a*x + b.
 // Layouts: channels-first ([N, C], [N, C, L], [N, C, H, W]) or channels-last ([N, H, W, C]).
+// Two training variants with Keras 2's names and statistics: Batch Renormalization
+// (`renorm`, Ioffe 2017) and Ghost Batch Normalization (`virtualBatchSize`, Hoffer et al.
+// 2017). Both are plain BN at inference, so they fold like BN.
+//
+// Renorm follows Keras 2's BatchNormalization(renorm=True): r and d come from moving averages
+// of the batch mean and of the batch stddev sqrt(var + eps) (`renorm_mean`, `renorm_stddev`,
+// initialized 0 and 1) kept apart from the inference estimates and moved by renorm.momentum
+// after r and d are computed; the stddev is floored at sqrt(eps). Differences from Keras 2:
+// r is clipped to [1 / rMax, rMax] (the paper's rule; Keras takes an independent rmin, 0 when
+// missing), and the inference estimates are PyTorch's (running_var: the unbiased batch
+// variance, momentum 0.1) where Keras 2 with renorm averages the stddev and derives the
+// variance from it; so renorm with rMax 1 and dMax 0 is exactly this layer without renorm.
+//
+// Ghost batches are runs of virtualBatchSize consecutive samples (Keras 2 reshapes to
+// [virtualBatchSize, N / virtualBatchSize, ...] and so groups samples i with the same
+// i mod (N / virtualBatchSize); for a shuffled batch the two are alike). As in Keras the
+// batch must be a multiple of virtualBatchSize, and the running estimates move once per
+// batch, from the sub-batches' averaged means and averaged (biased) variances; the variance
+// then takes PyTorch's Bessel factor of one sub-batch, m_g / (m_g - 1), so that
+// virtualBatchSize = N is this layer without ghost batches.
 import { type Backend, getBackend } from "../backend.js";
 import { Buffers } from "../buffers.js";
 import { checkFinite, type GradTarget, Layer, Parameter, type StateDict, type StateValue } from "../module.js";
 import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
+import { bnGhostBackward, bnGhostForwardTrain, bnGhostMoments, bnRenormBackward, bnRenormForwardTrain, bnRenormUpdate, type RenormClip } from "../ops/bn_renorm.js";
+import { type RenormOptions, type RenormSettings, renormSettings } from "./renorm.js";
 import { type BnBatchStats, type BnLayout, bnBackward, bnForwardTrain, bnFold, bnLayout, bnSavedFromRunning, bnScratchBytes, bnUpdateRunning, type DataFormat, scaleShift } from "../ops/bn.js";
 import { boolOption, checkOptions, describe, epsOption } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
@@ -26,16 +48,25 @@ export interface BatchNormOptions {
   center?: boolean;
   /** Where the channel axis is. Default channelsFirst. */
   dataFormat?: DataFormat;
+  /** Batch Renormalization in training: { rMax, dMax, momentum? } (see RenormOptions). Needs trackRunningStats. */
+  renorm?: RenormOptions;
+  /** Ghost Batch Norm: normalize each run of this many consecutive samples with its own statistics (Keras 2's virtual_batch_size). */
+  virtualBatchSize?: number;
 }
 
 /** The kernel layout of a shape whose channel axis is 1 (channelsFirst) or last (channelsLast). */
 export const layoutFor = bnLayout;
+
+/** How the last forward normalized: the plain kernels, renorm's (r, d saved), or G ghost batches. */
+type Mode = "plain" | "renorm" | "ghost";
 
 interface Saved {
   x: Tensor;
   shape: readonly number[];
   layout: BnLayout;
   batchStats: boolean;
+  mode: Mode;
+  groups: number;
 }
 
 export type { BnLayout, DataFormat };
@@ -56,6 +87,18 @@ export abstract class BatchNorm extends Layer {
   readonly runningMean: Tensor | null;
   readonly runningVar: Tensor | null;
   numBatchesTracked = 0;
+  /** Batch Renormalization's checked settings, or null. */
+  readonly renorm: RenormSettings | null;
+  /** Ghost batch size, or null. */
+  readonly virtualBatchSize: number | null;
+  /** Renorm's moving mean and stddev of the batch statistics (Keras 2's renorm_mean, renorm_stddev), or null. */
+  readonly renormMean: Tensor | null;
+  readonly renormStd: Tensor | null;
+  /** The last renorm training forward's r and d (per channel). */
+  private readonly renormR: Tensor | null;
+  private readonly renormD: Tensor | null;
+  private readonly clip: RenormClip = { rMin: 1, rMax: 1, dMax: 0 };
+  private ghost: { G: number; stats: BnBatchStats } | null = null;
 
   protected readonly backend: Backend;
   protected readonly gamma: Tensor;
@@ -69,7 +112,7 @@ export abstract class BatchNorm extends Layer {
   protected readonly scratch: Tensor;
   protected readonly bufs: Buffers;
   private saved: Saved | null = null;
-  /** saveForwardState()'s copy: running mean then running var, and the counter. */
+  /** saveForwardState()'s copy: running mean, running var (then renorm mean and stddev), and the counter. */
   private backup: Tensor | null = null;
   private backupBatches = 0;
   private lastLayout: { shape: number[]; layout: BnLayout } | null = null;
@@ -83,7 +126,7 @@ export abstract class BatchNorm extends Layer {
     if (!Number.isInteger(numFeatures) || numFeatures < 1) {
       throw new Error(`${name}: numFeatures must be a positive integer, got ${numFeatures}`);
     }
-    checkOptions(name, options, ["eps", "momentum", "affine", "trackRunningStats", "scale", "center", "dataFormat"]);
+    checkOptions(name, options, ["eps", "momentum", "affine", "trackRunningStats", "scale", "center", "dataFormat", "renorm", "virtualBatchSize"]);
     const eps = epsOption(name, options.eps, 1e-5);
     const momentum = options.momentum === undefined ? 0.1 : options.momentum;
     if (momentum !== null && (typeof momentum !== "number" || !(momentum >= 0 && momentum <= 1))) {
@@ -97,6 +140,17 @@ export abstract class BatchNorm extends Layer {
     const trackRunningStats = boolOption(name, "trackRunningStats", options.trackRunningStats, true);
     const scale = boolOption(name, "scale", options.scale, affine);
     const center = boolOption(name, "center", options.center, affine);
+    const renorm = renormSettings(name, options.renorm);
+    if (renorm && !trackRunningStats) throw new Error(`${name}: renorm needs trackRunningStats (r and d come from moving statistics)`);
+    const vbs = options.virtualBatchSize ?? null;
+    if (vbs !== null && (typeof vbs !== "number" || !Number.isInteger(vbs) || vbs < 1)) {
+      throw new Error(`${name}: virtualBatchSize must be a positive integer (it must divide the batch size), got ${describe(vbs)}`);
+    }
+    if (renorm && vbs !== null) {
+      throw new Error(`${name}: renorm and virtualBatchSize together are not supported (Keras 2 computes r and d from the ghost batches' averaged moments); use one of them`);
+    }
+    this.renorm = renorm;
+    this.virtualBatchSize = vbs;
     this.backend = getBackend();
     this.numFeatures = numFeatures;
     this.eps = eps;
@@ -118,6 +172,10 @@ export abstract class BatchNorm extends Layer {
     this.runningMean = this.trackRunningStats ? make(0) : null;
     this.runningVar = this.trackRunningStats ? make(1) : null;
     this.stats = { mean: make(0), var: make(0), invStd: make(0) };
+    this.renormMean = renorm ? make(0) : null;
+    this.renormStd = renorm ? make(1) : null;
+    this.renormR = renorm ? make(1) : null;
+    this.renormD = renorm ? make(0) : null;
     this.foldA = make(0);
     this.foldB = make(0);
     this.scratch = new Tensor(this.backend, [Math.ceil(bnScratchBytes(this.backend, C) / 4)], owner);
@@ -177,7 +235,55 @@ export abstract class BatchNorm extends Layer {
     if (this.usesBatchStats && layout.m <= 1) {
       throw new Error(`${this.name}: Expected more than 1 value per channel when training, got input size ${fmt(shape)}`);
     }
+    // A schedule's bad value stops the step here, in the wiring check, before any layer runs.
+    if (this.renorm && this.training) this.renormClip();
+    const v = this.virtualBatchSize;
+    if (v !== null && this.usesBatchStats) {
+      const N = shape[0];
+      if (N % v !== 0) throw new Error(`${this.name}: virtualBatchSize ${v} must divide the batch size, got a batch of ${N} (input shape ${fmt(shape)})`);
+      if ((layout.m / N) * v <= 1) {
+        throw new Error(`${this.name}: a ghost batch of ${v} sample(s) holds 1 value per channel; batch statistics need more than 1 (input shape ${fmt(shape)})`);
+      }
+    }
     return layout;
+  }
+
+  /** Ghost batches of the current forward: N / virtualBatchSize, or 0 when not in use. */
+  private ghostGroups(shape: Shape): number {
+    return this.virtualBatchSize !== null && this.usesBatchStats ? shape[0] / this.virtualBatchSize : 0;
+  }
+
+  /** The G sub-batches' statistics, G rows of C (reallocated only when G changes). */
+  private groupStats(G: number): BnBatchStats {
+    const g = this.ghost;
+    if (g && g.G === G && !g.stats.mean.isDisposed) return g.stats;
+    const shape = [G, this.numFeatures];
+    const stats = { mean: this.bufs.get("ghostMean", shape), var: this.bufs.get("ghostVar", shape), invStd: this.bufs.get("ghostInvStd", shape) };
+    this.ghost = { G, stats };
+    return stats;
+  }
+
+  /** This step's clipping bounds from the schedules (checked before any state moves). */
+  private renormClip(): RenormClip {
+    const s = this.renorm!, step = this.numBatchesTracked;
+    const rMax = s.rMax(step);
+    this.clip.rMax = rMax;
+    this.clip.rMin = 1 / rMax;
+    this.clip.dMax = s.dMax(step);
+    return this.clip;
+  }
+
+  /** The current clipping bounds (for the step num_batches_tracked): { rMin, rMax, dMax }. */
+  renormBounds(): RenormClip {
+    if (!this.renorm) throw new Error(`${this.name}.renormBounds: this layer has no renorm`);
+    const c = this.renormClip();
+    return { rMin: c.rMin, rMax: c.rMax, dMax: c.dMax };
+  }
+
+  /** r and d of the last renorm training forward (copies). */
+  lastRenormCorrection(): { r: Float32Array; d: Float32Array } {
+    if (!this.renorm) throw new Error(`${this.name}.lastRenormCorrection: this layer has no renorm`);
+    return { r: this.renormR!.toArray(), d: this.renormD!.toArray() };
   }
 
   /** Training normalizes with the batch's statistics, and so does eval without running estimates. */
@@ -190,8 +296,21 @@ export abstract class BatchNorm extends Layer {
     checkTensorArg(x, this.backend, this, "forward");
     const layout = this.checkedLayout(x.shape);
     const batchStats = this.usesBatchStats;
+    const G = this.ghostGroups(x.shape);
+    const mode: Mode = G > 0 ? "ghost" : batchStats && this.renorm ? "renorm" : "plain";
     const y = this.bufs.get("y", x.shape);
-    if (batchStats) {
+    if (mode === "ghost") {
+      const groups = this.groupStats(G);
+      bnGhostForwardTrain(y, groups, x, this.gamma, this.beta, this.eps, layout, G, this.scratch);
+      if (this.training && this.trackRunningStats) {
+        bnGhostMoments(this.stats, groups, G);
+        this.updateRunningStats(layout.m / G);
+      }
+    } else if (mode === "renorm") {
+      bnRenormForwardTrain(y, this.stats, this.renormR!, this.renormD!, x, this.gamma, this.beta, this.renormMean!, this.renormStd!, this.eps, this.clip, layout, this.scratch);
+      this.updateRunningStats(layout.m);
+      bnRenormUpdate(this.renormMean!, this.renormStd!, this.stats, this.renorm!.momentum, this.eps);
+    } else if (batchStats) {
       bnForwardTrain(y, this.stats, x, this.gamma, this.beta, this.eps, layout, this.scratch);
       if (this.training && this.trackRunningStats) this.updateRunningStats(layout.m);
     } else {
@@ -201,11 +320,13 @@ export abstract class BatchNorm extends Layer {
       // Backward in eval mode differentiates the same fixed affine map.
       bnSavedFromRunning(this.stats.mean, this.stats.invStd, rm, rv, this.eps);
     }
-    const saved = this.saved ?? (this.saved = { x, shape: x.shape, layout, batchStats });
+    const saved = this.saved ?? (this.saved = { x, shape: x.shape, layout, batchStats, mode, groups: G });
     saved.x = x;
     saved.shape = x.shape;
     saved.layout = layout;
     saved.batchStats = batchStats;
+    saved.mode = mode;
+    saved.groups = G;
     return deliverOutput(this, y, out);
   }
 
@@ -225,7 +346,10 @@ export abstract class BatchNorm extends Layer {
     }
     const dx = this.bufs.get("dx", dy.shape);
     const { mean, invStd } = this.stats;
-    bnBackward(dx, this.weight?.grad ?? null, this.bias?.grad ?? null, dy, x, mean, invStd, this.gamma, saved.layout, saved.batchStats, this.scratch);
+    const dgamma = this.weight?.grad ?? null, dbeta = this.bias?.grad ?? null;
+    if (saved.mode === "ghost") bnGhostBackward(dx, dgamma, dbeta, dy, x, this.groupStats(saved.groups), this.gamma, saved.layout, saved.groups, this.scratch);
+    else if (saved.mode === "renorm") bnRenormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, this.gamma, this.renormR!, this.renormD!, saved.layout, this.scratch);
+    else bnBackward(dx, dgamma, dbeta, dy, x, mean, invStd, this.gamma, saved.layout, saved.batchStats, this.scratch);
     return deliverGrad(this, dx, into);
   }
 
@@ -250,10 +374,10 @@ export abstract class BatchNorm extends Layer {
     if (!this.trackRunningStats) return;
     this.assertUsable("saveForwardState");
     const C = this.numFeatures;
-    const backup = this.backup ?? (this.backup = new Tensor(this.backend, [2 * C], this.name));
+    const kept = this.keptState();
+    const backup = this.backup ?? (this.backup = new Tensor(this.backend, [kept.length * C], this.name));
     const f32 = this.backend.heap.f32;
-    f32.copyWithin(backup.ptr >>> 2, this.runningMean!.ptr >>> 2, (this.runningMean!.ptr >>> 2) + C);
-    f32.copyWithin((backup.ptr >>> 2) + C, this.runningVar!.ptr >>> 2, (this.runningVar!.ptr >>> 2) + C);
+    kept.forEach((t, i) => f32.copyWithin((backup.ptr >>> 2) + i * C, t.ptr >>> 2, (t.ptr >>> 2) + C));
     this.backupBatches = this.numBatchesTracked;
   }
 
@@ -264,9 +388,15 @@ export abstract class BatchNorm extends Layer {
     this.assertUsable("restoreForwardState");
     const C = this.numFeatures;
     const f32 = this.backend.heap.f32;
-    f32.copyWithin(this.runningMean!.ptr >>> 2, backup.ptr >>> 2, (backup.ptr >>> 2) + C);
-    f32.copyWithin(this.runningVar!.ptr >>> 2, (backup.ptr >>> 2) + C, (backup.ptr >>> 2) + 2 * C);
+    this.keptState().forEach((t, i) => f32.copyWithin(t.ptr >>> 2, (backup.ptr >>> 2) + i * C, (backup.ptr >>> 2) + (i + 1) * C));
     this.numBatchesTracked = this.backupBatches;
+  }
+
+  /** The per-channel state a training forward moves. */
+  private keptState(): Tensor[] {
+    const t = [this.runningMean!, this.runningVar!];
+    if (this.renorm) t.push(this.renormMean!, this.renormStd!);
+    return t;
   }
 
   stateDict(): StateDict {
@@ -278,6 +408,10 @@ export abstract class BatchNorm extends Layer {
       sd.running_mean = this.runningMean!.toArray();
       sd.running_var = this.runningVar!.toArray();
       sd.num_batches_tracked = BigInt64Array.of(BigInt(this.numBatchesTracked));
+    }
+    if (this.renorm) {
+      sd.renorm_mean = this.renormMean!.toArray();
+      sd.renorm_stddev = this.renormStd!.toArray();
     }
     return sd;
   }
@@ -291,6 +425,7 @@ export abstract class BatchNorm extends Layer {
     if (this.weight) targets.push(["weight", this.weight.value]);
     if (this.bias) targets.push(["bias", this.bias.value]);
     if (this.trackRunningStats) targets.push(["running_mean", this.runningMean!], ["running_var", this.runningVar!]);
+    if (this.renorm) targets.push(["renorm_mean", this.renormMean!], ["renorm_stddev", this.renormStd!]);
     const expected = new Set([...targets.map(([k]) => k), ...(this.trackRunningStats ? ["num_batches_tracked"] : [])]);
     for (const key of Object.keys(sd)) {
       if (!expected.has(key)) throw new Error(`${this.name}.loadStateDict: unexpected key "${key}" (expected ${[...expected].join(", ")})`);
@@ -302,9 +437,9 @@ export abstract class BatchNorm extends Layer {
       }
       if (v.length !== C) throw new Error(`${this.name}.loadStateDict: "${key}" must have length ${C}, got ${v.length}`);
       checkFinite(`${this.name}.loadStateDict`, key, v);
-      if (key === "running_var") {
+      if (key === "running_var" || key === "renorm_stddev") {
         const i = v.findIndex((x) => x < 0);
-        if (i >= 0) throw new Error(`${this.name}.loadStateDict: "running_var" holds ${v[i]} at index ${i}; a variance must be >= 0`);
+        if (i >= 0) throw new Error(`${this.name}.loadStateDict: "${key}" holds ${v[i]} at index ${i}; a ${key === "running_var" ? "variance" : "standard deviation"} must be >= 0`);
       }
     }
     let nbt: number | null = null;
@@ -322,10 +457,11 @@ export abstract class BatchNorm extends Layer {
   /** Releases every tensor this layer owns. */
   protected releaseMemory(): void {
     this.bufs.releaseAll();
-    for (const t of [this.gamma, this.beta, this.stats.mean, this.stats.invStd, this.stats.var, this.foldA, this.foldB, this.scratch, this.runningMean, this.runningVar, this.weight?.grad, this.bias?.grad, this.backup]) {
+    for (const t of [this.gamma, this.beta, this.stats.mean, this.stats.invStd, this.stats.var, this.foldA, this.foldB, this.scratch, this.runningMean, this.runningVar, this.weight?.grad, this.bias?.grad, this.backup, this.renormMean, this.renormStd, this.renormR, this.renormD]) {
       t?.release();
     }
     this.saved = null;
+    this.ghost = null;
   }
 }
 

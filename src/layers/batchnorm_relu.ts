@@ -34,6 +34,9 @@ export class BatchNormReLU2d extends BatchNorm2d {
   readonly backwardIgnoresOutput = true;
 
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    if (options && typeof options === "object" && (options.renorm !== undefined || options.virtualBatchSize !== undefined)) {
+      throw new Error("BatchNormReLU2d: renorm and virtualBatchSize are not supported by the fused layer; use BatchNorm2d followed by ReLU");
+    }
     super(numFeatures, options);
     if (this.dataFormat !== "channelsLast") {
       throw new Error(`BatchNormReLU2d: only dataFormat 'channelsLast' is supported (got '${this.dataFormat}'); use BatchNorm2d followed by ReLU for channels-first`);
