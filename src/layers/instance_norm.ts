@@ -59,7 +59,7 @@ export abstract class InstanceNorm extends SampleNorm {
     if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${describe(numFeatures)}`);
     checkOptions(name, options, ["eps", "momentum", "affine", "trackRunningStats", "dataFormat"]);
     const eps = epsOption(name, options.eps, 1e-5);
-    const momentum = options.momentum ?? 0.1;
+    const momentum: unknown = options.momentum === undefined ? 0.1 : options.momentum;
     if (typeof momentum !== "number" || !(momentum >= 0 && momentum <= 1)) {
       throw new Error(`${name}: momentum must be a number in [0, 1] (PyTorch's instance norm takes no cumulative average), got ${describe(momentum)}`);
     }

@@ -23,7 +23,7 @@ export class LayerNorm extends SampleNorm {
   constructor(normalizedShape: number | readonly number[], options: LayerNormOptions = {}) {
     const shape = typeof normalizedShape === "number" ? [normalizedShape] : normalizedShape;
     if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
-      throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${Array.isArray(shape) ? JSON.stringify(shape) : describe(normalizedShape)}`);
+      throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${Array.isArray(normalizedShape) ? JSON.stringify(normalizedShape) : describe(normalizedShape)}`);
     }
     checkOptions("LayerNorm", options, ["eps", "elementwiseAffine"]);
     const eps = epsOption("LayerNorm", options.eps, 1e-5);
