@@ -91,7 +91,7 @@ export const KINDS = {
     },
     tfjs(c) {
       const { N, C, HW } = dims(c), G = c.groups!;
-      return last(c) || HW === 1 ? { shape: [N, HW, G, C / G], axes: [1, 3], param: [1, 1, G, C / G] } : { shape: [N, G, (C / G) * HW], axes: [2], param: [] };
+      return last(c) || HW === 1 ? { shape: [N, HW, G, C / G], axes: [1, 3], param: [1, 1, G, C / G] } : { shape: [N, G, C / G, HW], axes: [2, 3], param: [1, G, C / G, 1] };
     },
     torch: "gn",
   },
