@@ -148,3 +148,14 @@ describe("the layers", () => {
     expect(() => foldBatchNorm(new Sequential([new InstanceNorm1d(4, { trackRunningStats: true })]).eval())).toThrow(/InstanceNorm with trackRunningStats .* folding its eval map is not supported/);
   });
 });
+
+describe("wiring in a Sequential", () => {
+  beforeAll(async () => {
+    await init();
+  });
+
+  it("names the input a norm layer expects", () => {
+    expect(() => new Sequential([new Dense(3, 5), new LayerNorm(4)]).forward(input([2, 3], 1))).toThrow(/Sequential: layer 1 \(LayerNorm\(\[4\]\)\) expects input \[\*, 4\], got \[2, 5\]/);
+    expect(() => new Sequential([new Dense(3, 5), new GroupNorm(2, 4)]).forward(input([2, 3], 1))).toThrow(/expects input \[N, 4, \*\], got \[2, 5\]/);
+  });
+});

@@ -66,9 +66,17 @@ export class GroupNorm extends SampleNorm {
     return this.dataFormat === "channelsLast" ? "[N, *, C]" : "[N, C, *]";
   }
 
-  protected statCount(shape: Shape): number {
+  protected describeInput(): string {
+    return this.expected().replace("C", String(this.numChannels));
+  }
+
+  protected checkInput(shape: Shape): void {
     const ranks = shape.length >= 2 ? [shape.length] : [2];
-    checkChannelShape(String(this), shape, this.numChannels, this.dataFormat, ranks, this.expected().replace("C", String(this.numChannels)));
+    checkChannelShape(String(this), shape, this.numChannels, this.dataFormat, ranks, this.describeInput());
+  }
+
+  protected statCount(shape: Shape): number {
+    this.checkInput(shape);
     return shape[0] * this.numGroups;
   }
 

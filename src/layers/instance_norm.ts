@@ -101,8 +101,16 @@ export abstract class InstanceNorm extends SampleNorm {
     return this.training || !this.trackRunningStats;
   }
 
+  protected describeInput(): string {
+    return this.describeExpected().replace("C", String(this.numFeatures));
+  }
+
+  protected checkInput(shape: Shape): void {
+    checkChannelShape(String(this), shape, this.numFeatures, this.dataFormat, this.ranks(), this.describeInput());
+  }
+
   protected statCount(shape: Shape): number {
-    checkChannelShape(String(this), shape, this.numFeatures, this.dataFormat, this.ranks(), this.describeExpected().replace("C", String(this.numFeatures)));
+    this.checkInput(shape);
     const L = groupLayout(shape, this.dataFormat, this.numFeatures);
     if (this.usesInputStats && L.HW <= 1) throw new Error(`${this}: Expected more than 1 spatial element when training, got input size ${fmt(shape)}`);
     return L.N * L.C;

@@ -35,6 +35,10 @@ export abstract class SampleNorm extends Layer {
   protected readonly bufs: Buffers;
   protected saved: Saved | null = null;
 
+  /** Checks a shape's rank and channels (throws naming what was expected and what was received). */
+  protected abstract checkInput(shape: Shape): void;
+  /** The input this layer takes, for wiring errors ("[N, 4, *]"). */
+  protected abstract describeInput(): string;
   /** Checks a shape (throwing what forward would throw) and returns the number of statistics it has. */
   protected abstract statCount(shape: Shape): number;
   /** y from x (a checked shape); fills `stats`. */
@@ -64,10 +68,10 @@ export abstract class SampleNorm extends Layer {
   /** Null if this layer accepts `shape`, else what it expects (Sequential's wiring check). */
   expectedInput(shape: Shape): string | null {
     try {
-      this.statCount(shape);
+      this.checkInput(shape);
       return null;
-    } catch (e) {
-      return (e as Error).message;
+    } catch {
+      return this.describeInput();
     }
   }
 
