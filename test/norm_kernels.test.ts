@@ -112,7 +112,31 @@ for (const build of BUILDS) {
 }
 
 describe("SIMD and scalar builds agree on the norm kernels", () => {
-  it("same inputs, raw pointers", async () => {
+  it("LayerNorm: same inputs, raw pointers", async () => {
+    const builds = await Promise.all([createBackend({ build: "simd" }), createBackend({ build: "scalar" })]);
+    for (const { rows, D } of layerNormCases().filter((_, i) => i % 3 === 0)) {
+      const { x, dy, gamma, beta } = data(rows * D, D, 8);
+      const outs = builds.map((b) => {
+        const k = b.kernels, h = b.heap;
+        const p = (src: Float32Array) => {
+          const q = h.alloc(src.length * 4);
+          h.f32.set(src, q >> 2);
+          return q;
+        };
+        const n = rows * D;
+        const px = p(x), pdy = p(dy), pg = p(gamma), pb = p(beta), py = p(new Float32Array(n)), pm = p(new Float32Array(rows)), pi = p(new Float32Array(rows));
+        const pdx = p(new Float32Array(n)), pdg = p(new Float32Array(D)), pdb = p(new Float32Array(D)), s = h.alloc(k.norm_scratch_bytes(D));
+        k.layer_norm_forward(py, pm, pi, px, pg, pb, 1e-5, rows, D);
+        k.layer_norm_backward(pdx, pdg, pdb, pdy, px, pm, pi, pg, rows, D, s);
+        const get = (q: number, len: number) => h.f32.slice(q >> 2, (q >> 2) + len);
+        return { y: get(py, n), dx: get(pdx, n), dg: get(pdg, D), db: get(pdb, D) };
+      });
+      const label = `LayerNorm [${rows}, ${D}]`;
+      for (const key of ["y", "dx", "dg", "db"] as const) expect(relErr(outs[0][key], outs[1][key], 1), `${label} ${key}`).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it("GroupNorm: same inputs, raw pointers", async () => {
     const builds = await Promise.all([createBackend({ build: "simd" }), createBackend({ build: "scalar" })]);
     for (const c of [...groupNormCases().filter((_, i) => i % 11 === 0), ...NORM_LONG_CASES]) {
       const ix = groupIndex(c.shape, c.dataFormat, c.G);
