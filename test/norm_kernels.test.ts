@@ -108,6 +108,21 @@ for (const build of BUILDS) {
     it("GroupNorm: long blocks and real shapes (the MNIST MLP's [60, 100])", () => {
       NORM_LONG_CASES.forEach((c, i) => checkGroup(c, 90 + i));
     });
+
+    it("statistics stay accurate for values near 1e4 (no E[x^2] - E[x]^2 cancellation)", () => {
+      const r = rng(17);
+      for (const c of [{ shape: [2, 5000], dataFormat: "channelsFirst", G: 1 }, { shape: [1, 3000, 4], dataFormat: "channelsLast", G: 2 }, { shape: [1, 4, 3000], dataFormat: "channelsFirst", G: 4 }] as NormCase[]) {
+        const n = c.shape.reduce((a, b) => a * b, 1), C = groupIndex(c.shape, c.dataFormat, c.G).C;
+        const x = r.array(n, 1, 1e4);
+        const st = stats(c.shape[0] * c.G, true);
+        const [tx, ty, tg, tb, s] = [tensor(x, c.shape), zeros(c.shape), tensor(new Float32Array(C).fill(1), [C]), zeros([C]), scratch(C)];
+        groupNormForward(ty, st, tx, tg, tb, 1e-5, groupLayout(c.shape, c.dataFormat, c.G), s);
+        const want = refGroupNormForward(x, c.shape, { G: c.G, dataFormat: c.dataFormat });
+        expectClose(st.var!.toArray(), want.var, 1e-4, `${c.dataFormat} ${JSON.stringify(c.shape)} var`);
+        expectClose(ty.toArray(), want.y, 1e-3, `${c.dataFormat} ${JSON.stringify(c.shape)} y`);
+        for (const t of [tx, ty, tg, tb, s, st.mean, st.var!, st.invStd]) t.dispose();
+      }
+    });
   });
 }
 
