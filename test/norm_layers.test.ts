@@ -3,7 +3,7 @@
 // interface (state dicts, saved forward state, Sequential, disposal), errors that name
 // what was expected and what was received, and foldBatchNorm's refusal.
 import { beforeAll, describe, expect, it } from "vitest";
-import { init } from "../src/backend.js";
+import { backendInfo, init } from "../src/backend.js";
 import { foldBatchNorm } from "../src/fold.js";
 import { Sigmoid } from "../src/layers/activations.js";
 import { BatchNorm1d } from "../src/layers/batchnorm.js";
@@ -157,5 +157,27 @@ describe("wiring in a Sequential", () => {
   it("names the input a norm layer expects", () => {
     expect(() => new Sequential([new Dense(3, 5), new LayerNorm(4)]).forward(input([2, 3], 1))).toThrow(/Sequential: layer 1 \(LayerNorm\(\[4\]\)\) expects input \[\*, 4\], got \[2, 5\]/);
     expect(() => new Sequential([new Dense(3, 5), new GroupNorm(2, 4)]).forward(input([2, 3], 1))).toThrow(/expects input \[N, 4, \*\], got \[2, 5\]/);
+  });
+});
+
+describe("disposal", () => {
+  beforeAll(async () => {
+    await init();
+  });
+
+  it("returns every byte the layers took (buffers, statistics, scratch, running estimates)", () => {
+    const x4 = input([2, 4, 3, 3], 1), x2 = input([2, 4], 2);
+    const before = backendInfo().heapBytesInUse;
+    const layers = [new LayerNorm([3, 3]), new GroupNorm(2, 4), new GroupNorm(2, 4, { dataFormat: "channelsLast" }), new InstanceNorm2d(4, { affine: true, trackRunningStats: true })];
+    for (const m of layers) {
+      const x = m instanceof GroupNorm && m.dataFormat === "channelsLast" ? x2 : x4;
+      m.forward(x);
+      m.backward(x);
+      m.saveForwardState();
+      m.eval().forward(x);
+      m.backward(x);
+    }
+    for (const m of layers) m.dispose();
+    expect(backendInfo().heapBytesInUse).toBe(before);
   });
 });
