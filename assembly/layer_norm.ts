@@ -14,18 +14,26 @@ import { blockStats, flushF32, nsF32, nsF64, segAffine, segDx, segS1, segS2, seg
 
 // Rows of G segments of S values; mean, var_ (0: not written), invStd hold rows*G values.
 export function segRowsForward(y: usize, mean: usize, var_: usize, invStd: usize, x: usize, gamma: usize, beta: usize, eps: f32, rows: i32, G: i32, S: i32): void {
+  const invS = 1.0 / <f64>S;
+  // Three loops per row (statistics, then invStd, then y), so that the divisions and square
+  // roots of different segments overlap instead of waiting on one another: short segments
+  // (GroupNorm's [N, C] groups) are bound by that latency. invStd holds var until the second.
   for (let r = 0; r < rows; r++) {
+    const k0 = r * G;
     for (let g = 0; g < G; g++) {
-      const k = r * G + g;
-      const off = <usize>(r * G * S + g * S) << 2, po = <usize>(g * S) << 2;
-      blockStats(x + off, S);
-      const v = statM2 / <f64>S;
-      const is = 1.0 / Math.sqrt(v + <f64>eps);
-      const m = <f32>statMean;
-      store<f32>(mean + (<usize>k << 2), m);
-      if (var_) store<f32>(var_ + (<usize>k << 2), <f32>v);
-      store<f32>(invStd + (<usize>k << 2), <f32>is);
-      segAffine(y + off, x + off, gamma + po, beta + po, S, m, <f32>is);
+      blockStats(x + (<usize>((k0 + g) * S) << 2), S);
+      const v = <f32>(statM2 * invS);
+      store<f32>(mean + (<usize>(k0 + g) << 2), <f32>statMean);
+      store<f32>(invStd + (<usize>(k0 + g) << 2), v);
+      if (var_) store<f32>(var_ + (<usize>(k0 + g) << 2), v);
+    }
+    for (let g = 0; g < G; g++) {
+      const q = invStd + (<usize>(k0 + g) << 2);
+      store<f32>(q, <f32>(1.0 / Math.sqrt(<f64>load<f32>(q) + <f64>eps)));
+    }
+    for (let g = 0; g < G; g++) {
+      const off = <usize>((k0 + g) * S) << 2, po = <usize>(g * S) << 2;
+      segAffine(y + off, x + off, gamma + po, beta + po, S, load<f32>(mean + (<usize>(k0 + g) << 2)), load<f32>(invStd + (<usize>(k0 + g) << 2)));
     }
   }
 }
@@ -41,15 +49,22 @@ export function segRowsBackward(dx: usize, dgamma: usize, dbeta: usize, dy: usiz
     memory.fill(accG, 0, <usize>D << 3);
   }
   const inv = 1.0 / <f64>S;
+  // dx's coefficients of the row's G segments (two loops, as the forward's).
+  const c2 = nsF32(scratch, D, 2), c3 = nsF32(scratch, D, 3);
   for (let r = 0; r < rows; r++) {
     for (let g = 0; g < G; g++) {
       const k = r * G + g;
       const off = <usize>(r * D + g * S) << 2, po = <usize>(g * S) << 2;
-      const m = load<f32>(mean + (<usize>k << 2)), is = load<f32>(invStd + (<usize>k << 2));
-      segSums(accG ? accG + po : 0, accB + po, dy + off, x + off, gamma + po, S, m, is);
+      const is = load<f32>(invStd + (<usize>k << 2));
+      segSums(accG ? accG + po : 0, accB + po, dy + off, x + off, gamma + po, S, load<f32>(mean + (<usize>k << 2)), is);
       const i64 = <f64>is;
-      const k2 = -i64 * i64 * i64 * segS2 * inv, k3 = -i64 * segS1 * inv;
-      segDx(dx + off, dy + off, x + off, gamma + po, S, m, is, <f32>k2, <f32>k3);
+      store<f32>(c2 + (<usize>g << 2), <f32>(-i64 * i64 * i64 * segS2 * inv));
+      store<f32>(c3 + (<usize>g << 2), <f32>(-i64 * segS1 * inv));
+    }
+    for (let g = 0; g < G; g++) {
+      const k = r * G + g;
+      const off = <usize>(r * D + g * S) << 2, po = <usize>(g * S) << 2;
+      segDx(dx + off, dy + off, x + off, gamma + po, S, load<f32>(mean + (<usize>k << 2)), load<f32>(invStd + (<usize>k << 2)), load<f32>(c2 + (<usize>g << 2)), load<f32>(c3 + (<usize>g << 2)));
     }
     // Each float32 accumulator holds at most LANE_CHUNK rows' terms before the float64 fold.
     if (params && (r % LANE_CHUNK == LANE_CHUNK - 1 || r == rows - 1)) {

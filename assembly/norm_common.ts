@@ -17,17 +17,24 @@ export let segS1: f64 = 0;
 export let segS2: f64 = 0;
 
 // statMean = mean, statM2 = sum (x - mean)^2 over n contiguous floats at p.
-export function blockStats(p: usize, n: i32): void {
+@inline export function blockStats(p: usize, n: i32): void {
   const k = load<f32>(p);
   let mean: f64 = 0, m2: f64 = 0;
   for (let i0 = 0; i0 < n; i0 += BLOCK_CHUNK) {
     const nb = min(BLOCK_CHUNK, n - i0);
     sumShiftedSq(p + (<usize>i0 << 2), nb, k);
-    const s1 = <f64>red0, s2 = <f64>red1, fb = <f64>nb, fa = <f64>i0;
-    const mb = <f64>k + s1 / fb;
-    let m2b = s2 - s1 * s1 / fb;
+    const s1 = <f64>red0, s2 = <f64>red1, fb = <f64>nb, inb = 1.0 / fb;
+    const mb = <f64>k + s1 * inb;
+    let m2b = s2 - s1 * s1 * inb;
     if (m2b < 0) m2b = 0;
-    const delta = mb - mean, tot = fa + fb;
+    // The first chunk is the running result; later ones merge (short segments, GroupNorm's
+    // [N, C] groups, pay one division instead of four).
+    if (i0 == 0) {
+      mean = mb;
+      m2 = m2b;
+      continue;
+    }
+    const fa = <f64>i0, delta = mb - mean, tot = fa + fb;
     mean += delta * (fb / tot);
     m2 += m2b + delta * delta * (fa * fb / tot);
   }
@@ -36,7 +43,7 @@ export function blockStats(p: usize, n: i32): void {
 }
 
 // y[i] = (x[i] - m) * (a * g[i]) + b[i] over n floats. Writes y.
-export function segAffine(y: usize, x: usize, g: usize, b: usize, n: i32, m: f32, a: f32): void {
+@inline export function segAffine(y: usize, x: usize, g: usize, b: usize, n: i32, m: f32, a: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     const mv = f32x4.splat(m), av = f32x4.splat(a);
@@ -61,7 +68,7 @@ export function segAffine(y: usize, x: usize, g: usize, b: usize, n: i32, m: f32
 // Backward sums of one segment, t = dy[i] * g[i]: segS1 = sum t, segS2 = sum t * (x[i] - m)
 // (float32 chunks of BLOCK_CHUNK, float64 totals). When accG is not 0, also the parameter
 // gradients' per-element terms: accG[i] += dy[i] * (x[i] - m) * is, accB[i] += dy[i].
-export function segSums(accG: usize, accB: usize, dy: usize, x: usize, g: usize, n: i32, m: f32, is: f32): void {
+@inline export function segSums(accG: usize, accB: usize, dy: usize, x: usize, g: usize, n: i32, m: f32, is: f32): void {
   let t1: f64 = 0, t2: f64 = 0;
   for (let i0 = 0; i0 < n; i0 += BLOCK_CHUNK) {
     const end = min(n, i0 + BLOCK_CHUNK);
@@ -101,7 +108,7 @@ export function segSums(accG: usize, accB: usize, dy: usize, x: usize, g: usize,
 }
 
 // dx[i] = k1 * g[i] * dy[i] + k2 * (x[i] - m) + k3 over n floats. Writes dx.
-export function segDx(dx: usize, dy: usize, x: usize, g: usize, n: i32, m: f32, k1: f32, k2: f32, k3: f32): void {
+@inline export function segDx(dx: usize, dy: usize, x: usize, g: usize, n: i32, m: f32, k1: f32, k2: f32, k3: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     const mv = f32x4.splat(m), v1 = f32x4.splat(k1), v2 = f32x4.splat(k2), v3 = f32x4.splat(k3);

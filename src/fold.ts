@@ -15,6 +15,9 @@ import { Conv2d } from "./layers/conv2d.js";
 import { Dense } from "./layers/dense.js";
 import { Dropout } from "./layers/dropout.js";
 import { Flatten } from "./layers/flatten.js";
+import { GroupNorm } from "./layers/group_norm.js";
+import { InstanceNorm } from "./layers/instance_norm.js";
+import { LayerNorm } from "./layers/layer_norm.js";
 import { AvgPool2d, GlobalAvgPool2d, MaxPool2d } from "./layers/pool.js";
 import { Residual } from "./layers/residual.js";
 import { Sequential } from "./layers/sequential.js";
@@ -143,7 +146,28 @@ function foldOne(m: Module, at: string): Module {
   return copyOf(m, at) ?? new Sequential([]);
 }
 
+/**
+ * Layers the fold refuses, and why. The per-sample norms have no running statistics: their
+ * map depends on the sample, so there is no fixed affine map to fold. InstanceNorm with
+ * trackRunningStats is refused too: its eval map is fixed, but folding it is not supported.
+ */
+const REFUSE_RULES: { type: abstract new (...args: never[]) => Module; why(m: Module): string }[] = [
+  { type: LayerNorm, why: () => "LayerNorm normalizes each sample with its own statistics (it has no running statistics)" },
+  { type: GroupNorm, why: () => "GroupNorm normalizes each sample with its own statistics (it has no running statistics)" },
+  {
+    type: InstanceNorm,
+    why: (m) =>
+      (m as InstanceNorm).trackRunningStats
+        ? "InstanceNorm with trackRunningStats normalizes each sample with its own statistics in training; folding its eval map is not supported"
+        : "InstanceNorm normalizes each sample with its own statistics (it has no running statistics)",
+  },
+];
+
 function copyOf(m: Module, at: string): Module | null {
+  const refused = REFUSE_RULES.find((r) => m instanceof r.type);
+  if (refused) {
+    throw new Error(`foldBatchNorm: cannot fold layer ${at} (${layerName(m)}): ${refused.why(m)}, so its output depends on the sample and it is no fixed affine map; remove it or keep the unfolded model for inference`);
+  }
   const rule = COPY_RULES.find((r) => m instanceof r.type);
   if (!rule) {
     throw new Error(

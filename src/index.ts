@@ -57,6 +57,8 @@ export { LayerNorm } from "./layers/layer_norm.js";
 export type { LayerNormOptions } from "./layers/layer_norm.js";
 export { GroupNorm } from "./layers/group_norm.js";
 export type { GroupNormOptions } from "./layers/group_norm.js";
+export { InstanceNorm, InstanceNorm1d, InstanceNorm2d } from "./layers/instance_norm.js";
+export type { InstanceNormOptions } from "./layers/instance_norm.js";
 export { manualSeed } from "./random.js";
 export { inceptionCifar, inceptionCifarCost, INCEPTION_CIFAR_PLAN, scaledChannels } from "./models/inception.js";
 export type { InceptionCifarCost, InceptionCifarOptions, InceptionChannels } from "./models/inception.js";

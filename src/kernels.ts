@@ -189,7 +189,7 @@ export interface PoolKernels {
 /**
  * Per-sample normalizations (assembly/layer_norm.ts, group_norm.ts), PyTorch's semantics.
  * Statistics per row (LayerNorm: x as [rows, D]) or per sample and group (GroupNorm,
- * InstanceNorm = G groups of C/G channels; NCHW or NHWC): mean and invStd = 1/sqrt(var + eps)
+ * InstanceNorm = G = C; G divides C; NCHW or NHWC): mean and invStd = 1/sqrt(var + eps)
  * of rows (resp. N*G) values, what backward reads; var (biased) too where the pointer is not 0.
  * gamma and beta are always given (ones and zeros without affine). Backward writes dx and
  * accumulates dgamma, dbeta (0: skipped). `scratch`: norm_scratch_bytes(D or C) bytes.

@@ -108,11 +108,50 @@ for (const build of BUILDS) {
     it("GroupNorm: long blocks and real shapes (the MNIST MLP's [60, 100])", () => {
       NORM_LONG_CASES.forEach((c, i) => checkGroup(c, 90 + i));
     });
+
+    it("statistics stay accurate for values near 1e4 (no E[x^2] - E[x]^2 cancellation)", () => {
+      const r = rng(17);
+      for (const c of [{ shape: [2, 5000], dataFormat: "channelsFirst", G: 1 }, { shape: [1, 3000, 4], dataFormat: "channelsLast", G: 2 }, { shape: [1, 4, 3000], dataFormat: "channelsFirst", G: 4 }] as NormCase[]) {
+        const n = c.shape.reduce((a, b) => a * b, 1), C = groupIndex(c.shape, c.dataFormat, c.G).C;
+        const x = r.array(n, 1, 1e4);
+        const st = stats(c.shape[0] * c.G, true);
+        const [tx, ty, tg, tb, s] = [tensor(x, c.shape), zeros(c.shape), tensor(new Float32Array(C).fill(1), [C]), zeros([C]), scratch(C)];
+        groupNormForward(ty, st, tx, tg, tb, 1e-5, groupLayout(c.shape, c.dataFormat, c.G), s);
+        const want = refGroupNormForward(x, c.shape, { G: c.G, dataFormat: c.dataFormat });
+        expectClose(st.var!.toArray(), want.var, 1e-4, `${c.dataFormat} ${JSON.stringify(c.shape)} var`);
+        expectClose(ty.toArray(), want.y, 1e-3, `${c.dataFormat} ${JSON.stringify(c.shape)} y`);
+        for (const t of [tx, ty, tg, tb, s, st.mean, st.var!, st.invStd]) t.dispose();
+      }
+    });
   });
 }
 
 describe("SIMD and scalar builds agree on the norm kernels", () => {
-  it("same inputs, raw pointers", async () => {
+  it("LayerNorm: same inputs, raw pointers", async () => {
+    const builds = await Promise.all([createBackend({ build: "simd" }), createBackend({ build: "scalar" })]);
+    for (const { rows, D } of layerNormCases().filter((_, i) => i % 3 === 0)) {
+      const { x, dy, gamma, beta } = data(rows * D, D, 8);
+      const outs = builds.map((b) => {
+        const k = b.kernels, h = b.heap;
+        const p = (src: Float32Array) => {
+          const q = h.alloc(src.length * 4);
+          h.f32.set(src, q >> 2);
+          return q;
+        };
+        const n = rows * D;
+        const px = p(x), pdy = p(dy), pg = p(gamma), pb = p(beta), py = p(new Float32Array(n)), pm = p(new Float32Array(rows)), pi = p(new Float32Array(rows));
+        const pdx = p(new Float32Array(n)), pdg = p(new Float32Array(D)), pdb = p(new Float32Array(D)), s = h.alloc(k.norm_scratch_bytes(D));
+        k.layer_norm_forward(py, pm, pi, px, pg, pb, 1e-5, rows, D);
+        k.layer_norm_backward(pdx, pdg, pdb, pdy, px, pm, pi, pg, rows, D, s);
+        const get = (q: number, len: number) => h.f32.slice(q >> 2, (q >> 2) + len);
+        return { y: get(py, n), dx: get(pdx, n), dg: get(pdg, D), db: get(pdb, D) };
+      });
+      const label = `LayerNorm [${rows}, ${D}]`;
+      for (const key of ["y", "dx", "dg", "db"] as const) expect(relErr(outs[0][key], outs[1][key], 1), `${label} ${key}`).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it("GroupNorm: same inputs, raw pointers", async () => {
     const builds = await Promise.all([createBackend({ build: "simd" }), createBackend({ build: "scalar" })]);
     for (const c of [...groupNormCases().filter((_, i) => i % 11 === 0), ...NORM_LONG_CASES]) {
       const ix = groupIndex(c.shape, c.dataFormat, c.G);

@@ -5,7 +5,7 @@
 // The same in training and eval.
 import { boolOption, checkOptions, describe, epsOption } from "../options.js";
 import type { DataFormat } from "../ops/bn.js";
-import { type GroupLayout, groupLayout, groupNormBackward, groupNormForward, type NormStats } from "../ops/norm.js";
+import { cachedGroupLayout, type GroupLayout, groupNormBackward, groupNormForward, type NormStats } from "../ops/norm.js";
 import { fmt, type Shape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { SampleNorm } from "./norm_base.js";
@@ -66,14 +66,25 @@ export class GroupNorm extends SampleNorm {
     return this.dataFormat === "channelsLast" ? "[N, *, C]" : "[N, C, *]";
   }
 
-  protected statCount(shape: Shape): number {
+  protected describeInput(): string {
+    return this.expected().replace("C", String(this.numChannels));
+  }
+
+  protected checkInput(shape: Shape): void {
     const ranks = shape.length >= 2 ? [shape.length] : [2];
-    checkChannelShape(String(this), shape, this.numChannels, this.dataFormat, ranks, this.expected().replace("C", String(this.numChannels)));
+    checkChannelShape(String(this), shape, this.numChannels, this.dataFormat, ranks, this.describeInput());
+  }
+
+  protected statCount(shape: Shape): number {
+    this.checkInput(shape);
     return shape[0] * this.numGroups;
   }
 
+  private lastLayout: { shape: Shape; layout: GroupLayout } | null = null;
+
   private layout(shape: Shape): GroupLayout {
-    return groupLayout(shape, this.dataFormat, this.numGroups);
+    this.lastLayout = cachedGroupLayout(this.lastLayout, shape, this.dataFormat, this.numGroups);
+    return this.lastLayout.layout;
   }
 
   protected run(y: Tensor, x: Tensor, stats: NormStats): void {

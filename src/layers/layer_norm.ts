@@ -23,7 +23,7 @@ export class LayerNorm extends SampleNorm {
   constructor(normalizedShape: number | readonly number[], options: LayerNormOptions = {}) {
     const shape = typeof normalizedShape === "number" ? [normalizedShape] : normalizedShape;
     if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
-      throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${Array.isArray(shape) ? JSON.stringify(shape) : describe(normalizedShape)}`);
+      throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${Array.isArray(normalizedShape) ? JSON.stringify(normalizedShape) : describe(normalizedShape)}`);
     }
     checkOptions("LayerNorm", options, ["eps", "elementwiseAffine"]);
     const eps = epsOption("LayerNorm", options.eps, 1e-5);
@@ -39,14 +39,22 @@ export class LayerNorm extends SampleNorm {
     return `LayerNorm(${fmt(this.normalizedShape)}${this.elementwiseAffine ? "" : ", elementwiseAffine=false"})`;
   }
 
-  protected statCount(shape: Shape): number {
+  protected describeInput(): string {
+    return `[*, ${this.normalizedShape.join(", ")}]`;
+  }
+
+  protected checkInput(shape: Shape): void {
     const k = this.normalizedShape.length;
     const tail = shape.slice(shape.length - k);
     if (shape.length < k || tail.some((d, i) => d !== this.normalizedShape[i])) {
       throw new Error(`${this}: expected an input whose last ${k} dimension${k > 1 ? "s are" : " is"} ${fmt(this.normalizedShape)}, got shape ${fmt(shape)}`);
     }
     if (shape.includes(0)) throw new Error(`${this}: expected an input without empty dimensions, got shape ${fmt(shape)}`);
-    return shape.slice(0, shape.length - k).reduce((a, b) => a * b, 1);
+  }
+
+  protected statCount(shape: Shape): number {
+    this.checkInput(shape);
+    return shape.slice(0, shape.length - this.normalizedShape.length).reduce((a, b) => a * b, 1);
   }
 
   protected run(y: Tensor, x: Tensor, stats: NormStats): void {

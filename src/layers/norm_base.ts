@@ -34,7 +34,13 @@ export abstract class SampleNorm extends Layer {
   protected readonly scratch: Tensor;
   protected readonly bufs: Buffers;
   protected saved: Saved | null = null;
+  /** The last shape checked, in which mode, and its statistics count: training loops repeat one shape. */
+  private lastCheck: { shape: readonly number[]; training: boolean; count: number } | null = null;
 
+  /** Checks a shape's rank and channels (throws naming what was expected and what was received). */
+  protected abstract checkInput(shape: Shape): void;
+  /** The input this layer takes, for wiring errors ("[N, 4, *]"). */
+  protected abstract describeInput(): string;
   /** Checks a shape (throwing what forward would throw) and returns the number of statistics it has. */
   protected abstract statCount(shape: Shape): number;
   /** y from x (a checked shape); fills `stats`. */
@@ -64,10 +70,10 @@ export abstract class SampleNorm extends Layer {
   /** Null if this layer accepts `shape`, else what it expects (Sequential's wiring check). */
   expectedInput(shape: Shape): string | null {
     try {
-      this.statCount(shape);
+      this.checkInput(shape);
       return null;
-    } catch (e) {
-      return (e as Error).message;
+    } catch {
+      return this.describeInput();
     }
   }
 
@@ -81,6 +87,15 @@ export abstract class SampleNorm extends Layer {
     return { mean: this.bufs.get("mean", [count]), var: withVar ? this.bufs.get("var", [count]) : null, invStd: this.bufs.get("invStd", [count]) };
   }
 
+  /** statCount(), skipped when the shape and mode are the last ones checked. */
+  protected checkedCount(shape: Shape): number {
+    const c = this.lastCheck;
+    if (c && c.training === this.training && sameShape(shape, c.shape)) return c.count;
+    const count = this.statCount(shape);
+    this.lastCheck = { shape: [...shape], training: this.training, count };
+    return count;
+  }
+
   protected withVar(): boolean {
     return false;
   }
@@ -88,7 +103,7 @@ export abstract class SampleNorm extends Layer {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
-    const count = this.statCount(x.shape);
+    const count = this.checkedCount(x.shape);
     const y = this.bufs.get("y", x.shape);
     this.run(y, x, this.statsFor(count, this.withVar()));
     const saved = this.saved ?? (this.saved = { x, shape: x.shape });
@@ -110,7 +125,7 @@ export abstract class SampleNorm extends Layer {
     const x = into?.x ?? saved.x;
     if (x.isDisposed) throw new Error(`${this}.backward: the input of the last forward was disposed; keep it alive until backward`);
     const dx = this.bufs.get("dx", dy.shape);
-    this.runBackward(dx, dy, x, this.statsFor(this.statCount(saved.shape), this.withVar()));
+    this.runBackward(dx, dy, x, this.statsFor(this.checkedCount(saved.shape), this.withVar()));
     return deliverGrad(this, dx, into);
   }
 

@@ -22,6 +22,12 @@ export function groupLayout(shape: Shape, dataFormat: DataFormat, G: number): Gr
   return { N, C, HW: inner.reduce((a, b) => a * b, 1), G, channelsLast: last };
 }
 
+/** groupLayout() of the last shape a caller asked for (`cache` is the caller's), rebuilt when the shape changes. */
+export function cachedGroupLayout(cache: { shape: Shape; layout: GroupLayout } | null, shape: Shape, dataFormat: DataFormat, G: number): { shape: Shape; layout: GroupLayout } {
+  if (cache && cache.shape.length === shape.length && cache.shape.every((d, i) => d === shape[i])) return cache;
+  return { shape: [...shape], layout: groupLayout(shape, dataFormat, G) };
+}
+
 /** Bytes of scratch the norm kernels need for C channels (or D normalized elements). */
 export function normScratchBytes(backend: Backend, C: number): number {
   return backend.kernels.norm_scratch_bytes(C);
