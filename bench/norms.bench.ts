@@ -1,6 +1,7 @@
 // npm run bench -- norms [--quick] [--no-torch] [--only=<part of a case label, e.g. GN>]
 //
-// LayerNorm, GroupNorm, InstanceNorm2d and (the baseline) BatchNorm, training forward and
+// LayerNorm, GroupNorm, InstanceNorm2d, Batch Renormalization, Ghost Batch Norm and (the
+// baseline) BatchNorm, training forward and
 // backward, on the cases of bench/norms/cases.ts (4M floats in both layouts, the MNIST MLP's
 // [60, 100]): this library's SIMD build through the layers, against the memory floors BN is
 // held to (forward within 1.2x of sum+copy, backward within 1.3x of 3 sums + copy, timed in
@@ -13,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getBackend } from "../src/backend.js";
 import { init, type Module, type Tensor, tensor } from "../src/index.js";
-import { CASES, dims, EPS, KINDS, type NormCase, type RefOut } from "./norms/cases.js";
+import { CASES, dims, EPS, type Kind, KINDS, type NormCase, type RefOut } from "./norms/cases.js";
 import { TfNorm } from "./norms/tfjs.js";
 import { checkFloors, type Context, type ExternalSamples, floorsFor, floorTasks, fmt, fmtMs, fmtX, median, rng, runSuite, table, timeGroup, type Timing } from "./harness/index.js";
 
@@ -83,8 +84,10 @@ function setParams(layer: Module, gamma: Float32Array, beta: Float32Array): void
 }
 
 async function tfjsPeer(ctx: Context, c: NormCase, d: ReturnType<typeof data>, ref: RefOut): Promise<Row["tfjs"]> {
+  const kind: Kind = KINDS[c.kind];
+  if (!kind.tfjs) return { skipped: `tfjs has no ${c.kind}` };
   if (!(await ctx.peers.useTf("wasm"))) return { skipped: "tfjs-wasm unavailable" };
-  const m = new TfNorm(KINDS[c.kind].tfjs(c), d.x, d.dy, d.gamma, d.beta, EPS);
+  const m = new TfNorm(kind.tfjs(c), d.x, d.dy, d.gamma, d.beta, EPS);
   try {
     if (!requireAll(ctx, "tfjs-wasm", c, m.outputs(), ref, true)) return { skipped: "disagrees with the reference" };
     const budget = { time: ctx.quick ? 200 : 800, warmupTime: 0, iterations: ctx.quick ? 2 : 4, warmupIterations: 1 };
@@ -96,8 +99,10 @@ async function tfjsPeer(ctx: Context, c: NormCase, d: ReturnType<typeof data>, r
 }
 
 function torchPeer(ctx: Context, c: NormCase, d: ReturnType<typeof data>, ref: RefOut): Row["torch"] {
+  const torchKind = (KINDS[c.kind] as Kind).torch;
+  if (!torchKind) return { skipped: `PyTorch has no ${c.kind}` };
   if (!ctx.peers.torch()) return { skipped: "no PyTorch (see the note above)" };
-  const kind = KINDS[c.kind].torch, shape = logicalShape(c);
+  const kind = torchKind, shape = logicalShape(c);
   const format = c.dataFormat === "channelsLast" && c.shape.length === 4 ? "nhwc" : "nchw";
   const common = ["--kind", kind, "--shape", shape.join(","), "--groups", String(c.groups ?? 1), "--format", format, "--eps", String(EPS)];
   const dir = mkdtempSync(join(tmpdir(), "norms-bench-torch-"));
@@ -179,7 +184,7 @@ await runSuite({
   name: "norms",
   title: "batchnorm-wasm per-sample norm benchmarks",
   results: "norms",
-  reference: "test/reference/{bn,layer_norm,group_norm}.ts",
+  reference: "test/reference/{bn,bn_renorm,layer_norm,group_norm}.ts",
   fix: "npx vitest run test/norm_kernels.test.ts test/norm_torch.test.ts",
   async run(ctx) {
     await init({ build: "simd" });

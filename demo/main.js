@@ -68,9 +68,9 @@ function scheduleCharts() {
   }, 250);
 }
 
-/** Puts a chart into its figure; its clip path gets an id of its own (ids are per document, and one page holds three charts). */
+/** Puts a chart into its figure (each chart is drawn with its figure's id: ids are per document). */
 function place(figure, svg) {
-  $(figure).querySelector(".chart").innerHTML = svg.replaceAll("plot-area", `plot-area-${figure}`);
+  $(figure).querySelector(".chart").innerHTML = svg;
 }
 
 function renderCharts() {
@@ -78,6 +78,7 @@ function renderCharts() {
   const xs = history.steps;
   place("fig-acc", lineChart({
     ...size,
+    id: "fig-acc",
     title: "Test accuracy",
     xLabel: "training steps",
     yLabel: "test accuracy",
@@ -92,6 +93,7 @@ function renderCharts() {
     const p = history.pct[n];
     place(`fig-${n}`, lineChart({
       ...size,
+      id: `fig-${n}`,
       title: `Sigmoid input, ${label}`,
       xLabel: "training steps",
       yLabel: "15th, 50th, 85th percentiles",

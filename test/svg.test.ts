@@ -130,9 +130,18 @@ describe("lineChart", () => {
   it("keeps a fixed domain and clips what falls outside", () => {
     const svg = lineChart({ title: "t", xLabel: "x", yLabel: "y", yDomain: [0, 1], series: [{ name: "s", x: [0, 1], y: [0.5, 7] }] });
     expectWellFormedSvg(svg);
-    expect(svg).toContain('clip-path="url(#plot-area)"');
+    expect(svg).toMatch(/<clipPath id="(plot-[0-9a-f]+-area)">.*clip-path="url\(#\1\)"/s);
     expect(svg).toMatch(/>1\.0<\/text>/);
     expect(svg).not.toMatch(/>7<\/text>/);
+  });
+
+  it("gives each chart a clip path id of its own (charts sharing a page), or the id asked for", () => {
+    const a = lineChart({ title: "a", xLabel: "x", yLabel: "y", series: [] }), b = lineChart({ title: "b", xLabel: "x", yLabel: "y", series: [] });
+    const idOf = (svg: string) => /<clipPath id="([^"]+)"/.exec(svg)![1];
+    expect(idOf(a)).not.toBe(idOf(b));
+    expect(idOf(lineChart({ title: "a", xLabel: "x", yLabel: "y", series: [] }))).toBe(idOf(a));
+    expect(idOf(lineChart({ title: "a", xLabel: "x", yLabel: "y", series: [], id: "fig-acc" }))).toBe("fig-acc-area");
+    expect(() => lineChart({ title: "a", xLabel: "x", yLabel: "y", series: [], id: "1 bad" })).toThrow(/id must start with a letter/);
   });
 
   it("handles empty data and rejects mismatched lengths and bad domains", () => {

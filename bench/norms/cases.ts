@@ -1,9 +1,11 @@
 // The one list of the norms benchmark: which layers (KINDS: how to build each, its float64
 // reference, its tfjs moments formulation, its PyTorch function) on which shapes (CASES).
-// A new normalization (Batch Renorm, Ghost BN) is one entry in KINDS and its rows in CASES.
+// A normalization is one entry in KINDS and its rows in CASES; tfjs and PyTorch columns only
+// where they have the layer (neither has Batch Renormalization or Ghost Batch Norm).
 import { BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, type Module } from "../../src/index.js";
 import type { DataFormat } from "../../src/ops/bn.js";
 import { refBackward, refForwardTrain } from "../../test/reference/bn.js";
+import { refGhostBackward, refGhostForward, refRenormBackward, refRenormForward } from "../../test/reference/bn_renorm.js";
 import { refGroupNormBackward, refGroupNormForward } from "../../test/reference/group_norm.js";
 import { refLayerNormBackward, refLayerNormForward } from "../../test/reference/layer_norm.js";
 
@@ -16,6 +18,8 @@ export interface NormCase {
   dataFormat: DataFormat;
   /** GroupNorm's groups. */
   groups?: number;
+  /** Ghost Batch Norm's virtualBatchSize. */
+  virtual?: number;
 }
 
 /** Where the channels are: C, N, and the positions per channel of one sample. */
@@ -48,9 +52,10 @@ export interface Kind {
   /** Values in gamma (and beta). */
   params(c: NormCase): number;
   reference(c: NormCase, x: Float32Array, dy: Float32Array, gamma: Float32Array, beta: Float32Array): RefOut;
-  tfjs(c: NormCase): TfForm;
-  /** bench/norms/torch_norms.py's --kind. */
-  torch: "bn" | "ln" | "gn" | "in";
+  /** tfjs's moments formulation (absent: tfjs has no such layer). */
+  tfjs?(c: NormCase): TfForm;
+  /** bench/norms/torch_norms.py's --kind (absent: PyTorch has no such layer). */
+  torch?: "bn" | "ln" | "gn" | "in";
 }
 
 const last = (c: NormCase) => c.dataFormat === "channelsLast";
@@ -108,6 +113,32 @@ export const KINDS = {
     },
     torch: "in",
   },
+  // Keras 2's renorm at its first step (moving mean 0, stddev 1): the corrections are clipped
+  // to rMax 3 and dMax 5 (the paper's final bounds), so the kernel runs its full arithmetic.
+  BatchRenorm: {
+    make: (c) => {
+      const o = { eps: EPS, renorm: { rMax: 3, dMax: 5 } };
+      return c.shape.length === 4 ? new BatchNorm2d(dims(c).C, { ...o, dataFormat: c.dataFormat }) : new BatchNorm1d(dims(c).C, o);
+    },
+    params: (c) => dims(c).C,
+    reference(c, x, dy, gamma, beta) {
+      const C = dims(c).C;
+      const st = { renormMean: new Float64Array(C), renormStd: new Float64Array(C).fill(1), rMax: 3, dMax: 5 };
+      const f = refRenormForward(x, c.shape, { ...st, gamma, beta, eps: EPS, dataFormat: c.dataFormat });
+      return { y: f.y, ...refRenormBackward(dy, x, c.shape, { r: f.r, d: f.d, gamma, eps: EPS, dataFormat: c.dataFormat }) };
+    },
+  },
+  GhostBN: {
+    make: (c) => {
+      const o = { eps: EPS, virtualBatchSize: c.virtual! };
+      return c.shape.length === 4 ? new BatchNorm2d(dims(c).C, { ...o, dataFormat: c.dataFormat }) : new BatchNorm1d(dims(c).C, o);
+    },
+    params: (c) => dims(c).C,
+    reference(c, x, dy, gamma, beta) {
+      const o = { gamma, beta, eps: EPS, dataFormat: c.dataFormat };
+      return { y: refGhostForward(x, c.shape, c.virtual!, o).y, ...refGhostBackward(dy, x, c.shape, c.virtual!, o) };
+    },
+  },
 } satisfies Record<string, Kind>;
 
 const NCHW = [64, 64, 32, 32], NHWC = [64, 32, 32, 64], MLP = [60, 100];
@@ -124,4 +155,10 @@ export const CASES: NormCase[] = [
   { label: "GN(10) [60,100]", kind: "GroupNorm", shape: MLP, dataFormat: "channelsFirst", groups: 10 },
   { label: "IN NCHW [64,64,32,32]", kind: "InstanceNorm", shape: NCHW, dataFormat: "channelsFirst" },
   { label: "IN NHWC [64,32,32,64]", kind: "InstanceNorm", shape: NHWC, dataFormat: "channelsLast" },
+  { label: "Renorm NCHW [64,64,32,32]", kind: "BatchRenorm", shape: NCHW, dataFormat: "channelsFirst" },
+  { label: "Renorm NHWC [64,32,32,64]", kind: "BatchRenorm", shape: NHWC, dataFormat: "channelsLast" },
+  { label: "Renorm [60,100]", kind: "BatchRenorm", shape: MLP, dataFormat: "channelsFirst" },
+  { label: "Ghost(8) NCHW [64,64,32,32]", kind: "GhostBN", shape: NCHW, dataFormat: "channelsFirst", virtual: 8 },
+  { label: "Ghost(8) NHWC [64,32,32,64]", kind: "GhostBN", shape: NHWC, dataFormat: "channelsLast", virtual: 8 },
+  { label: "Ghost(4) [60,100]", kind: "GhostBN", shape: MLP, dataFormat: "channelsFirst", virtual: 4 },
 ];

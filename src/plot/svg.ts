@@ -44,6 +44,22 @@ export interface LineChartOptions {
   yDomain?: readonly [number, number];
   /** Draw the legend. Default true. */
   legend?: boolean;
+  /**
+   * Prefix of the chart's element ids (its clip path is `<id>-area`). Ids are per document:
+   * charts that share a page need different ones. Default: "plot-" and a hash of the title.
+   */
+  id?: string;
+}
+
+/** The chart's id prefix: options.id (letters, digits, '-', '_'), or "plot-" and an FNV-1a hash of the title. */
+function chartId(options: { id?: string; title: string }): string {
+  if (options.id !== undefined) {
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(options.id)) throw new Error(`lineChart: id must start with a letter and hold only letters, digits, '-' and '_', got ${JSON.stringify(options.id)}`);
+    return options.id;
+  }
+  let h = 0x811c9dc5;
+  for (let i = 0; i < options.title.length; i++) h = Math.imul(h ^ options.title.charCodeAt(i), 0x01000193);
+  return `plot-${(h >>> 0).toString(16)}`;
 }
 
 /** Colour-blind-safe defaults (Okabe & Ito). */
@@ -195,8 +211,9 @@ export function lineChart(options: LineChartOptions): string {
   out.push(`</g>`);
 
   // Clip the data to the plot area (a fixed domain may cut some of it off).
-  out.push(`<defs><clipPath id="plot-area"><rect x="${n2(m.left)}" y="${n2(m.top)}" width="${n2(pw)}" height="${n2(ph)}"/></clipPath></defs>`);
-  out.push(`<g clip-path="url(#plot-area)">`);
+  const clip = `${chartId(options)}-area`;
+  out.push(`<defs><clipPath id="${clip}"><rect x="${n2(m.left)}" y="${n2(m.top)}" width="${n2(pw)}" height="${n2(ph)}"/></clipPath></defs>`);
+  out.push(`<g clip-path="url(#${clip})">`);
   bands.forEach((b, k) => {
     const op = b.opacity ?? 0.2;
     for (const run of finiteRuns(b.x, b.lower, b.upper)) {
