@@ -33,7 +33,7 @@ async function backendFor(build: BuildName, threads: number): Promise<void> {
 
 export const MNIST_STEP: StepCase = {
   label: "MNIST paper step (batch 60)",
-  steps: 300,
+  steps: 1500,
   async make(build, threads) {
     await backendFor(build, threads);
     const { bn } = buildPaperNetworks([100, 100, 100], 0.1, 0);

@@ -8,7 +8,8 @@ import { splitRange } from "../threads/partition.js";
 /**
  * Runs `kernel` over [0, total) split in ranges of multiples of `unit`, with the arguments
  * argsOf(start, end) gives each; false (nothing done) when there is no pool or the work
- * (`floats` moved) is below the pool's threshold.
+ * (`floats`: the floats moved, or their equivalent in copies for an op that computes more per
+ * float) is below the pool's threshold.
  */
 export function splitCall(backend: Backend, kernel: PoolKernel, floats: number, total: number, unit: number, argsOf: (start: number, end: number) => number[]): boolean {
   const pool = backend.pool;
