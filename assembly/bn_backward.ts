@@ -53,8 +53,9 @@ export function bn_renorm_backward_nchw(dx: usize, dgamma: usize, dbeta: usize, 
   backwardNCHW(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, r, d, N, C, HW, 1, scratch);
 }
 
-function backwardNC(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, r: usize, d: usize, rows: i32, C: i32, batchStats: i32, scratch: usize): void {
-  const sdy = scratchF64(scratch, C, 0), sdyx = scratchF64(scratch, C, 1);
+// sdy[c] = sum dy, sdyx[c] = sum dy * (x - mean) over rows x C (float64; float32 over at most
+// LANE_CHUNK rows, in F32 slots 0 and 1 of scratch). Writes sdy, sdyx.
+export function sumsNC(sdy: usize, sdyx: usize, dy: usize, x: usize, mean: usize, rows: i32, C: i32, scratch: usize): void {
   const s1 = scratchF32(scratch, C, 0), s2 = scratchF32(scratch, C, 1);
   for (let c = 0; c < C; c++) { f64Put(sdy, c, 0); f64Put(sdyx, c, 0); }
   for (let r0 = 0; r0 < rows; r0 += LANE_CHUNK) {
@@ -65,13 +66,10 @@ function backwardNC(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize,
       f64Put(sdyx, c, f64At(sdyx, c) + <f64>f32At(s2, c));
     }
   }
-  finishBackward(dgamma, dbeta, invStd, gamma, r, d, rows, C, batchStats, scratch);
-  const k1 = scratchF32(scratch, C, 2), k2 = scratchF32(scratch, C, 3), k3 = scratchF32(scratch, C, 4);
-  colBackwardDx(dx, dy, x, mean, k1, k2, k3, rows, C);
 }
 
-function backwardNCHW(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, r: usize, d: usize, N: i32, C: i32, HW: i32, batchStats: i32, scratch: usize): void {
-  const sdy = scratchF64(scratch, C, 0), sdyx = scratchF64(scratch, C, 1);
+// The same sums over N x C planes of HW (float32 over at most PLANE_CHUNK values). Writes sdy, sdyx.
+export function sumsNCHW(sdy: usize, sdyx: usize, dy: usize, x: usize, mean: usize, N: i32, C: i32, HW: i32): void {
   for (let c = 0; c < C; c++) { f64Put(sdy, c, 0); f64Put(sdyx, c, 0); }
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
@@ -85,6 +83,17 @@ function backwardNCHW(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usiz
       }
     }
   }
+}
+
+function backwardNC(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, r: usize, d: usize, rows: i32, C: i32, batchStats: i32, scratch: usize): void {
+  sumsNC(scratchF64(scratch, C, 0), scratchF64(scratch, C, 1), dy, x, mean, rows, C, scratch);
+  finishBackward(dgamma, dbeta, invStd, gamma, r, d, rows, C, batchStats, scratch);
+  const k1 = scratchF32(scratch, C, 2), k2 = scratchF32(scratch, C, 3), k3 = scratchF32(scratch, C, 4);
+  colBackwardDx(dx, dy, x, mean, k1, k2, k3, rows, C);
+}
+
+function backwardNCHW(dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, r: usize, d: usize, N: i32, C: i32, HW: i32, batchStats: i32, scratch: usize): void {
+  sumsNCHW(scratchF64(scratch, C, 0), scratchF64(scratch, C, 1), dy, x, mean, N, C, HW);
   finishBackward(dgamma, dbeta, invStd, gamma, r, d, N * HW, C, batchStats, scratch);
   const k1 = scratchF32(scratch, C, 2), k2 = scratchF32(scratch, C, 3), k3 = scratchF32(scratch, C, 4);
   for (let n = 0; n < N; n++) {

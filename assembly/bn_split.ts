@@ -10,14 +10,12 @@
 //             bn_backward_merge  -> dgamma, dbeta (accumulated), k = (k1, k2, k3)[C]
 //             bn_backward_dx_*   -> dx = k1 * g + k2 * (x - mean) + k3
 // Each call takes the scratch of the thread that runs it (bn_scratch_bytes(C)).
-import { f32At, f32Put, f64At, f64Put, LANE_CHUNK, red0, red1, scratchF32, scratchF64, sumDyDyx } from "./common";
+import { f32At, f32Put, f64At, f64Put, LANE_CHUNK, scratchF32, scratchF64 } from "./common";
 import { statsNC, statsNCHW } from "./bn_stats";
-import { colAffine, colBackwardDx, colSumsDyDyx } from "./columns";
+import { colAffine, colBackwardDx } from "./columns";
 import { planeAffine, planeBackwardDx } from "./planes";
 import { applyRows, maskedDx, maskedSums, scaleOf } from "./bn_relu";
-import { finishBackward } from "./bn_backward";
-
-const PLANE_CHUNK: i32 = 1024;
+import { finishBackward, sumsNC, sumsNCHW } from "./bn_backward";
 
 // Floats (f64) of one forward partial: count, mean[C], M2[C].
 export function bn_stats_part_f64s(C: i32): i32 {
@@ -82,15 +80,17 @@ export function bn_apply_nchw(y: usize, x: usize, mean: usize, invStd: usize, ga
 
 // Writes part = (sum g[C], sum g*(x - mean)[C]) as float64 over the range.
 export function bn_backward_part_nc(part: usize, dy: usize, dys: i32, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, rows: i32, C: i32, relu: i32, scratch: usize): void {
-  const s1 = scratchF32(scratch, C, 0), s2 = scratchF32(scratch, C, 1);
-  const a = relu ? scaleOf(invStd, gamma, C, scratch) : 0;
   const sdyx = part + (<usize>C << 3);
+  if (!relu) {
+    sumsNC(part, sdyx, dy, x, mean, rows, C, scratch);
+    return;
+  }
+  const s1 = scratchF32(scratch, C, 0), s2 = scratchF32(scratch, C, 1);
+  const a = scaleOf(invStd, gamma, C, scratch);
   for (let c = 0; c < C; c++) { f64Put(part, c, 0); f64Put(sdyx, c, 0); }
   for (let r0 = 0; r0 < rows; r0 += LANE_CHUNK) {
     const nr = min(LANE_CHUNK, rows - r0);
-    const xo = x + (<usize>(r0 * C) << 2), dyo = dy + (<usize>r0 * <usize>dys << 2);
-    if (relu) maskedSums(s1, s2, dyo, dys, xo, mean, a, beta, nr, C);
-    else colSumsDyDyx(s1, s2, dyo, xo, mean, nr, C);
+    maskedSums(s1, s2, dy + (<usize>r0 * <usize>dys << 2), dys, x + (<usize>(r0 * C) << 2), mean, a, beta, nr, C);
     for (let c = 0; c < C; c++) {
       f64Put(part, c, f64At(part, c) + <f64>f32At(s1, c));
       f64Put(sdyx, c, f64At(sdyx, c) + <f64>f32At(s2, c));
@@ -99,20 +99,7 @@ export function bn_backward_part_nc(part: usize, dy: usize, dys: i32, x: usize, 
 }
 
 export function bn_backward_part_nchw(part: usize, dy: usize, x: usize, mean: usize, N: i32, C: i32, HW: i32): void {
-  const sdyx = part + (<usize>C << 3);
-  for (let c = 0; c < C; c++) { f64Put(part, c, 0); f64Put(sdyx, c, 0); }
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      const o = <usize>((n * C + c) * HW) << 2;
-      const mu = f32At(mean, c);
-      for (let h0 = 0; h0 < HW; h0 += PLANE_CHUNK) {
-        const q = o + (<usize>h0 << 2);
-        sumDyDyx(dy + q, x + q, min(PLANE_CHUNK, HW - h0), mu);
-        f64Put(part, c, f64At(part, c) + <f64>red0);
-        f64Put(sdyx, c, f64At(sdyx, c) + <f64>red1);
-      }
-    }
-  }
+  sumsNCHW(part, part + (<usize>C << 3), dy, x, mean, N, C, HW);
 }
 
 // Sums nparts partials (2C float64s each) in order; accumulates dgamma, dbeta (0: skipped);

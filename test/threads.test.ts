@@ -10,31 +10,19 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type Backend, bestBuild, createBackend } from "../src/backend.js";
+import { describe, expect, it, vi } from "vitest";
+import { type Backend, createBackend } from "../src/backend.js";
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, convScratchBytes, type ConvGeometry, windowGeometry } from "../src/ops/conv.js";
 import { linearBackwardInput, linearBackwardParams, linearForward } from "../src/ops/matmul.js";
 import type { DataFormat } from "../src/ops/bn.js";
 import { Tensor } from "../src/tensor.js";
 import { CONV2D_FIELDS } from "../src/kernels.js";
 import { rng } from "./check.js";
+import { splittingBackends, THREAD_BUILD } from "./thread_backends.js";
 import { CIFAR_INCEPTION_BN, MNIST_MLP, TAIL_SIZES } from "./shapes.js";
 
-const THREADS = [1, 2, 3] as const;
-const build = bestBuild() === "scalar" ? "simd" : bestBuild();
-const backends = new Map<number, Backend>();
-
-beforeAll(async () => {
-  for (const t of THREADS) {
-    const b = await createBackend({ build, threads: t });
-    if (b.pool) b.pool.minMacs = 0;
-    backends.set(t, b);
-  }
-});
-
-afterAll(() => {
-  for (const b of backends.values()) b.shutdown();
-});
+const build = THREAD_BUILD;
+const backends = splittingBackends();
 
 /** A tensor of `shape` on backend b holding `values` (or seeded uniform values in [-1, 1)). */
 function filled(b: Backend, shape: number[], seed: number): Tensor {

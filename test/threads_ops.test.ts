@@ -6,8 +6,8 @@
 // are equal within rounding (and checked against the float64 reference); two runs at one
 // thread count are bit-identical. The pools here split every call, however small, so
 // sizes below the thread count (1, 2 rows) are covered.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Backend, bestBuild, createBackend } from "../src/backend.js";
+import { describe, expect, it } from "vitest";
+import type { Backend } from "../src/backend.js";
 import { bnBackward, bnForwardTrain, bnLayout, scaleShift, bnReluApply, bnReluBackward, bnReluForwardTrain, bnScratchBytes, type DataFormat } from "../src/ops/bn.js";
 import { activationBackward, activationForward, multiply } from "../src/ops/elementwise.js";
 import { adamStep, sgdStep } from "../src/ops/optim.js";
@@ -16,27 +16,11 @@ import { avgPoolBackward, avgPoolForward, globalAvgPoolBackward, globalAvgPoolFo
 import { windowGeometry } from "../src/ops/conv.js";
 import { Tensor } from "../src/tensor.js";
 import { expectClose, rng } from "./check.js";
+import { splittingBackends } from "./thread_backends.js";
 import { refBackward, refBnReluBackward, refBnReluForward, refForwardTrain } from "./reference/bn.js";
 import { MNIST_MLP, TAIL_SIZES } from "./shapes.js";
 
-const THREADS = [1, 2, 3] as const;
-const build = bestBuild() === "scalar" ? "simd" : bestBuild();
-const backends = new Map<number, Backend>();
-
-beforeAll(async () => {
-  for (const t of THREADS) {
-    const b = await createBackend({ build, threads: t });
-    if (b.pool) {
-      b.pool.minMacs = 0;
-      b.pool.minFloats = 0;
-    }
-    backends.set(t, b);
-  }
-});
-
-afterAll(() => {
-  for (const b of backends.values()) b.shutdown();
-});
+const backends = splittingBackends();
 
 function filled(b: Backend, shape: number[], seed: number, lo = -1, hi = 1): Tensor {
   const t = new Tensor(b, shape);
