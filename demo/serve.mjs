@@ -24,6 +24,7 @@ const MIME = {
   ".svg": "image/svg+xml",
   ".png": "image/png",
   ".bin": "application/octet-stream",
+  ".ts": "text/plain; charset=utf-8",
 };
 
 const ISOLATION = {
@@ -36,11 +37,17 @@ function inside(root, p) {
   return p === root || p.startsWith(root + path.sep);
 }
 
-/** The server (not yet listening): static files under `root`, never outside it. */
-export function createDemoServer(root = ROOT) {
+/**
+ * The server (not yet listening): static files under `root`, never outside it (the raw path is
+ * decoded here, not normalized: "..", "%2e%2e" and "%2f" all reach path.resolve, and whatever
+ * lands outside the root is refused). `isolated: false` leaves out the COOP/COEP/CORP headers
+ * (the browser tests serve pages both ways).
+ */
+export function createDemoServer(root = ROOT, { isolated = true } = {}) {
+  const headers = isolated ? ISOLATION : {};
   return http.createServer(async (req, res) => {
     const send = (status, body, extra = {}) => {
-      res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...ISOLATION, ...extra });
+      res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...headers, ...extra });
       res.end(req.method === "HEAD" ? undefined : body);
     };
     try {
@@ -70,7 +77,7 @@ export function createDemoServer(root = ROOT) {
         "content-type": MIME[path.extname(real).toLowerCase()] ?? "application/octet-stream",
         "content-length": body.byteLength,
         "cache-control": "no-store",
-        ...ISOLATION,
+        ...headers,
       });
       res.end(req.method === "HEAD" ? undefined : body);
     } catch (e) {

@@ -7,13 +7,13 @@
 // Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM_PATH), driven by playwright-core.
 // Without it the suite is skipped locally, but fails under CI=true (.ci/run installs it).
 import { existsSync } from "node:fs";
-import { readFile, realpath, stat } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDemoServer } from "../demo/serve.mjs";
 import { expectClose, rng } from "./check.js";
 import { refForwardTrain, refRunningUpdate } from "./reference/bn.js";
 
@@ -37,63 +37,9 @@ if (SKIP) console.warn(`test/browser.test.ts: ${SKIP_MESSAGE}`);
 
 const TOL = 1e-5;
 
-// ---------------------------------------------------------------------------------------
-// A static file server over the project root.
-
-const MIME: Record<string, string> = {
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".html": "text/html; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".map": "application/json; charset=utf-8",
-  ".ts": "text/plain; charset=utf-8",
-};
-
-function inside(root: string, p: string): boolean {
-  return p === root || p.startsWith(root + path.sep);
-}
-
+/** The demo's static server over the project root, without the isolation headers: a plain page. */
 function startServer(root: string): Promise<{ server: http.Server; origin: string }> {
-  const server = http.createServer(async (req, res) => {
-    const send = (status: number, body: string) => {
-      res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
-      res.end(req.method === "HEAD" ? undefined : body);
-    };
-    try {
-      if (req.method !== "GET" && req.method !== "HEAD") return send(405, "method not allowed");
-      // Decode the raw path ourselves (no URL normalization): "..", "%2e%2e" and "%2f" all
-      // end up in path.resolve, and whatever lands outside the root is refused.
-      const rawPath = (req.url ?? "/").split(/[?#]/, 1)[0];
-      let pathname: string;
-      try {
-        pathname = decodeURIComponent(rawPath);
-      } catch {
-        return send(400, "bad request");
-      }
-      if (pathname.includes("\0") || !pathname.startsWith("/")) return send(400, "bad request");
-      const file = path.resolve(root, "." + pathname);
-      if (!inside(root, file)) return send(403, "forbidden: outside the project root");
-      let real: string;
-      try {
-        real = await realpath(file);
-      } catch {
-        return send(404, "not found");
-      }
-      if (!inside(root, real)) return send(403, "forbidden: outside the project root");
-      if (!(await stat(real)).isFile()) return send(404, "not found");
-      const body = await readFile(real);
-      res.writeHead(200, {
-        "content-type": MIME[path.extname(real).toLowerCase()] ?? "application/octet-stream",
-        "content-length": body.byteLength,
-        "cache-control": "no-store",
-      });
-      res.end(req.method === "HEAD" ? undefined : body);
-    } catch (e) {
-      if (!res.headersSent) send(500, String(e));
-      else res.destroy();
-    }
-  });
+  const server = createDemoServer(root, { isolated: false });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
