@@ -62,7 +62,7 @@ export function bn_relu_apply_nc(y: usize, ys: i32, x: usize, mean: usize, invSt
 }
 
 // s1[c] += sum g, s2[c] += sum g * (x - mu), g = dy * [v > 0], over nr rows; float32.
-export function maskedSums(s1: usize, s2: usize, dy: usize, dys: i32, x: usize, mu: usize, a: usize, b: usize, nr: i32, C: i32): void {
+function maskedSums(s1: usize, s2: usize, dy: usize, dys: i32, x: usize, mu: usize, a: usize, b: usize, nr: i32, C: i32): void {
   const C4 = ASC_FEATURE_SIMD ? C & ~3 : 0;
   memory.fill(s1, 0, <usize>C << 2);
   memory.fill(s2, 0, <usize>C << 2);
@@ -114,10 +114,10 @@ export function maskedDx(dx: usize, dy: usize, dys: i32, x: usize, mu: usize, a:
   }
 }
 
-export function bn_relu_backward_nc(dx: usize, dgamma: usize, dbeta: usize, dy: usize, dys: i32, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, rows: i32, C: i32, batchStats: i32, scratch: usize): void {
-  const sdy = scratchF64(scratch, C, 0), sdyx = scratchF64(scratch, C, 1);
+// sdy[c] = sum g, sdyx[c] = sum g * (x - mu), g = dy * [v > 0], over rows (float64; float32 over
+// at most LANE_CHUNK rows in F32 slots 0 and 1 of scratch; a = scaleOf's, in slot 3). Writes sdy, sdyx.
+export function maskedSumsNC(sdy: usize, sdyx: usize, dy: usize, dys: i32, x: usize, mean: usize, a: usize, beta: usize, rows: i32, C: i32, scratch: usize): void {
   const s1 = scratchF32(scratch, C, 0), s2 = scratchF32(scratch, C, 1);
-  const a = scaleOf(invStd, gamma, C, scratch);
   for (let c = 0; c < C; c++) { f64Put(sdy, c, 0); f64Put(sdyx, c, 0); }
   for (let r0 = 0; r0 < rows; r0 += LANE_CHUNK) {
     const nr = min(LANE_CHUNK, rows - r0);
@@ -127,6 +127,12 @@ export function bn_relu_backward_nc(dx: usize, dgamma: usize, dbeta: usize, dy: 
       f64Put(sdyx, c, f64At(sdyx, c) + <f64>f32At(s2, c));
     }
   }
+}
+
+export function bn_relu_backward_nc(dx: usize, dgamma: usize, dbeta: usize, dy: usize, dys: i32, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, rows: i32, C: i32, batchStats: i32, scratch: usize): void {
+  const sdy = scratchF64(scratch, C, 0), sdyx = scratchF64(scratch, C, 1);
+  const a = scaleOf(invStd, gamma, C, scratch);
+  maskedSumsNC(sdy, sdyx, dy, dys, x, mean, a, beta, rows, C, scratch);
   // k1, k2, k3 in F32 slots 0, 1, 2 (slot 3 holds a).
   const k1 = scratchF32(scratch, C, 0), k2 = scratchF32(scratch, C, 1), k3 = scratchF32(scratch, C, 2);
   const inv = 1.0 / <f64>rows;

@@ -10,11 +10,11 @@
 //             bn_backward_merge  -> dgamma, dbeta (accumulated), k = (k1, k2, k3)[C]
 //             bn_backward_dx_*   -> dx = k1 * g + k2 * (x - mean) + k3
 // Each call takes the scratch of the thread that runs it (bn_scratch_bytes(C)).
-import { f32At, f32Put, f64At, f64Put, LANE_CHUNK, scratchF32, scratchF64 } from "./common";
+import { f32At, f32Put, f64At, f64Put, scratchF32, scratchF64 } from "./common";
 import { statsNC, statsNCHW } from "./bn_stats";
 import { colAffine, colBackwardDx } from "./columns";
 import { planeAffine, planeBackwardDx } from "./planes";
-import { applyRows, maskedDx, maskedSums, scaleOf } from "./bn_relu";
+import { applyRows, maskedDx, maskedSumsNC, scaleOf } from "./bn_relu";
 import { finishBackward, sumsNC, sumsNCHW } from "./bn_backward";
 
 // Floats (f64) of one forward partial: count, mean[C], M2[C].
@@ -85,17 +85,7 @@ export function bn_backward_part_nc(part: usize, dy: usize, dys: i32, x: usize, 
     sumsNC(part, sdyx, dy, x, mean, rows, C, scratch);
     return;
   }
-  const s1 = scratchF32(scratch, C, 0), s2 = scratchF32(scratch, C, 1);
-  const a = scaleOf(invStd, gamma, C, scratch);
-  for (let c = 0; c < C; c++) { f64Put(part, c, 0); f64Put(sdyx, c, 0); }
-  for (let r0 = 0; r0 < rows; r0 += LANE_CHUNK) {
-    const nr = min(LANE_CHUNK, rows - r0);
-    maskedSums(s1, s2, dy + (<usize>r0 * <usize>dys << 2), dys, x + (<usize>(r0 * C) << 2), mean, a, beta, nr, C);
-    for (let c = 0; c < C; c++) {
-      f64Put(part, c, f64At(part, c) + <f64>f32At(s1, c));
-      f64Put(sdyx, c, f64At(sdyx, c) + <f64>f32At(s2, c));
-    }
-  }
+  maskedSumsNC(part, sdyx, dy, dys, x, mean, scaleOf(invStd, gamma, C, scratch), beta, rows, C, scratch);
 }
 
 export function bn_backward_part_nchw(part: usize, dy: usize, x: usize, mean: usize, N: i32, C: i32, HW: i32): void {
