@@ -4,25 +4,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createBackend, init } from "../src/backend.js";
 import { batchNormBackward, batchNormInference, batchNormTrain } from "../src/functional.js";
-import { BUILDS, expectClose, get, put, relErr, rng } from "./check.js";
+import { bnInputs, BUILDS, expectClose, get, put, relErr } from "./check.js";
 import { channelIndex, refBackward, refForwardTrain, refInference } from "./reference/bn.js";
 import { type BnCase, REAL_TEST_CASES, sweepCases } from "./shapes.js";
 
 const TOL = 1e-5;
-
-function inputs(c: BnCase, seed: number) {
-  const r = rng(seed);
-  const n = c.shape.reduce((a, b) => a * b, 1);
-  const C = channelIndex(c.shape, c.dataFormat).C;
-  return {
-    x: r.array(n, 2, 0.5),
-    dy: r.array(n),
-    gamma: r.array(C, 0.5, 1),
-    beta: r.array(C),
-    runMean: r.array(C),
-    runVar: Float32Array.from({ length: C }, () => 0.5 + r.uniform()),
-  };
-}
 
 /** dx is compared relative to the size of its terms, gamma * invStd * dy: for m = 2 dx itself is ~0. */
 function dxScale(dy: Float32Array, gamma: Float32Array, invStd: ArrayLike<number>, shape: number[], c: BnCase): number {
@@ -47,7 +33,7 @@ function sumScales(dy: Float32Array, x: Float32Array, shape: number[], c: BnCase
 }
 
 function checkCase(c: BnCase, seed: number) {
-  const { x, dy, gamma, beta, runMean, runVar } = inputs(c, seed);
+  const { x, dy, gamma, beta, runMean, runVar } = bnInputs(c, seed);
   const label = `${c.dataFormat} ${JSON.stringify(c.shape)}`;
   const opts = { gamma, beta, eps: 1e-5, dataFormat: c.dataFormat };
   const got = batchNormTrain(x, c.shape, opts);
@@ -92,7 +78,7 @@ describe("SIMD and scalar builds agree", () => {
   it("on every kernel, same inputs, raw pointers", async () => {
     const builds = await Promise.all([createBackend({ build: "simd" }), createBackend({ build: "scalar" })]);
     for (const c of [...sweepCases().filter((_, i) => i % 7 === 0), ...REAL_TEST_CASES]) {
-      const { x, dy, gamma, beta } = inputs(c, 5);
+      const { x, dy, gamma, beta } = bnInputs(c, 5);
       const L = c.dataFormat === "channelsLast" || c.shape.length === 2;
       const C = channelIndex(c.shape, c.dataFormat).C;
       const n = x.length;

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../src/backend.js";
 import { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from "../src/layers/batchnorm.js";
 import { tensor } from "../src/tensor.js";
-import { BUILDS, expectClose, rng } from "./check.js";
+import { bnInputs, BUILDS, expectClose } from "./check.js";
 import { channelIndex, refRunningUpdate } from "./reference/bn.js";
 import { refGhostBackward, refGhostForward, refRenormBackward, refRenormForward, refRenormUpdate } from "./reference/bn_renorm.js";
 import { type BnCase, REAL_TEST_CASES, sweepCases } from "./shapes.js";
@@ -25,21 +25,6 @@ function layerFor(c: BnCase, opts: BatchNormOptions) {
   return { C, bn: new Layer(C, { ...opts, dataFormat: c.dataFormat }) };
 }
 
-function inputs(c: BnCase, seed: number) {
-  const r = rng(seed);
-  const n = c.shape.reduce((a, b) => a * b, 1);
-  const C = channelIndex(c.shape, c.dataFormat).C;
-  return {
-    r,
-    x: r.array(n, 2, 0.5),
-    dy: r.array(n),
-    gamma: r.array(C, 0.5, 1),
-    beta: r.array(C),
-    runMean: r.array(C),
-    runVar: Float32Array.from({ length: C }, () => 0.5 + r.uniform()),
-  };
-}
-
 /** Largest per-channel sum of |terms| (the bound a float sum can meet), for sums compared normwise. */
 function sumScale(terms: (i: number) => number, n: number, C: number, of: (i: number) => number): number {
   const s = new Float64Array(C);
@@ -48,7 +33,7 @@ function sumScale(terms: (i: number) => number, n: number, C: number, of: (i: nu
 }
 
 function checkRenorm(c: BnCase, seed: number) {
-  const { r, x, dy, gamma, beta, runMean, runVar } = inputs(c, seed);
+  const { r, x, dy, gamma, beta, runMean, runVar } = bnInputs(c, seed);
   const { C, bn } = layerFor(c, { renorm: { rMax: 1.5, dMax: 0.5, momentum: 0.05 }, momentum: 0.1 });
   // Moving statistics around the batch's, so that some r and d are clipped and some are not.
   const renormMean = r.array(C, 0.4, 0.5), renormStd = Float32Array.from({ length: C }, () => 1 + 1.6 * (r.uniform() - 0.5));
@@ -95,7 +80,7 @@ function ghostSize(c: BnCase): number {
 }
 
 function checkGhost(c: BnCase, seed: number) {
-  const { x, dy, gamma, beta, runMean, runVar } = inputs(c, seed);
+  const { x, dy, gamma, beta, runMean, runVar } = bnInputs(c, seed);
   const v = ghostSize(c);
   const { C, bn } = layerFor(c, { virtualBatchSize: v, momentum: 0.1 });
   bn.loadStateDict({ weight: gamma, bias: beta, running_mean: runMean, running_var: runVar, num_batches_tracked: BigInt64Array.of(0n) });

@@ -11,28 +11,14 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDemoServer } from "../demo/serve.mjs";
+import { launchChromium, SKIP, SKIP_MESSAGE, watchPage } from "./browser/harness.js";
 import { expectClose, rng } from "./check.js";
 import { refForwardTrain, refRunningUpdate } from "./reference/bn.js";
 
 const ROOT = path.resolve(fileURLToPath(new URL("..", import.meta.url)));
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-const IS_CI = process.env.CI === "true";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const SKIP = !HAVE_CHROMIUM && !IS_CI;
-const SKIP_MESSAGE = `skipped: Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH; under CI=true this fails instead)`;
 if (SKIP) console.warn(`test/browser.test.ts: ${SKIP_MESSAGE}`);
 
 const TOL = 1e-5;
@@ -142,17 +128,11 @@ describe.skipIf(SKIP)(SKIP ? `browser (${SKIP_MESSAGE})` : "browser: the built p
   let context: BrowserContext | null = null;
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) {
-      throw new Error(
-        `CI=true but Chromium is not installed at ${CHROMIUM}: the browser test cannot be skipped in CI. ` +
-          `Install it (apt-get install -y chromium; .ci/run does this) or point CHROMIUM_PATH at it.`,
-      );
-    }
     const missing = ["dist/index.js", "dist/backend.js", "build/bn.relaxed.wasm", "build/bn.simd.wasm", "build/bn.scalar.wasm"].filter((f) => !existsSync(path.join(ROOT, f)));
     if (missing.length) throw new Error(`the package is not built (missing ${missing.join(", ")}): run \`npm run build\` first`);
     ({ server, origin } = await startServer(ROOT));
     // chromium.launch gives the browser a fresh temporary user-data-dir and removes it on close.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
     context = await browser.newContext();
   }, 45_000);
 
@@ -173,20 +153,11 @@ describe.skipIf(SKIP)(SKIP ? `browser (${SKIP_MESSAGE})` : "browser: the built p
    */
   async function withPage(body: (t: TestPage) => Promise<void>): Promise<void> {
     const page = await context!.newPage();
-    const problems: string[] = [];
     const requested: string[] = [];
     page.on("request", (r) => {
       if (r.url().startsWith(origin + "/")) requested.push(new URL(r.url()).pathname);
     });
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console.error: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.stack ?? e.message}`));
-    page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
-    page.on("response", (r) => {
-      if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
-    });
-    const report = () => (problems.length ? `\npage reported:\n  ${problems.join("\n  ")}` : "");
+    const { problems, report } = watchPage(page);
     const run = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
       let value: T;
       try {

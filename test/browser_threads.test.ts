@@ -16,16 +16,11 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page, type Worker } from "playwright-core";
+import { type Browser, type Page, type Worker } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium, SKIP, SKIP_MESSAGE } from "./browser/harness.js";
 
 const ROOT = path.resolve(fileURLToPath(new URL("..", import.meta.url)));
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
-const IS_CI = process.env.CI === "true";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const SKIP = !HAVE_CHROMIUM && !IS_CI;
-const SKIP_MESSAGE = `skipped: Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH; under CI=true this fails instead)`;
 if (SKIP) console.warn(`test/browser_threads.test.ts: ${SKIP_MESSAGE}`);
 
 const ISOLATION_HEADERS = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
@@ -122,12 +117,11 @@ describe.skipIf(SKIP)(SKIP ? `browser threads (${SKIP_MESSAGE})` : "browser thre
   let browser: Browser | null = null;
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`CI=true but Chromium is not installed at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
     const missing = ["dist/index.js", "dist/threads/spawn_browser.js", "build/bn.relaxed-threads.wasm"].filter((f) => !existsSync(path.join(ROOT, f)));
     if (missing.length) throw new Error(`the package is not built (missing ${missing.join(", ")}): run \`npm run build\` first`);
     isolated = await startServer(ISOLATION_HEADERS);
     plain = await startServer({});
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   }, 45_000);
 
   afterAll(async () => {

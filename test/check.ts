@@ -3,6 +3,8 @@
 import { expect } from "vitest";
 import { type Backend, type BuildName, relaxedSimdSupported } from "../src/backend.js";
 import { Rng } from "../src/random.js";
+import { channelIndex } from "./reference/bn.js";
+import type { BnCase } from "./shapes.js";
 
 /**
  * Normwise relative error: max_i |got_i - want_i| / max_i |want_i| (the denominator floored
@@ -106,4 +108,24 @@ export function blobs(n: number, features: number, classes: number, seed: number
     for (let j = 0; j < features; j++) x[i * features + j] = centres[c][j] + 0.7 * r.normal();
   }
   return { x, y, shape: [n, features] as [number, number] };
+}
+
+/**
+ * The Batch Normalization kernel tests' data for a case: x (mean 0.5, spread 2), dy, gamma in
+ * [0.5, 1.5), beta, running mean and running variance in [0.5, 1.5), all from one seeded stream
+ * (returned as r, for more draws from the same stream).
+ */
+export function bnInputs(c: BnCase, seed: number) {
+  const r = rng(seed);
+  const n = c.shape.reduce((a, b) => a * b, 1);
+  const C = channelIndex(c.shape, c.dataFormat).C;
+  return {
+    r,
+    x: r.array(n, 2, 0.5),
+    dy: r.array(n),
+    gamma: r.array(C, 0.5, 1),
+    beta: r.array(C),
+    runMean: r.array(C),
+    runVar: Float32Array.from({ length: C }, () => 0.5 + r.uniform()),
+  };
 }

@@ -12,18 +12,14 @@ import { Adam } from "../src/optim/adam.js";
 import { SGD } from "../src/optim/sgd.js";
 import { fit } from "../src/training/fit.js";
 import { buildModel, buildOptimizer, type LayerSpec } from "../src/worker/spec.js";
-import { rng } from "./check.js";
+import { blobs } from "./check.js";
 
 beforeAll(async () => {
   await init();
 });
 
-function data(n: number, features: number, seed: number) {
-  const r = rng(seed);
-  const x = new Float32Array(n * features).map(() => r.normal());
-  const y = new Uint8Array(n).map((_, i) => (x[i * features] + x[i * features + 1] > 0 ? 1 : 0) + (x[i * features + 2] > 0.5 ? 2 : 0));
-  return { x, y, shape: [n, features] };
-}
+/** Four classes (the models' four outputs) of Gaussian blobs. */
+const data = (n: number, features: number, seed: number) => blobs(n, features, 4, seed);
 
 const SPEC: LayerSpec[] = [
   { layer: "Dense", args: [8, 16, { init: { normal: 0.3 }, seed: 1 }] },

@@ -9,7 +9,7 @@ import { init } from "../src/backend.js";
 import { toSafetensors } from "../src/serialize/safetensors.js";
 import { fit } from "../src/training/fit.js";
 import { buildModel, buildOptimizer, type LayerSpec, type OptimizerSpec } from "../src/worker/spec.js";
-import { rng } from "./check.js";
+import { blobs } from "./check.js";
 import { launchChromium, requireBuilt, SKIP, SKIP_MESSAGE, startDemoServer, watchPage } from "./browser/harness.js";
 
 interface PageResult {
@@ -28,12 +28,8 @@ declare global {
   }
 }
 
-function data(n: number, features: number, seed: number) {
-  const r = rng(seed);
-  const x = new Float32Array(n * features).map(() => r.normal());
-  const y = new Uint8Array(n).map((_, i) => (x[i * features] + x[i * features + 1] > 0 ? 1 : 0) + (x[i * features + 2] > 0.5 ? 2 : 0));
-  return { x, y, shape: [n, features] };
-}
+/** Four classes (the models' four outputs) of Gaussian blobs. */
+const data = (n: number, features: number, seed: number) => blobs(n, features, 4, seed);
 
 const SPEC: LayerSpec[] = [
   { layer: "Dense", args: [12, 32, { init: { normal: 0.3 }, seed: 1 }] },

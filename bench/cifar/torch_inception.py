@@ -30,14 +30,17 @@ Prints one JSON object on stdout.
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from torch_common import cpu_capability, pin_threads, run_pass  # noqa: E402
 
 PLAN = [
     ("3a", (64, 96, 128, 16, 32, 32)),
@@ -108,13 +111,6 @@ def build(width, classes=10):
     return nn.Sequential(*layers)
 
 
-def cpu_capability():
-    for line in torch.__config__.show().splitlines():
-        if "CPU capability usage" in line:
-            return line.split(":", 1)[1].strip()
-    return None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--width", type=float, default=1.0)
@@ -126,11 +122,7 @@ def main():
     ap.add_argument("--check")
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
+    pin_threads(args.threads)
     torch.manual_seed(0)
     out = {
         "torch": torch.__version__,
@@ -183,20 +175,8 @@ def main():
             opt.step()
             return loss.item()
 
-        sink = 0.0
-        for _ in range(args.warmup_steps):
-            sink += step()
-        wall, cpu = [], []
-        t_start = time.perf_counter()
-        while len(wall) < args.min_steps or time.perf_counter() - t_start < args.min_seconds:
-            c0 = time.process_time()
-            t0 = time.perf_counter()
-            sink += step()
-            t1 = time.perf_counter()
-            c1 = time.process_time()
-            wall.append((t1 - t0) * 1e3)
-            cpu.append((c1 - c0) * 1e3)
-        out.update({"width": args.width, "batch": args.batch, "wall": wall, "cpu": cpu, "wallMedian": statistics.median(wall), "sink": sink})
+        t = run_pass(step, args.warmup_steps, args.min_steps, args.min_seconds)
+        out.update({"width": args.width, "batch": args.batch, **t, "wallMedian": statistics.median(t["wall"])})
 
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")

@@ -24,34 +24,13 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def run_pass(fn, warmup, min_iters, min_seconds):
-    for _ in range(warmup):
-        fn()
-    wall, cpu = [], []
-    t_start = time.perf_counter()
-    while len(wall) < min_iters or time.perf_counter() - t_start < min_seconds:
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        fn()
-        t1 = time.perf_counter()
-        c1 = time.process_time()
-        wall.append((t1 - t0) * 1e3)
-        cpu.append((c1 - c0) * 1e3)
-    return {"wall": wall, "cpu": cpu}
-
-
-def cpu_capability():
-    for line in torch.__config__.show().splitlines():
-        if "CPU capability usage" in line:
-            return line.split(":", 1)[1].strip()
-    return None
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from torch_common import cpu_capability, pin_threads, run_pass  # noqa: E402
 
 
 def prepare(x, w, dy, fmt):
@@ -73,11 +52,7 @@ def main():
     ap.add_argument("--check")
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
+    pin_threads(args.threads)
     torch.manual_seed(0)
     N, H, C, OC, K = (int(v) for v in args.shape.split(","))
     formats = args.formats.split(",")

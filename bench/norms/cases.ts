@@ -60,9 +60,15 @@ export interface Kind {
 
 const last = (c: NormCase) => c.dataFormat === "channelsLast";
 
+/** BatchNorm2d on a 4-D case, BatchNorm1d on [N, C], with `options` (eps EPS). */
+function batchNormOf(c: NormCase, options: object = {}): Module {
+  const o = { eps: EPS, ...options };
+  return c.shape.length === 4 ? new BatchNorm2d(dims(c).C, { ...o, dataFormat: c.dataFormat }) : new BatchNorm1d(dims(c).C, o);
+}
+
 export const KINDS = {
   BatchNorm: {
-    make: (c) => (c.shape.length === 4 ? new BatchNorm2d(dims(c).C, { dataFormat: c.dataFormat, eps: EPS }) : new BatchNorm1d(dims(c).C, { eps: EPS })),
+    make: (c) => batchNormOf(c),
     params: (c) => dims(c).C,
     reference(c, x, dy, gamma, beta) {
       const o = { gamma, beta, eps: EPS, dataFormat: c.dataFormat };
@@ -116,10 +122,7 @@ export const KINDS = {
   // Keras 2's renorm at its first step (moving mean 0, stddev 1): the corrections are clipped
   // to rMax 3 and dMax 5 (the paper's final bounds), so the kernel runs its full arithmetic.
   BatchRenorm: {
-    make: (c) => {
-      const o = { eps: EPS, renorm: { rMax: 3, dMax: 5 } };
-      return c.shape.length === 4 ? new BatchNorm2d(dims(c).C, { ...o, dataFormat: c.dataFormat }) : new BatchNorm1d(dims(c).C, o);
-    },
+    make: (c) => batchNormOf(c, { renorm: { rMax: 3, dMax: 5 } }),
     params: (c) => dims(c).C,
     reference(c, x, dy, gamma, beta) {
       const C = dims(c).C;
@@ -129,10 +132,7 @@ export const KINDS = {
     },
   },
   GhostBN: {
-    make: (c) => {
-      const o = { eps: EPS, virtualBatchSize: c.virtual! };
-      return c.shape.length === 4 ? new BatchNorm2d(dims(c).C, { ...o, dataFormat: c.dataFormat }) : new BatchNorm1d(dims(c).C, o);
-    },
+    make: (c) => batchNormOf(c, { virtualBatchSize: c.virtual! }),
     params: (c) => dims(c).C,
     reference(c, x, dy, gamma, beta) {
       const o = { gamma, beta, eps: EPS, dataFormat: c.dataFormat };

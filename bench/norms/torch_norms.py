@@ -23,27 +23,14 @@ Prints one JSON object on stdout.
 import argparse
 import json
 import os
-import time
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def run_pass(fn, warmup, min_iters, min_seconds):
-    for _ in range(warmup):
-        fn()
-    wall, cpu = [], []
-    t_start = time.perf_counter()
-    while len(wall) < min_iters or time.perf_counter() - t_start < min_seconds:
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        fn()
-        t1 = time.perf_counter()
-        c1 = time.process_time()
-        wall.append((t1 - t0) * 1e3)
-        cpu.append((c1 - c0) * 1e3)
-    return {"wall": wall, "cpu": cpu}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from torch_common import pin_threads, run_pass  # noqa: E402
 
 
 def main():
@@ -58,7 +45,7 @@ def main():
     ap.add_argument("--min-seconds", type=float, default=0.5)
     ap.add_argument("--check")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    pin_threads(1)
     shape = [int(s) for s in args.shape.split(",")]
     pshape = shape[1:] if args.kind == "ln" else [shape[1]]
     if args.check:

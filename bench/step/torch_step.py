@@ -38,6 +38,9 @@ import numpy as np
 import torch
 from torch import nn
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from torch_common import pin_threads, run_pass  # noqa: E402
+
 
 def build_model(layers, eps, momentum):
     mods = []
@@ -97,11 +100,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
+    pin_threads(args.threads)
     torch.manual_seed(args.seed)
 
     if args.data:
@@ -189,19 +188,8 @@ def main():
         opt.step()
         return loss.item()
 
-    for _ in range(args.warmup_steps):
-        sink += step()
-
-    wall, cpu = [], []
-    t_start = time.perf_counter()
-    while len(wall) < args.max_steps and (len(wall) < args.min_steps or time.perf_counter() - t_start < args.min_seconds):
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        sink += step()
-        t1 = time.perf_counter()
-        c1 = time.process_time()
-        wall.append((t1 - t0) * 1e3)
-        cpu.append((c1 - c0) * 1e3)
+    t = run_pass(step, args.warmup_steps, args.min_steps, args.min_seconds, args.max_steps)
+    wall, cpu = t["wall"], t["cpu"]
     out["wallMs"] = summary(wall)
     out["cpuMs"] = summary(cpu)
     if args.samples:
