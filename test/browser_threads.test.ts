@@ -4,9 +4,11 @@
 // dist/ and build/ get no headers on either: same-origin files need none, which is what the
 // README tells users. In a dedicated Worker of the isolated page, init({ threads: 2 }) starts a
 // nested Web Worker, and GEMM and convolutions (every call split: minMacs 0) give 1 thread's
-// results bit for bit, training steps 1 thread's losses within rounding (Batch Normalization
-// merges per-thread statistics) and the same bits run after run; shutdown() ends the nested worker. Without the headers,
-// and on a page's main thread, init falls back to one thread and says why.
+// results bit for bit (a convolution's filter gradient, summed from per-thread partials,
+// within rounding), training steps 1 thread's losses within rounding (Batch Normalization
+// merges per-thread statistics) and the same bits run after run; shutdown() ends the nested
+// worker. Without the headers, and on a page's main thread, init falls back to one thread and
+// says why.
 //
 // Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM_PATH), driven by playwright-core.
 // Without it the suite is skipped locally, but fails under CI=true (.ci/run installs it).
@@ -102,6 +104,18 @@ declare global {
 }
 
 /** The first index where two bit-pattern arrays differ, or -1. */
+/** Normwise relative difference of two arrays of float32 bit patterns. */
+function relDiff(a: number[], b: number[]): number {
+  const f = (u: number[]) => new Float32Array(Uint32Array.from(u).buffer);
+  const x = f(a), y = f(b);
+  let num = 0, den = 0;
+  for (let i = 0; i < x.length; i++) {
+    num = Math.max(num, Math.abs(x[i] - y[i]));
+    den = Math.max(den, Math.abs(x[i]));
+  }
+  return x.length === y.length ? num / Math.max(den, 1e-30) : Infinity;
+}
+
 function firstDifference(a: number[], b: number[]): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
@@ -193,13 +207,17 @@ describe.skipIf(SKIP)(SKIP ? `browser threads (${SKIP_MESSAGE})` : "browser thre
       expect(Object.keys(two.ops)).toEqual(Object.keys(one.ops));
       for (const [name, outs] of Object.entries(one.ops)) {
         outs.forEach((o, i) => {
-          expect(firstDifference(o, two.ops[name][i]), `${name}: output ${i} (y, dx, dW, db) with 2 threads differs from 1 thread at`).toBe(-1);
+          const what = `${name}: output ${i} (y, dx, dW, db) with 2 threads`;
+          if (name.startsWith("conv") && i >= 2) expect(relDiff(o, two.ops[name][i]), `${what}, relative to 1 thread`).toBeLessThan(1e-5);
+          else expect(firstDifference(o, two.ops[name][i]), `${what} differs from 1 thread at`).toBe(-1);
         });
       }
       for (const model of ["inception", "small"] as const) {
         const a = one.training[model], b = two.training[model], c = again.training[model];
         expect(a.losses.every(Number.isFinite)).toBe(true);
-        a.losses.forEach((l, s) => expect(Math.abs(b.losses[s] - l) / l, `${model}: loss of step ${s}, 2 threads against 1`).toBeLessThan(1e-5));
+        // The Inception net's max pooling can pick the other of two inputs equal within
+        // rounding after the first update (test/threads.test.ts says more): looser after step 0.
+        a.losses.forEach((l, s) => expect(Math.abs(b.losses[s] - l) / l, `${model}: loss of step ${s}, 2 threads against 1`).toBeLessThan(model === "inception" && s > 0 ? 2e-3 : 1e-5));
         expect(c.losses, `${model}: losses of a second 2-thread run`).toEqual(b.losses);
         b.params.forEach((p, i) => expect(firstDifference(p, c.params[i]), `${model}: parameter ${i} after a second 2-thread run differs at`).toBe(-1));
       }

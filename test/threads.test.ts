@@ -1,9 +1,11 @@
 // The threaded backend: init({ threads }) and its fallback, the worker pool on one shared
 // memory, and the split ops against one thread. GEMM and convolutions are split by output
-// tiles (rows or columns of C, output pixels, images, output channels): every element is one
-// sum in the same order, so 2 and 3 threads must agree with 1 thread bit for bit, over the
-// MNIST MLP's shapes, the CIFAR Inception's channel counts and tail sizes (some smaller than
-// the thread count). The pools here split every call (minMacs 0), however small.
+// tiles (rows or columns of C, output pixels, images): every element is one sum in the same
+// order, so 2 and 3 threads must agree with 1 thread bit for bit, over the MNIST MLP's shapes,
+// the CIFAR Inception's channel counts and tail sizes (some smaller than the thread count).
+// A convolution's filter gradient, a sum over pixels, is split by pixels into per-thread
+// partials: within rounding of 1 thread (and of the float64 reference), the same bits on a
+// rerun. The pools here split every call (minMacs 0), however small.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -17,7 +19,8 @@ import { linearBackwardInput, linearBackwardParams, linearForward } from "../src
 import type { DataFormat } from "../src/ops/bn.js";
 import { Tensor } from "../src/tensor.js";
 import { CONV2D_FIELDS } from "../src/kernels.js";
-import { rng } from "./check.js";
+import { expectClose, rng } from "./check.js";
+import { refConv2dBackwardFilter } from "./reference/conv.js";
 import { splittingBackends, THREAD_BUILD } from "./thread_backends.js";
 import { CIFAR_INCEPTION_BN, MNIST_MLP, TAIL_SIZES } from "./shapes.js";
 
@@ -177,8 +180,8 @@ interface ConvCase {
 }
 
 // The CIFAR Inception's channel counts (test/shapes.ts) at small batches and sizes, and
-// tails: one image (fewer than the threads: backward_input runs on one), fewer output
-// channels than 16 (backward_filter on one), 1 x 1 (a plain product), strides.
+// tails: one image (fewer than the threads: backward_input runs on one), fewer pixels than
+// threads, 1 x 1 (a plain product), strides.
 const [, c96, , , c80] = CIFAR_INCEPTION_BN.map((s) => s[1]);
 const CONV_CASES: ConvCase[] = [
   { shape: [2, 8, 8, c96], OC: c80, kernel: [3, 3], padding: "same" },
@@ -196,16 +199,17 @@ function convGeomFor(c: ConvCase, dataFormat: DataFormat): ConvGeometry {
   return windowGeometry({ toString: () => "conv" }, shape, dataFormat, { kernel: c.kernel, stride: c.stride ?? [1, 1], dilation: [1, 1], padding: [p, p] }, c.OC, null);
 }
 
-describe("convolutions split by output pixels, images and output channels: 1, 2, 3 threads bit-identical", () => {
+describe("convolutions split by output pixels and images (bit-identical), the filter gradient by pixels (within rounding): 1, 2, 3 threads", () => {
   for (const dataFormat of ["channelsLast", "channelsFirst"] as const) {
     for (const c of CONV_CASES) {
       const g0 = convGeomFor(c, dataFormat);
-      it(`${dataFormat} N=${g0.N} ${g0.H}x${g0.W}x${g0.C} -> ${g0.OC} k=${g0.KH}x${g0.KW} s=${g0.SH}: forward, backward_input (written, accumulated), backward_filter`, () => {
+      it(`${dataFormat} N=${g0.N} ${g0.H}x${g0.W}x${g0.C} -> ${g0.OC} k=${g0.KH}x${g0.KW} s=${g0.SH}: forward, backward_input (written, accumulated), backward_filter (twice)`, () => {
+        const g = convGeomFor(c, dataFormat);
+        const xs = dataFormat === "channelsLast" ? [g.N, g.H, g.W, g.C] : [g.N, g.C, g.H, g.W];
+        const ys = dataFormat === "channelsLast" ? [g.N, g.OH, g.OW, g.OC] : [g.N, g.OC, g.OH, g.OW];
+        const ws = dataFormat === "channelsLast" ? [g.OC, g.KH, g.KW, g.C] : [g.OC, g.C, g.KH, g.KW];
+        const grads = new Map<number, Uint32Array[][]>();
         const r = onEveryBackend((b) => {
-          const g = convGeomFor(c, dataFormat);
-          const xs = dataFormat === "channelsLast" ? [g.N, g.H, g.W, g.C] : [g.N, g.C, g.H, g.W];
-          const ys = dataFormat === "channelsLast" ? [g.N, g.OH, g.OW, g.OC] : [g.N, g.OC, g.OH, g.OW];
-          const ws = dataFormat === "channelsLast" ? [g.OC, g.KH, g.KW, g.C] : [g.OC, g.C, g.KH, g.KW];
           const desc = new Tensor(b, [CONV2D_FIELDS.length]);
           const scratch = new Tensor(b, [Math.max(4, Math.ceil(convScratchBytes(b, desc, g, dataFormat) / 4))]);
           const x = filled(b, xs, 1), w = filled(b, ws, 2), bias = filled(b, [g.OC], 3), y = new Tensor(b, ys);
@@ -213,19 +217,44 @@ describe("convolutions split by output pixels, images and output channels: 1, 2,
           const dy = filled(b, ys, 4), dx = new Tensor(b, xs), dxAcc = filled(b, xs, 5);
           conv2dBackwardInput(dx, dy, w, g, dataFormat, false, desc, scratch);
           conv2dBackwardInput(dxAcc, dy, w, g, dataFormat, true, desc, scratch);
-          const dw = filled(b, ws, 6), db = filled(b, [g.OC], 7);
-          conv2dBackwardFilter(dw, db, dy, x, g, dataFormat, desc, scratch);
+          const runs = [0, 1].map(() => {
+            const dw = filled(b, ws, 6), db = filled(b, [g.OC], 7);
+            conv2dBackwardFilter(dw, db, dy, x, g, dataFormat, desc, scratch);
+            const out = [bits(dw), bits(db)];
+            dw.dispose();
+            db.dispose();
+            return out;
+          });
+          grads.set(b.pool?.threads ?? 1, runs);
           for (const t of [desc, scratch, x, w, bias, dy]) t.dispose();
-          return [y, dx, dxAcc, dw, db];
+          return [y, dx, dxAcc];
         });
         expectSameBits(r, dataFormat);
+        const layout = dataFormat === "channelsLast" ? "nhwc" : "nchw";
+        const f = (u: Uint32Array) => new Float32Array(u.buffer);
+        const want = refConv2dBackwardFilter(f(bits1(ws, 6)), f(bits1([g.OC], 7)), f(bits1(ys, 4)), f(bits1(xs, 1)), g, layout);
+        for (const [t, [first, second]] of grads) {
+          expect(second, `dw, db: a second run with ${t} threads`).toEqual(first);
+          expectClose(f(first[0]), want.dw, 1e-5, `dw with ${t} threads against the float64 reference`);
+          expectClose(f(first[1]), want.db, 1e-5, `db with ${t} threads against the float64 reference`);
+          expectClose(f(first[0]), f(grads.get(1)![0][0]), 1e-5, `dw with ${t} threads against 1 thread`);
+        }
       });
     }
   }
 });
 
+/** The bits of filled()'s values for `shape` and `seed`, without a backend. */
+function bits1(shape: number[], seed: number): Uint32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const r = rng(seed).uniform;
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = r() * 2 - 1;
+  return new Uint32Array(v.buffer);
+}
+
 describe("training with threads", () => {
-  it("a small Inception net (width 0.125, batch 4, SGD lr 0.01) trained 3 steps with 2 threads gives 1 thread's losses within rounding, and the same losses twice", async () => {
+  it("a small Inception net (width 0.125, batch 4, SGD lr 0.01) trained 3 steps with 2 threads gives 1 thread's first loss within rounding and the next two within 2e-3 (max-pooling ties), and the same losses twice", async () => {
     const { init, inceptionCifar, CrossEntropyLoss, SGD, TrainStep, tensor, shutdown } = await import("../src/index.js");
     const losses: number[][] = [];
     for (const threads of [1, 2, 2]) {
@@ -242,11 +271,15 @@ describe("training with threads", () => {
       model.dispose();
       shutdown();
     }
-    // Products, convolutions and element-wise ops are bit-identical to one thread; Batch
-    // Normalization merges per-thread statistics, which rounds differently: close, and
-    // reproducible for a given thread count.
+    // Batch Normalization's merged statistics and the filter gradients' per-thread partials
+    // round differently from one thread: the first loss (the forward alone) agrees to
+    // rounding. Later steps drift further: where a max-pooling window's two largest inputs are
+    // equal within rounding, one more ulp can pick the other one and move that window's whole
+    // gradient (this net at 3 threads moves 3 of 53,248 in its last two pools), and training
+    // amplifies it. A wrong reduction is off by far more. A given thread count is reproducible.
     expect(losses[2]).toEqual(losses[1]);
-    for (let s = 0; s < 3; s++) expect(Math.abs(losses[1][s] - losses[0][s]) / losses[0][s], `step ${s}`).toBeLessThan(1e-5);
+    expect(Math.abs(losses[1][0] - losses[0][0]) / losses[0][0], "step 0").toBeLessThan(1e-6);
+    for (let s = 1; s < 3; s++) expect(Math.abs(losses[1][s] - losses[0][s]) / losses[0][s], `step ${s}`).toBeLessThan(2e-3);
     expect(losses[1]).not.toEqual(losses[0]);
   });
 

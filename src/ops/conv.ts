@@ -2,12 +2,12 @@
 // geometry once (convGeometry); each call writes the descriptor the kernels read, with the
 // strides of the tensors it is given (a channel slice of a concatenation is read or written
 // in place: NHWC by its pixel stride, NCHW by its image stride).
-// With a thread pool, a large call is split by a fixed partition of its outputs: forward by
-// ranges of output pixels, backward_input by images (a tile scatters into its neighbours'
-// input rows, so two threads on one image would add into the same dx), backward_filter by
-// output channels (each thread's descriptor sees a channel slice of dy, dw and db). No
-// output element is shared between threads and each is summed in the same order as on one
-// thread: the results are bit-identical to one thread's. Workers get their own scratch.
+// With a thread pool, a large call is split by a fixed partition that depends only on the
+// sizes and the thread count. Forward by ranges of output pixels and backward_input by images
+// (a tile scatters into its neighbours' input rows, so two threads on one image would add into
+// the same dx): no output element is shared between threads and each is summed in the same
+// order as on one thread, so they are bit-identical to one thread. backward_filter, a sum over
+// pixels, by pixel ranges into per-thread partials (see there). Workers get their own scratch.
 import type { Backend } from "../backend.js";
 import { CONV2D_FIELDS } from "../kernels.js";
 import { fmt, type Shape } from "../shape.js";
@@ -101,11 +101,7 @@ export function pixelOrImageStride(t: Tensor, dataFormat: DataFormat, what: stri
 
 /** The descriptor block (CONV2D_FIELDS int32 values) a layer owns; written before each call. */
 export function writeDescriptor(backend: Backend, desc: Tensor, g: ConvGeometry, XS: number, YS: number): number {
-  return writeDescriptorAt(backend, desc.ptr, g, XS, YS);
-}
-
-/** The descriptor of `g` written at byte offset `ptr` (CONV2D_FIELDS int32 values); returns ptr. */
-function writeDescriptorAt(backend: Backend, ptr: number, g: ConvGeometry, XS: number, YS: number): number {
+  const ptr = desc.ptr;
   const i32 = backend.heap.i32;
   const o = ptr >>> 2;
   const v: Record<(typeof CONV2D_FIELDS)[number], number> = { ...g, XS, YS };
@@ -163,26 +159,40 @@ export function conv2dBackwardInput(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGe
   else k.conv2d_backward_input_nchw(dx.ptr, dy.ptr, w.ptr, d, accumulate ? 1 : 0, 0, g.N, scratch.ptr);
 }
 
-/** dw += dy^T patches(x); db += sums of dy per output channel (db null: no bias). Accumulates. */
+/**
+ * dw += dy^T patches(x); db += sums of dy per output channel (db null: no bias). Accumulates.
+ * Split over threads by ranges of output pixels, the sum's own axis: thread 0 adds its range
+ * into dw and db, each other thread into a zeroed partial of its own, and the partials are then
+ * added to dw and db in thread order. Every thread gathers only its own pixels' patches (a split
+ * by output channels gathered all of them on each thread: measured 1.33-1.73x against 1.52-1.95x
+ * by pixels on the Inception's shapes). A reduction in another order: within rounding of one
+ * thread, and the same bits run to run for a given thread count.
+ */
 export function conv2dBackwardFilter(dw: Tensor, db: Tensor | null, dy: Tensor, x: Tensor, g: ConvGeometry, dataFormat: DataFormat, desc: Tensor, scratch: Tensor): void {
-  const k = dy.backend.kernels;
-  const XS = pixelOrImageStride(x, dataFormat, "conv2d x"), YS = pixelOrImageStride(dy, dataFormat, "conv2d dy");
-  const d = writeDescriptor(dy.backend, desc, g, XS, YS);
+  const backend = dy.backend;
+  const k = backend.kernels;
+  const d = writeDescriptor(backend, desc, g, pixelOrImageStride(x, dataFormat, "conv2d x"), pixelOrImageStride(dy, dataFormat, "conv2d dy"));
   const P = g.N * g.OH * g.OW;
-  const pool = g.OC >= 16 ? poolFor(dy.backend, g) : null;
-  if (pool) {
-    // Thread t computes output channels [c0, c1): dy's channel slice is an offset pointer with
-    // the same pixel (NHWC) or image (NCHW) stride, dw's and db's a block of rows.
+  const pool = poolFor(backend, g);
+  const ranges = pool ? splitRange(P, pool.threads, 8) : [];
+  const kernel = dataFormat === "channelsLast" ? "conv2d_backward_filter_nhwc" : "conv2d_backward_filter_nchw";
+  if (pool && ranges.length > 1) {
     const s = scratchPerThread(pool, scratch);
-    const K = g.KH * g.KW * g.C;
-    const chan = dataFormat === "channelsLast" ? 4 : g.OH * g.OW * 4;
-    const parts = splitRange(g.OC, pool.threads, 8).map(([c0, c1], t) => {
-      const dt = writeDescriptorAt(dy.backend, pool.descPtrs[t], { ...g, OC: c1 - c0 }, XS, YS);
-      return [dw.ptr + c0 * K * 4, db ? db.ptr + c0 * 4 : 0, dy.ptr + c0 * chan, x.ptr, dt, 0, P, s[t]];
+    const wN = dw.size, bN = db ? g.OC : 0;
+    const per = (wN + bN + 3) & ~3; // floats per partial, whole 16-byte blocks
+    const base = pool.partials((ranges.length - 1) * per * 4);
+    backend.heap.f32.fill(0, base >>> 2, (base >>> 2) + (ranges.length - 1) * per);
+    const parts = ranges.map(([p0, p1], t) => {
+      if (t === 0) return [dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, p0, p1, s[0]];
+      const at = base + (t - 1) * per * 4;
+      return [at, db ? at + wN * 4 : 0, dy.ptr, x.ptr, d, p0, p1, s[t]];
     });
-    pool.run(dataFormat === "channelsLast" ? "conv2d_backward_filter_nhwc" : "conv2d_backward_filter_nchw", parts);
+    pool.run(kernel, parts);
+    for (let t = 1; t < parts.length; t++) {
+      k.rows_add(dw.ptr, wN, parts[t][0], wN, 1, wN);
+      if (db) k.rows_add(db.ptr, bN, parts[t][1], bN, 1, bN);
+    }
     return;
   }
-  if (dataFormat === "channelsLast") k.conv2d_backward_filter_nhwc(dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, 0, P, scratch.ptr);
-  else k.conv2d_backward_filter_nchw(dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, 0, P, scratch.ptr);
+  k[kernel](dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, 0, P, scratch.ptr);
 }

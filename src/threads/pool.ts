@@ -82,11 +82,11 @@ export class ThreadPool {
   private scratchBytes = 0;
   private partialsPtr = 0;
   private partialsBytes = 0;
-  /** One conv descriptor block per thread, for calls whose geometry differs per thread. */
-  readonly descPtrs: number[];
   private closed = false;
+  /** Counters since the pool started: calls, parts handed to workers, and of those the parts the caller ran itself because no worker had started them. */
+  readonly stats = { runs: 0, workerParts: 0, stolen: 0 };
 
-  private constructor(threads: number, kernels: Kernels, heap: WasmHeap, ctl: SharedArrayBuffer, args: SharedArrayBuffer, err: SharedArrayBuffer, workers: PoolWorker[], gemmScratch: number[], descPtrs: number[]) {
+  private constructor(threads: number, kernels: Kernels, heap: WasmHeap, ctl: SharedArrayBuffer, args: SharedArrayBuffer, err: SharedArrayBuffer, workers: PoolWorker[], gemmScratch: number[]) {
     this.threads = threads;
     this.kernels = kernels;
     this.heap = heap;
@@ -95,7 +95,6 @@ export class ThreadPool {
     this.err = new Uint8Array(err);
     this.workers = workers;
     this.gemmScratch = gemmScratch;
-    this.descPtrs = descPtrs;
   }
 
   /** Starts threads - 1 workers on `memory` (shared) running `module`; resolves when all are ready. */
@@ -105,11 +104,7 @@ export class ThreadPool {
     const args = new SharedArrayBuffer(threads * MAX_ARGS * 8);
     const err = new SharedArrayBuffer(512);
     const gemmScratch: number[] = [];
-    const descPtrs: number[] = [];
-    for (let t = 0; t < threads; t++) {
-      gemmScratch.push(t === 0 ? 0 : heap.alloc(kernels.gemm_scratch_bytes()));
-      descPtrs.push(heap.alloc(32 * 4));
-    }
+    for (let t = 0; t < threads; t++) gemmScratch.push(t === 0 ? 0 : heap.alloc(kernels.gemm_scratch_bytes()));
     const workers: PoolWorker[] = [];
     const ready: Promise<void>[] = [];
     for (let id = 1; id < threads; id++) {
@@ -127,11 +122,11 @@ export class ThreadPool {
       await Promise.all(ready);
     } catch (e) {
       for (const w of workers) void w.terminate();
-      for (const p of [...gemmScratch, ...descPtrs]) if (p) heap.release(p);
+      for (const p of gemmScratch) if (p) heap.release(p);
       throw e;
     }
     for (const w of workers) w.unref();
-    return new ThreadPool(threads, kernels, heap, ctl, args, err, workers, gemmScratch, descPtrs);
+    return new ThreadPool(threads, kernels, heap, ctl, args, err, workers, gemmScratch);
   }
 
   /**
@@ -191,9 +186,13 @@ export class ThreadPool {
       }
     }
     // The parts no worker has started: run them here.
+    const stats = this.stats;
+    stats.runs++;
     for (let t = 1; t < n; t++) {
       const p = parts[t];
+      if (p) stats.workerParts++;
       if (!p || Atomics.compareExchange(ctl, CTL_SLOTS + 2 * t + 1, SLOT_OPEN, SLOT_DONE) !== SLOT_OPEN) continue;
+      stats.stolen++;
       try {
         fn(...p);
       } catch (e) {
@@ -227,7 +226,7 @@ export class ThreadPool {
     Atomics.add(this.ctl, CTL_GEN, 1);
     Atomics.notify(this.ctl, CTL_GEN);
     for (const w of this.workers) void w.terminate();
-    for (const p of [...this.gemmScratch, ...this.scratchPtrs, ...this.descPtrs, this.partialsPtr]) if (p) this.heap.release(p);
+    for (const p of [...this.gemmScratch, ...this.scratchPtrs, this.partialsPtr]) if (p) this.heap.release(p);
     this.scratchPtrs = [];
     this.partialsPtr = 0;
   }
