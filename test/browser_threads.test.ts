@@ -88,6 +88,7 @@ interface CompareRun {
   threads: number;
   info: Info;
   splitCalls: number;
+  workerParts: number;
   ops: Record<string, number[][]>;
   training: { inception: TrainResult; small: TrainResult };
 }
@@ -203,7 +204,8 @@ describe.skipIf(SKIP)(SKIP ? `browser threads (${SKIP_MESSAGE})` : "browser thre
       expect(one.info.threads).toBe(1);
       expect(two.info).toMatchObject({ threads: 2, threadsFallback: null });
       expect(one.splitCalls).toBe(0);
-      expect(two.splitCalls, "with minMacs 0 the ops should hand work to the nested worker").toBeGreaterThan(0);
+      expect(two.splitCalls, "with minMacs 0 the ops should hand work to the pool").toBeGreaterThan(0);
+      expect(two.workerParts, "the nested worker should have run parts").toBeGreaterThan(0);
       expect(Object.keys(two.ops)).toEqual(Object.keys(one.ops));
       for (const [name, outs] of Object.entries(one.ops)) {
         outs.forEach((o, i) => {

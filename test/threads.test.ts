@@ -126,8 +126,10 @@ describe("init({ threads })", () => {
     const b = backends.get(2)!;
     const desc = new Tensor(b, [CONV2D_FIELDS.length]);
     desc.data.fill(0); // N = 0: every conv kernel traps on it
-    expect(() => b.pool!.run("conv2d_forward_nhwc", [null, [0, 0, 0, 0, desc.ptr, 0, 1, 0]])).toThrow(/(worker thread|thread 1's part).*conv2d_forward_nhwc/);
-    expect(() => b.pool!.run("gemm_f32", [null, [0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0]])).not.toThrow();
+    // Parts that trap, whichever thread takes them (the caller or the worker): the error names the kernel.
+    const bad = [0, 0, 0, 0, desc.ptr, 0, 1, 0];
+    for (let i = 0; i < 20; i++) expect(() => b.pool!.run("conv2d_forward_nhwc", [bad, bad])).toThrow(/(worker thread|calling thread).*conv2d_forward_nhwc/);
+    expect(() => b.pool!.run("gemm_f32", [[0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0]])).not.toThrow();
     desc.dispose();
   });
 });
@@ -157,6 +159,13 @@ describe("GEMM split by output tiles: 1, 2, 3 threads bit-identical", () => {
       }
     });
   }
+
+  it("the 3-thread pool cut the calls into more parts than threads, and workers ran some of them", () => {
+    const { runs, parts, byCaller } = backends.get(3)!.pool!.stats;
+    expect(runs).toBeGreaterThan(0);
+    expect(parts / runs).toBeGreaterThan(3);
+    expect(parts - byCaller, "parts a worker ran").toBeGreaterThan(0);
+  });
 
   it("two runs with the same thread count are bit-identical", () => {
     const b = backends.get(3)!;

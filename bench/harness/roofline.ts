@@ -115,9 +115,14 @@ interface PeakExports {
 
 export type PeakTask = Task & { fn: () => unknown; flops: number };
 
+/** The peak loops' module (no memory of its own to share: each thread instantiates it). */
+export function peakModule(): Promise<WebAssembly.Module> {
+  return compile("peak", false);
+}
+
 /** The peak loops (~0.25 ms a call each), to time next to the kernels. */
 export async function peakTasks(): Promise<PeakTask[]> {
-  const instance = await WebAssembly.instantiate(await compile("peak", false), { env: { abort } });
+  const instance = await WebAssembly.instantiate(await peakModule(), { env: { abort } });
   const pk = instance.exports as unknown as PeakExports;
   const it = { chains: 100_000, tile: 150_000, indep: 120_000 };
   return [

@@ -75,7 +75,7 @@ export function cifarStep(width: number): StepCase {
   const batch = 32;
   return {
     label: `CIFAR Inception step, width ${width} (batch ${batch})`,
-    steps: width >= 1 ? 1 : 3,
+    steps: width >= 1 ? 3 : 10,
     async make(build, threads) {
       await backendFor(build, threads);
       const model = inceptionCifar({ width, dataFormat: "channelsLast", seed: 0 });

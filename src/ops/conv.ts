@@ -14,6 +14,7 @@ import { fmt, type Shape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { splitRange } from "../threads/partition.js";
 import type { DataFormat } from "./bn.js";
+import { PART_MACS } from "./matmul.js";
 
 /** Padding: one number for all sides, [top/bottom, left/right], or TensorFlow's 'valid' / 'same'. */
 export type Padding = number | readonly [number, number] | "valid" | "same";
@@ -121,6 +122,9 @@ function scratchPerThread(pool: NonNullable<Backend["pool"]>, scratch: Tensor): 
   return s.map((p, t) => (t === 0 ? scratch.ptr : p));
 }
 
+/** The argument of the conv2d_* kernels that is their scratch (the last of eight). */
+const SCRATCH_ARG = 7;
+
 /** Bytes of scratch the kernels need for this geometry (written descriptor at `desc`). */
 export function convScratchBytes(backend: Backend, desc: Tensor, g: ConvGeometry, dataFormat: DataFormat): number {
   const pix = dataFormat === "channelsLast";
@@ -135,9 +139,9 @@ export function conv2dForward(y: Tensor, x: Tensor, w: Tensor, b: Tensor | null,
   const P = g.N * g.OH * g.OW;
   const pool = poolFor(x.backend, g);
   if (pool) {
-    const s = scratchPerThread(pool, scratch);
-    const parts = splitRange(P, pool.threads, 8).map(([p0, p1], t) => [y.ptr, x.ptr, w.ptr, b ? b.ptr : 0, d, p0, p1, s[t]]);
-    pool.run(dataFormat === "channelsLast" ? "conv2d_forward_nhwc" : "conv2d_forward_nchw", parts);
+    const macs = P * g.KH * g.KW * g.C * g.OC;
+    const parts = splitRange(P, pool.partsFor(macs, PART_MACS), 8).map(([p0, p1]) => [y.ptr, x.ptr, w.ptr, b ? b.ptr : 0, d, p0, p1, 0]);
+    pool.run(dataFormat === "channelsLast" ? "conv2d_forward_nhwc" : "conv2d_forward_nchw", parts, SCRATCH_ARG, scratchPerThread(pool, scratch));
     return;
   }
   if (dataFormat === "channelsLast") k.conv2d_forward_nhwc(y.ptr, x.ptr, w.ptr, b ? b.ptr : 0, d, 0, P, scratch.ptr);
@@ -150,9 +154,9 @@ export function conv2dBackwardInput(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGe
   const d = writeDescriptor(dy.backend, desc, g, pixelOrImageStride(dx, dataFormat, "conv2d dx"), pixelOrImageStride(dy, dataFormat, "conv2d dy"));
   const pool = g.N > 1 ? poolFor(dy.backend, g) : null;
   if (pool) {
-    const s = scratchPerThread(pool, scratch);
-    const parts = splitRange(g.N, pool.threads, 1).map(([n0, n1], t) => [dx.ptr, dy.ptr, w.ptr, d, accumulate ? 1 : 0, n0, n1, s[t]]);
-    pool.run(dataFormat === "channelsLast" ? "conv2d_backward_input_nhwc" : "conv2d_backward_input_nchw", parts);
+    const macs = g.N * g.OH * g.OW * g.KH * g.KW * g.C * g.OC;
+    const parts = splitRange(g.N, pool.partsFor(macs, PART_MACS), 1).map(([n0, n1]) => [dx.ptr, dy.ptr, w.ptr, d, accumulate ? 1 : 0, n0, n1, 0]);
+    pool.run(dataFormat === "channelsLast" ? "conv2d_backward_input_nhwc" : "conv2d_backward_input_nchw", parts, SCRATCH_ARG, scratchPerThread(pool, scratch));
     return;
   }
   if (dataFormat === "channelsLast") k.conv2d_backward_input_nhwc(dx.ptr, dy.ptr, w.ptr, d, accumulate ? 1 : 0, 0, g.N, scratch.ptr);
@@ -161,9 +165,10 @@ export function conv2dBackwardInput(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGe
 
 /**
  * dw += dy^T patches(x); db += sums of dy per output channel (db null: no bias). Accumulates.
- * Split over threads by ranges of output pixels, the sum's own axis: thread 0 adds its range
- * into dw and db, each other thread into a zeroed partial of its own, and the partials are then
- * added to dw and db in thread order. Every thread gathers only its own pixels' patches (a split
+ * Split over threads by ranges of output pixels, the sum's own axis, one part per thread (each
+ * further part would cost a zeroed partial of dw's size): part 0 adds its range into dw and db,
+ * each other part into a zeroed partial of its own, and the partials are then added to dw and
+ * db in part order. Every thread gathers only its own pixels' patches (a split
  * by output channels gathered all of them on each thread: measured 1.33-1.73x against 1.52-1.95x
  * by pixels on the Inception's shapes). A reduction in another order: within rounding of one
  * thread, and the same bits run to run for a given thread count.
@@ -177,17 +182,16 @@ export function conv2dBackwardFilter(dw: Tensor, db: Tensor | null, dy: Tensor, 
   const ranges = pool ? splitRange(P, pool.threads, 8) : [];
   const kernel = dataFormat === "channelsLast" ? "conv2d_backward_filter_nhwc" : "conv2d_backward_filter_nchw";
   if (pool && ranges.length > 1) {
-    const s = scratchPerThread(pool, scratch);
     const wN = dw.size, bN = db ? g.OC : 0;
     const per = (wN + bN + 3) & ~3; // floats per partial, whole 16-byte blocks
     const base = pool.partials((ranges.length - 1) * per * 4);
     backend.heap.f32.fill(0, base >>> 2, (base >>> 2) + (ranges.length - 1) * per);
     const parts = ranges.map(([p0, p1], t) => {
-      if (t === 0) return [dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, p0, p1, s[0]];
+      if (t === 0) return [dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, p0, p1, 0];
       const at = base + (t - 1) * per * 4;
-      return [at, db ? at + wN * 4 : 0, dy.ptr, x.ptr, d, p0, p1, s[t]];
+      return [at, db ? at + wN * 4 : 0, dy.ptr, x.ptr, d, p0, p1, 0];
     });
-    pool.run(kernel, parts);
+    pool.run(kernel, parts, SCRATCH_ARG, scratchPerThread(pool, scratch));
     for (let t = 1; t < parts.length; t++) {
       k.rows_add(dw.ptr, wN, parts[t][0], wN, 1, wN);
       if (db) k.rows_add(db.ptr, bN, parts[t][1], bN, 1, bN);

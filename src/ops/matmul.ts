@@ -2,14 +2,18 @@
 // layout): the only code that calls the gemm_* kernels. Rows are every leading dimension
 // of x flattened: [..., in] is M = size / in rows.
 // With a thread pool, a large product is split by output tiles: rows of C when it has at
-// least as many rows as columns, else columns, in multiples of 8 (the GEMM's packing unit).
-// Every element of C is still one sum in the same order, so the result is bit-identical to
-// one thread's whatever the thread count.
+// least as many rows as columns, else columns, in multiples of 8 (the GEMM's packing unit);
+// one part per thread, more for a large product (PART_MACS each at least: every part packs
+// the whole of the operand it shares). Every element of C is still one sum in the same order,
+// so the result is bit-identical to one thread's whatever the thread count.
 import type { Backend } from "../backend.js";
 import { ACT, type ActName } from "../kernels.js";
 import type { Tensor } from "../tensor.js";
 import { splitRange } from "../threads/partition.js";
 import { rowLayout } from "./rows.js";
+
+/** Multiply-adds per part at least when a product is cut into more parts than threads. */
+export const PART_MACS = 1 << 22;
 
 /**
  * gemm_f32's product split over the backend's threads; false (nothing done) when there is
@@ -22,7 +26,7 @@ export function gemmParallel(
   const pool = backend.pool;
   if (!pool || M * N * K < pool.minMacs) return false;
   const byRows = M >= N;
-  const ranges = splitRange(byRows ? M : N, pool.threads, 8);
+  const ranges = splitRange(byRows ? M : N, pool.partsFor(M * N * K, PART_MACS), 8);
   if (ranges.length < 2) return false;
   pool.run("gemm_f32", ranges.map(([s, e]) => byRows
     ? [c + s * ldc * 4, ldc, transA ? a + s * 4 : a + s * lda * 4, lda, transA, b, ldb, transB, bias, e - s, N, K, accumulate, act]

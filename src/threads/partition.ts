@@ -2,13 +2,19 @@
 // thread count, so a given thread count gives the same results run after run.
 
 /**
- * [start, end) ranges covering [0, total) in at most `parts` pieces, each a multiple of
- * `unit` long except the last; fewer pieces when total is small (never an empty one).
+ * [start, end) ranges covering [0, total) in at most `parts` pieces of whole units (`unit`
+ * long; the last piece ends at total), as even as whole units allow, larger pieces first;
+ * fewer pieces when total is small (never an empty one).
  */
 export function splitRange(total: number, parts: number, unit: number): [number, number][] {
   const units = Math.ceil(total / unit);
-  const per = Math.ceil(units / Math.max(1, parts)) * unit;
+  const n = Math.max(1, Math.min(parts, units));
+  const base = Math.floor(units / n), extra = units % n;
   const out: [number, number][] = [];
-  for (let s = 0; s < total; s += per) out.push([s, Math.min(total, s + per)]);
+  for (let i = 0, s = 0; i < n && s < total; i++) {
+    const e = Math.min(total, s + (base + (i < extra ? 1 : 0)) * unit);
+    out.push([s, e]);
+    s = e;
+  }
   return out;
 }

@@ -1,17 +1,22 @@
 // A pool of worker threads running the kernels on the backend's shared memory. The caller
 // is thread 0 and works as one of the threads; workers 1 .. n-1 each instantiate the same
 // module on the same memory (own globals, own GEMM scratch). Dispatch uses no postMessage:
-// the caller writes each worker's kernel and arguments into a control block of shared
-// memory, bumps a generation counter and notifies; workers spin briefly, then
-// Atomics.wait on it. The caller runs its own part, then waits (spin, then Atomics.wait)
-// for the pending count to reach zero. Calls are synchronous, as the single-thread ones are.
+// the caller writes the kernel and every part's arguments into shared memory, publishes the
+// call and notifies; workers spin briefly, then Atomics.wait on a generation counter. Every
+// thread, the caller included, then takes parts one at a time until none is left (each taken
+// with one compareExchange on a claim word), so a thread that runs slower (another process on
+// its core, a slower core of a hybrid CPU) or sleeps simply takes fewer parts. Calls are
+// synchronous, as the single-thread ones are. The partition into parts is the op's and depends
+// only on the sizes and the thread count; each part writes only its own outputs (or its own
+// partial, merged by the caller in part order) and gets the running thread's scratch, so
+// the results do not depend on which thread ran which part.
 // In Node workers are unref'd once ready: a process that never calls shutdown() still exits.
 // In a browser they are nested Web Workers of the Worker that calls init() (spawn_browser.ts).
 import type { Kernels } from "../kernels.js";
 import type { WasmHeap } from "../heap.js";
 import { type PoolWorker, workerSpawner } from "./spawn.js";
 
-/** The kernels a worker may be asked to run (their index is the slot's kernel id). */
+/** The kernels a worker may be asked to run (their index is the call's kernel id). */
 export const POOL_KERNELS = [
   "gemm_f32",
   "gemm_nt",
@@ -26,19 +31,25 @@ export const POOL_KERNELS = [
   "global_avgpool_forward_nhwc", "global_avgpool_forward_nchw", "global_avgpool_backward_nhwc", "global_avgpool_backward_nchw",
 ] as const satisfies readonly (keyof Kernels)[];
 export type PoolKernel = (typeof POOL_KERNELS)[number];
+const KERNEL_ID = new Map<string, number>(POOL_KERNELS.map((k, i) => [k, i]));
 
-/** Arguments per call at most (avgpool2d_backward_* take 18). */
+/** Arguments per part at most (avgpool2d_backward_* take 18). */
 const MAX_ARGS = 20;
-// The control block (Int32Array): generation, (unused), stop flag, failed count, length of the
-// first failure's message, then per thread a slot of (kernel id, state). A slot's state is
-// SLOT_OPEN when its part waits for a thread, SLOT_RUNNING once its worker took it, SLOT_DONE
-// when finished or taken by the caller. Whoever moves it from open (compareExchange) runs the
-// part: the caller, done with its own, runs the parts no worker has started. So a worker that
-// sleeps or is descheduled by other processes costs the step no more than running that part on
-// the calling thread, and the results do not depend on who ran a part (same partition, same
-// kernels, the part's own scratch).
-const CTL_GEN = 0, CTL_STOP = 2, CTL_FAILED = 3, CTL_ERRLEN = 4, CTL_SLOTS = 8;
-const SLOT_DONE = 0, SLOT_OPEN = 1, SLOT_RUNNING = 2;
+/** Parts per call at most. */
+export const MAX_PARTS = 64;
+// The control block (Int32Array):
+//   GEN      the call counter workers wait on;
+//   STOP     set by shutdown();
+//   FAILED   parts that threw, ERRLEN the length of the first one's message (in `err`);
+//   KERNEL   the call's kernel id; NPARTS its number of parts;
+//   CLAIM    (GEN & 0xffff) << 16 | the next part to take: a thread takes part i by moving it
+//            to i + 1 with compareExchange, so each part runs exactly once, and a thread still
+//            looking at an earlier call (its tag differs) takes nothing;
+//   DONE     parts finished; the thread that finishes the last one wakes the caller;
+//   SCRATCH_ARG  which argument is the scratch pointer (-1: none): each thread puts its own
+//            there, from SCRATCH + thread id.
+const CTL_GEN = 0, CTL_STOP = 1, CTL_FAILED = 2, CTL_ERRLEN = 3, CTL_KERNEL = 4, CTL_NPARTS = 5, CTL_CLAIM = 6, CTL_DONE = 7, CTL_SCRATCH_ARG = 8;
+const CTL_SCRATCH = 16;
 /**
  * Loads of the counter before a worker or the caller blocks in Atomics.wait (tens of
  * microseconds): waking a thread from Atomics.wait costs ~100 us, so a worker that spins
@@ -63,6 +74,13 @@ export const PARALLEL_MIN_MACS = 1 << 17;
  */
 export const PARALLEL_MIN_FLOATS = 1 << 15;
 
+/**
+ * Parts per thread at most: a large op is cut finer than one part a thread so that a thread
+ * slowed down for a while (a shared host, a hybrid CPU's slower cores) takes fewer of them
+ * rather than making the others wait at the end.
+ */
+const PARTS_PER_THREAD = 4;
+
 export class ThreadPool {
   /** Threads including the caller. */
   readonly threads: number;
@@ -70,6 +88,8 @@ export class ThreadPool {
   minMacs = PARALLEL_MIN_MACS;
   /** Memory-bound ops split only from this many floats (PARALLEL_MIN_FLOATS; tests lower it). */
   minFloats = PARALLEL_MIN_FLOATS;
+  /** Cut every split op into PARTS_PER_THREAD parts per thread whatever its size (tests set it). */
+  finestParts = false;
   private readonly kernels: Kernels;
   private readonly heap: WasmHeap;
   private readonly ctl: Int32Array;
@@ -83,8 +103,8 @@ export class ThreadPool {
   private partialsPtr = 0;
   private partialsBytes = 0;
   private closed = false;
-  /** Counters since the pool started: calls, parts handed to workers, and of those the parts the caller ran itself because no worker had started them. */
-  readonly stats = { runs: 0, workerParts: 0, stolen: 0 };
+  /** Counters since the pool started: calls, their parts, and the parts the calling thread ran. */
+  readonly stats = { runs: 0, parts: 0, byCaller: 0 };
 
   private constructor(threads: number, kernels: Kernels, heap: WasmHeap, ctl: SharedArrayBuffer, args: SharedArrayBuffer, err: SharedArrayBuffer, workers: PoolWorker[], gemmScratch: number[]) {
     this.threads = threads;
@@ -100,8 +120,8 @@ export class ThreadPool {
   /** Starts threads - 1 workers on `memory` (shared) running `module`; resolves when all are ready. */
   static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: Kernels, heap: WasmHeap): Promise<ThreadPool> {
     const spawn = await workerSpawner();
-    const ctl = new SharedArrayBuffer((CTL_SLOTS + 2 * threads) * 4);
-    const args = new SharedArrayBuffer(threads * MAX_ARGS * 8);
+    const ctl = new SharedArrayBuffer((CTL_SCRATCH + threads) * 4);
+    const args = new SharedArrayBuffer(MAX_PARTS * MAX_ARGS * 8);
     const err = new SharedArrayBuffer(512);
     const gemmScratch: number[] = [];
     for (let t = 0; t < threads; t++) gemmScratch.push(t === 0 ? 0 : heap.alloc(kernels.gemm_scratch_bytes()));
@@ -111,8 +131,8 @@ export class ThreadPool {
       const w = spawn({
         workerData: {
           module, memory, ctl, args, err, id, names: POOL_KERNELS, gemmScratch: gemmScratch[id], maxArgs: MAX_ARGS, spin: SPIN,
-          gen: CTL_GEN, stop: CTL_STOP, failed: CTL_FAILED, errLen: CTL_ERRLEN, slotBase: CTL_SLOTS,
-          open: SLOT_OPEN, running: SLOT_RUNNING, done: SLOT_DONE,
+          gen: CTL_GEN, stop: CTL_STOP, failed: CTL_FAILED, errLen: CTL_ERRLEN, kernel: CTL_KERNEL, nparts: CTL_NPARTS,
+          claim: CTL_CLAIM, done: CTL_DONE, scratchArg: CTL_SCRATCH_ARG, scratch: CTL_SCRATCH,
         },
       });
       workers.push(w);
@@ -158,64 +178,82 @@ export class ThreadPool {
   }
 
   /**
-   * Runs `kernel` once per entry of `parts` (at most `threads`; null: that thread idles),
-   * parts[0] on the calling thread, and returns when all are done. Throws if any failed.
+   * How many parts to cut an op of `work` (multiply-adds, floats, ...) into: one per thread,
+   * and up to PARTS_PER_THREAD per thread while each part keeps at least `perPart` of it.
    */
-  run(kernel: PoolKernel, parts: readonly (readonly number[] | null)[]): void {
+  partsFor(work: number, perPart: number): number {
+    const per = this.finestParts ? PARTS_PER_THREAD : Math.max(1, Math.min(PARTS_PER_THREAD, Math.floor(work / (perPart * this.threads))));
+    return Math.min(MAX_PARTS, this.threads * per);
+  }
+
+  /**
+   * Runs `kernel` once per entry of `parts` (at most MAX_PARTS) on whichever threads take
+   * them, the calling thread included, and returns when all are done. With `scratchArg` >= 0,
+   * that argument of every part is replaced by the running thread's scratch: scratch[t] for
+   * thread t (the caller's own at 0, the pool's scratch() for the workers). Throws if any
+   * part failed.
+   */
+  run(kernel: PoolKernel, parts: readonly (readonly number[])[], scratchArg = -1, scratch: readonly number[] = []): void {
     if (this.closed) throw new Error("batchnorm-wasm: the thread pool was shut down");
     const n = parts.length;
-    if (n > this.threads) throw new Error(`ThreadPool.run: ${n} parts for ${this.threads} threads`);
+    if (n > MAX_PARTS) throw new Error(`ThreadPool.run: ${n} parts, at most ${MAX_PARTS}`);
+    if (scratchArg >= 0 && scratch.length < this.threads) throw new Error(`ThreadPool.run: ${scratch.length} scratch pointers for ${this.threads} threads`);
+    if (n === 0) return;
     const ctl = this.ctl, args = this.args;
-    const id = POOL_KERNELS.indexOf(kernel);
-    const fn = this.kernels[kernel] as (...a: number[]) => void;
-    for (let t = 1; t < this.threads; t++) {
-      const p = t < n ? parts[t] : null;
-      ctl[CTL_SLOTS + 2 * t] = p ? id : -1;
-      if (p) for (let i = 0; i < p.length; i++) args[t * MAX_ARGS + i] = p[i];
-      Atomics.store(ctl, CTL_SLOTS + 2 * t + 1, p ? SLOT_OPEN : SLOT_DONE);
+    const id = KERNEL_ID.get(kernel)!;
+    for (let i = 0; i < n; i++) {
+      const p = parts[i], o = i * MAX_ARGS;
+      if (p.length > MAX_ARGS) throw new Error(`ThreadPool.run: ${kernel} part ${i} has ${p.length} arguments, at most ${MAX_ARGS}`);
+      for (let j = 0; j < p.length; j++) args[o + j] = p[j];
     }
-    Atomics.add(ctl, CTL_GEN, 1);
+    for (let t = 1; t < this.threads; t++) ctl[CTL_SCRATCH + t] = scratchArg >= 0 ? scratch[t] : 0;
+    ctl[CTL_KERNEL] = id;
+    ctl[CTL_NPARTS] = n;
+    ctl[CTL_SCRATCH_ARG] = scratchArg;
+    Atomics.store(ctl, CTL_DONE, 0);
+    // The claim word carries the new call's tag before the counter moves: a worker that wakes
+    // for this call finds its parts, one still on an earlier call finds nothing to take.
+    const gen = (Atomics.load(ctl, CTL_GEN) + 1) | 0;
+    Atomics.store(ctl, CTL_CLAIM, (gen & 0xffff) << 16);
+    Atomics.store(ctl, CTL_GEN, gen);
     Atomics.notify(ctl, CTL_GEN);
-    let failure: unknown = null;
-    const own = parts[0];
-    if (own) {
-      try {
-        fn(...own);
-      } catch (e) {
-        failure = e;
-      }
-    }
-    // The parts no worker has started: run them here.
     const stats = this.stats;
     stats.runs++;
-    for (let t = 1; t < n; t++) {
-      const p = parts[t];
-      if (p) stats.workerParts++;
-      if (!p || Atomics.compareExchange(ctl, CTL_SLOTS + 2 * t + 1, SLOT_OPEN, SLOT_DONE) !== SLOT_OPEN) continue;
-      stats.stolen++;
+    stats.parts += n;
+    const fn = this.kernels[kernel] as (...a: number[]) => void;
+    const tag = gen & 0xffff;
+    let failure: unknown = null;
+    for (;;) {
+      const w = Atomics.load(ctl, CTL_CLAIM);
+      const i = w & 0xffff;
+      if (w >>> 16 !== tag || i >= n) break;
+      if (Atomics.compareExchange(ctl, CTL_CLAIM, w, w + 1) !== w) continue;
+      stats.byCaller++;
+      const o = i * MAX_ARGS;
+      if (scratchArg >= 0) args[o + scratchArg] = scratch[0];
       try {
-        fn(...p);
+        fn(args[o], args[o + 1], args[o + 2], args[o + 3], args[o + 4], args[o + 5], args[o + 6], args[o + 7], args[o + 8], args[o + 9],
+          args[o + 10], args[o + 11], args[o + 12], args[o + 13], args[o + 14], args[o + 15], args[o + 16], args[o + 17], args[o + 18], args[o + 19]);
       } catch (e) {
-        failure ??= new Error(`batchnorm-wasm: a kernel failed on the calling thread, running thread ${t}'s part (${kernel}: ${e instanceof Error ? e.message : String(e)})`);
+        failure ??= new Error(`batchnorm-wasm: a kernel failed on the calling thread (${kernel}, part ${i} of ${n}: ${e instanceof Error ? e.message : String(e)})`, { cause: e });
       }
+      Atomics.add(ctl, CTL_DONE, 1);
     }
-    // Then wait for the ones that are running (spin, then Atomics.wait).
-    for (let t = 1; t < n; t++) {
-      const at = CTL_SLOTS + 2 * t + 1;
-      let st = Atomics.load(ctl, at);
-      for (let i = 0; st === SLOT_RUNNING && i < SPIN; i++) st = Atomics.load(ctl, at);
-      while (st === SLOT_RUNNING) {
-        Atomics.wait(ctl, at, SLOT_RUNNING);
-        st = Atomics.load(ctl, at);
-      }
+    // Then wait for the parts still running on workers (spin, then Atomics.wait).
+    let done = Atomics.load(ctl, CTL_DONE);
+    for (let k = 0; done < n && k < SPIN; k++) done = Atomics.load(ctl, CTL_DONE);
+    while (done < n) {
+      Atomics.wait(ctl, CTL_DONE, done);
+      done = Atomics.load(ctl, CTL_DONE);
     }
-    if (failure) throw failure;
+    // A worker's failure is cleared even when the caller's own is the one reported.
     if (Atomics.load(ctl, CTL_FAILED) !== 0) {
       const len = Atomics.load(ctl, CTL_ERRLEN);
       const msg = new TextDecoder().decode(this.err.slice(0, len));
       Atomics.store(ctl, CTL_FAILED, 0);
-      throw new Error(`batchnorm-wasm: a kernel failed on a worker thread (${msg})`);
+      failure ??= new Error(`batchnorm-wasm: a kernel failed on a worker thread (${msg})`);
     }
+    if (failure) throw failure;
   }
 
   /** Ends the workers and returns their memory to the heap. Idempotent. */

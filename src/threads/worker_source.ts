@@ -6,10 +6,11 @@
 //
 // The worker instantiates the kernels on the shared memory (its own globals, its own GEMM
 // scratch at workerData.gemmScratch), calls ready() once, then loops: wait for the generation
-// counter to move (a short spin, then Atomics.wait), take its slot if it is still open (the
-// caller may have run the part itself), run the kernel with the slot's arguments, mark the
-// slot done and wake the caller. It returns only when the stop flag is set. The layout of the
-// control block is CTL_* and SLOT_* in pool.ts.
+// counter to move (a short spin, then Atomics.wait), then take the call's parts one at a time
+// (compareExchange on the claim word, which carries the call's tag) and run each with its
+// arguments, its own scratch put in the scratch argument; count each finished part and wake
+// the caller after the last one. It returns only when the stop flag is set. The layout of the
+// control block is CTL_* in pool.ts.
 export const WORKER_BODY = String.raw`
 function poolWorker(d, ready) {
 const ctl = new Int32Array(d.ctl);
@@ -18,8 +19,6 @@ const errText = new Uint8Array(d.err);
 const exports_ = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
 exports_.gemm_set_scratch(d.gemmScratch);
 const fns = d.names.map((n) => exports_[n]);
-const slot = d.slotBase + d.id * 2;
-const a0 = d.id * d.maxArgs;
 ready();
 let seen = 0;
 for (;;) {
@@ -31,26 +30,33 @@ for (;;) {
   }
   seen = g;
   if (Atomics.load(ctl, d.stop) !== 0) break;
-  if (Atomics.compareExchange(ctl, slot + 1, d.open, d.running) !== d.open) continue;
-  const k = ctl[slot];
-  if (k >= 0) {
+  const tag = g & 0xffff;
+  for (;;) {
+    const w = Atomics.load(ctl, d.claim);
+    const p = w & 0xffff;
+    if (w >>> 16 !== tag) break;
+    const n = Atomics.load(ctl, d.nparts);
+    if (p >= n) break;
+    if (Atomics.compareExchange(ctl, d.claim, w, w + 1) !== w) continue;
+    const k = ctl[d.kernel];
     const a = args;
-    const i = a0;
+    const i = p * d.maxArgs;
+    const sa = ctl[d.scratchArg];
+    if (sa >= 0) a[i + sa] = ctl[d.scratch + d.id] >>> 0;
     try {
       fns[k](a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7],
         a[i + 8], a[i + 9], a[i + 10], a[i + 11], a[i + 12], a[i + 13], a[i + 14], a[i + 15],
         a[i + 16], a[i + 17], a[i + 18], a[i + 19]);
     } catch (e) {
       if (Atomics.add(ctl, d.failed, 1) === 0) {
-        const msg = new TextEncoder().encode("worker " + d.id + ", " + d.names[k] + ": " + (e && e.message ? e.message : String(e)));
-        const n = Math.min(msg.length, errText.length);
-        errText.set(msg.subarray(0, n));
-        Atomics.store(ctl, d.errLen, n);
+        const msg = new TextEncoder().encode("worker " + d.id + ", " + d.names[k] + ", part " + p + " of " + n + ": " + (e && e.message ? e.message : String(e)));
+        const len = Math.min(msg.length, errText.length);
+        errText.set(msg.subarray(0, len));
+        Atomics.store(ctl, d.errLen, len);
       }
     }
+    if (Atomics.add(ctl, d.done, 1) + 1 === n) Atomics.notify(ctl, d.done);
   }
-  Atomics.store(ctl, slot + 1, d.done);
-  Atomics.notify(ctl, slot + 1);
 }
 }
 `;

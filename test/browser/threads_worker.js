@@ -107,20 +107,15 @@ const TASKS = {
     for (const threads of threadCounts) {
       await init({ threads });
       const pool = getBackend().pool;
-      let splitCalls = 0;
-      if (pool) {
-        pool.minMacs = 0;
-        const run = pool.run.bind(pool);
-        pool.run = (kernel, parts) => {
-          if (parts.slice(1).some((p) => p !== null)) splitCalls++;
-          return run(kernel, parts);
-        };
-      }
+      if (pool) pool.minMacs = 0;
       const info = backendInfo();
       const ops = runOps();
       const training = runTraining();
+      // Calls handed to the pool, and their parts that a worker (not this thread) ran.
+      const splitCalls = pool ? pool.stats.runs : 0;
+      const workerParts = pool ? pool.stats.parts - pool.stats.byCaller : 0;
       shutdown();
-      runs.push({ threads, info, splitCalls, ops, training });
+      runs.push({ threads, info, splitCalls, workerParts, ops, training });
     }
     return runs;
   },
