@@ -1,7 +1,8 @@
 // The backends the thread tests compare: one per thread count, on the best SIMD build, whose
 // pools split every call however small (minMacs and minFloats 0), so that sizes below the
-// thread count and the odd splits are exercised; the 3-thread pool cuts every call into 4
-// parts a thread (finestParts), more parts than threads. Registered with vitest's beforeAll/afterAll.
+// thread count and the odd splits are exercised; the 3-thread pool cuts every product and
+// convolution into 4 parts a thread (finestParts), more parts than threads. Registered with
+// vitest's beforeAll/afterAll.
 import { afterAll, beforeAll } from "vitest";
 import { type Backend, bestBuild, createBackend } from "../src/backend.js";
 
@@ -17,7 +18,7 @@ export function splittingBackends(): Map<number, Backend> {
       if (b.pool) {
         b.pool.minMacs = 0;
         b.pool.minFloats = 0;
-        // 3 threads: every op in 4 parts a thread, taken by whichever thread is free.
+        // 3 threads: products and convolutions in 4 parts a thread, taken by whichever thread is free.
         b.pool.finestParts = t === 3;
       }
       backends.set(t, b);

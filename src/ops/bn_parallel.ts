@@ -10,13 +10,12 @@ import type { Tensor } from "../tensor.js";
 import type { ThreadPool } from "../threads/pool.js";
 import { splitRange } from "../threads/partition.js";
 import type { BnBatchStats, BnLayout } from "./bn.js";
-import { PART_FLOATS } from "./split.js";
 
 /** The pool and the ranges of rows (or images) when this layout is worth splitting. */
 function plan(backend: Backend, L: BnLayout): { pool: ThreadPool; ranges: [number, number][] } | null {
   const pool = backend.pool;
   if (!pool || L.m * L.C < pool.minFloats) return null;
-  const ranges = splitRange(L.planar ? L.N : L.m, pool.partsFor(L.m * L.C, PART_FLOATS), L.planar ? 1 : 4);
+  const ranges = splitRange(L.planar ? L.N : L.m, pool.threads, L.planar ? 1 : 4);
   return ranges.length < 2 ? null : { pool, ranges };
 }
 

@@ -165,13 +165,13 @@ export function conv2dBackwardInput(dx: Tensor, dy: Tensor, w: Tensor, g: ConvGe
 
 /**
  * dw += dy^T patches(x); db += sums of dy per output channel (db null: no bias). Accumulates.
- * Split over threads by ranges of output pixels, the sum's own axis, one part per thread (each
- * further part would cost a zeroed partial of dw's size): part 0 adds its range into dw and db,
- * each other part into a zeroed partial of its own, and the partials are then added to dw and
- * db in part order. Every thread gathers only its own pixels' patches (a split
- * by output channels gathered all of them on each thread: measured 1.33-1.73x against 1.52-1.95x
- * by pixels on the Inception's shapes). A reduction in another order: within rounding of one
- * thread, and the same bits run to run for a given thread count.
+ * Split over threads by ranges of output pixels, the sum's own axis, one part per thread
+ * (each further part would cost a zeroed partial the size of dw): part 0 adds its range into
+ * dw and db, each other part into a zeroed partial of its own, and the partials are then added
+ * to dw and db in part order. Each thread gathers only its own pixels' patches, where a split
+ * by output channels would gather all of them on every thread (measured on the Inception's
+ * shapes: 1.52-1.95x against 1.33-1.73x). A reduction in another order: within rounding of
+ * one thread, and the same bits run to run for a given thread count.
  */
 export function conv2dBackwardFilter(dw: Tensor, db: Tensor | null, dy: Tensor, x: Tensor, g: ConvGeometry, dataFormat: DataFormat, desc: Tensor, scratch: Tensor): void {
   const backend = dy.backend;

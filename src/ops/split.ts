@@ -5,9 +5,6 @@ import type { Backend } from "../backend.js";
 import type { PoolKernel } from "../threads/pool.js";
 import { splitRange } from "../threads/partition.js";
 
-/** Floats (or their equivalent) per part at least when an op is cut into more parts than threads. */
-export const PART_FLOATS = 1 << 18;
-
 /**
  * Runs `kernel` over [0, total) split in ranges of multiples of `unit`, with the arguments
  * argsOf(start, end) gives each; false (nothing done) when there is no pool or the work
@@ -17,7 +14,7 @@ export const PART_FLOATS = 1 << 18;
 export function splitCall(backend: Backend, kernel: PoolKernel, floats: number, total: number, unit: number, argsOf: (start: number, end: number) => number[]): boolean {
   const pool = backend.pool;
   if (!pool || floats < pool.minFloats) return false;
-  const ranges = splitRange(total, pool.partsFor(floats, PART_FLOATS), unit);
+  const ranges = splitRange(total, pool.threads, unit);
   if (ranges.length < 2) return false;
   pool.run(kernel, ranges.map(([s, e]) => argsOf(s, e)));
   return true;

@@ -75,9 +75,11 @@ export const PARALLEL_MIN_MACS = 1 << 17;
 export const PARALLEL_MIN_FLOATS = 1 << 15;
 
 /**
- * Parts per thread at most: a large op is cut finer than one part a thread so that a thread
- * slowed down for a while (a shared host, a hybrid CPU's slower cores) takes fewer of them
- * rather than making the others wait at the end.
+ * Parts per thread at most: a large product or convolution is cut finer than one part a thread
+ * so that a thread slowed down for a while (a shared host, a hybrid CPU's slower cores) takes
+ * fewer of them rather than making the others wait at the end. Memory-bound ops keep one part
+ * a thread: cut in 4 a thread, BN's forward on 4M floats ran 10% slower (two interleaved runs
+ * here), while the convolutions gained 2-17% in 7 of 8 comparisons.
  */
 const PARTS_PER_THREAD = 4;
 
@@ -88,7 +90,9 @@ export class ThreadPool {
   minMacs = PARALLEL_MIN_MACS;
   /** Memory-bound ops split only from this many floats (PARALLEL_MIN_FLOATS; tests lower it). */
   minFloats = PARALLEL_MIN_FLOATS;
-  /** Cut every split op into PARTS_PER_THREAD parts per thread whatever its size (tests set it). */
+  /** Parts per thread at most (PARTS_PER_THREAD; 1: one part a thread). */
+  partsPerThread = PARTS_PER_THREAD;
+  /** Cut every product and convolution into partsPerThread parts per thread whatever its size (tests set it). */
   finestParts = false;
   private readonly kernels: Kernels;
   private readonly heap: WasmHeap;
@@ -182,7 +186,8 @@ export class ThreadPool {
    * and up to PARTS_PER_THREAD per thread while each part keeps at least `perPart` of it.
    */
   partsFor(work: number, perPart: number): number {
-    const per = this.finestParts ? PARTS_PER_THREAD : Math.max(1, Math.min(PARTS_PER_THREAD, Math.floor(work / (perPart * this.threads))));
+    const most = this.partsPerThread;
+    const per = this.finestParts ? most : Math.max(1, Math.min(most, Math.floor(work / (perPart * this.threads))));
     return Math.min(MAX_PARTS, this.threads * per);
   }
 
