@@ -48,8 +48,11 @@ export const MAX_PARTS = 64;
 //   DONE     parts finished; the thread that finishes the last one wakes the caller;
 //   SCRATCH_ARG  which argument is the scratch pointer (-1: none): each thread puts its own
 //            there, from SCRATCH + thread id.
-const CTL_GEN = 0, CTL_STOP = 1, CTL_FAILED = 2, CTL_ERRLEN = 3, CTL_KERNEL = 4, CTL_NPARTS = 5, CTL_CLAIM = 6, CTL_DONE = 7, CTL_SCRATCH_ARG = 8;
-const CTL_SCRATCH = 16;
+// The words every thread spins on or updates (GEN, CLAIM, DONE) sit on cache lines of their
+// own (64 bytes apart), so that one thread's compareExchange does not evict what another polls.
+const CTL_GEN = 0, CTL_CLAIM = 16, CTL_DONE = 32;
+const CTL_STOP = 48, CTL_FAILED = 49, CTL_ERRLEN = 50, CTL_KERNEL = 51, CTL_NPARTS = 52, CTL_SCRATCH_ARG = 53;
+const CTL_SCRATCH = 64;
 /**
  * Loads of the counter before a worker or the caller blocks in Atomics.wait (tens of
  * microseconds): waking a thread from Atomics.wait costs ~100 us, so a worker that spins
