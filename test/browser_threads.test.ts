@@ -198,7 +198,7 @@ describe.skipIf(SKIP)(SKIP ? `browser threads (${SKIP_MESSAGE})` : "browser thre
     });
   });
 
-  it("GEMM and convolutions (NHWC, NCHW) give 1 thread's results bit for bit with 2 threads; training steps of two small models 1 thread's losses within rounding, identically twice", async () => {
+  it("GEMM and convolutions (NHWC, NCHW) give 1 thread's results bit for bit with 2 threads (filter gradients within rounding); training steps of two small models 1 thread's losses within rounding, identically twice", async () => {
     await withPage(isolated!.origin, async (page) => {
       const [one, two, again] = await page.evaluate(() => window.bnThreads!.inWorker({ task: "compare", threadCounts: [1, 2, 2] }));
       expect(one.info.threads).toBe(1);
