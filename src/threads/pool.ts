@@ -36,7 +36,7 @@ const KERNEL_ID = new Map<string, number>(POOL_KERNELS.map((k, i) => [k, i]));
 /** Arguments per part at most (avgpool2d_backward_* take 18). */
 const MAX_ARGS = 20;
 /** Parts per call at most. */
-export const MAX_PARTS = 64;
+const MAX_PARTS = 64;
 // The control block (Int32Array):
 //   GEN      the call counter workers wait on;
 //   STOP     set by shutdown();
