@@ -1,7 +1,8 @@
 // The SVG line-chart writer: nice ticks, escaping, well-formed output, one path per series,
 // bands as polygons, and no NaN ever written even when the data has gaps.
 import { describe, expect, it } from "vitest";
-import { escapeXml, formatTick, lineChart, niceStep, niceTicks } from "../src/plot/svg.js";
+import { barChart } from "../src/plot/bars.js";
+import { escapeXml, formatTick, lineChart, niceStep, niceTicks, svgHead } from "../src/plot/svg.js";
 
 /** Checks that tags open and close in order (an XML well-formedness check enough for our output). */
 function expectWellFormedSvg(svg: string): void {
@@ -155,5 +156,19 @@ describe("lineChart", () => {
     const svg = lineChart({ title: "t", xLabel: "x", yLabel: "y", series: [{ name: 'say "hi" & <go>', x: [0, 1], y: [0, 1], color: 'red" onload="x' }] });
     expectWellFormedSvg(svg);
     expect(svg).not.toContain('onload="x"');
+  });
+});
+
+describe("barChart", () => {
+  it("writes one bar per group and series under the same head as lineChart, escaped and well formed", () => {
+    const o = { title: "acc <%>", yLabel: "y", groups: ["batch 2", "batch 4", "batch 8"], series: [{ name: "BN", values: [48, 92, 96] }, { name: "LN & co", values: [93, 95.7, 96.5] }] };
+    const svg = barChart(o);
+    expectWellFormedSvg(svg);
+    expect(svg.match(/class="bar"/g)?.length).toBe(6);
+    expect(svg).toContain("<title>acc &lt;%&gt;</title>");
+    expect(svg).toContain("LN &amp; co");
+    const head = svgHead(760, 420, o.title).join("\n");
+    expect(svg.startsWith(head)).toBe(true);
+    expect(lineChart({ title: o.title, xLabel: "x", yLabel: "y", width: 760, height: 420, series: [{ name: "a", x: [0, 1], y: [0, 1] }] }).startsWith(head)).toBe(true);
   });
 });

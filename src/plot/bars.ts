@@ -1,7 +1,7 @@
 // A grouped bar chart for the experiment figures (one group per setting, one bar per series
 // within it), in the same style as svg.ts's line chart. Missing values (null or non-finite)
 // leave a gap marked "n/a". A pure function returning an SVG document.
-import { escapeXml, formatTick, niceTicks, PALETTE } from "./svg.js";
+import { escapeXml, formatTick, n2, niceTicks, PALETTE, svgHead } from "./svg.js";
 
 export interface BarSeries {
   name: string;
@@ -21,8 +21,6 @@ export interface BarChartOptions {
   height?: number;
 }
 
-const n2 = (v: number) => (Math.round(v * 100) / 100).toString();
-
 export function barChart(o: BarChartOptions): string {
   const W = o.width ?? 760, H = o.height ?? 420;
   for (const s of o.series) {
@@ -37,11 +35,7 @@ export function barChart(o: BarChartOptions): string {
   const py = (v: number) => m.top + ph - ((Math.min(Math.max(v, yt.lo), yt.hi) - yt.lo) / (yt.hi - yt.lo)) * ph;
   const gw = pw / Math.max(1, o.groups.length), bw = (gw * 0.8) / Math.max(1, o.series.length);
   const colours = o.series.map((s, k) => s.color ?? PALETTE[k % PALETTE.length]);
-  const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
-  out.push(`<title>${escapeXml(o.title)}</title>`);
-  out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
-  out.push(`<text x="${n2(W / 2)}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(o.title)}</text>`);
+  const out = svgHead(W, H, o.title);
   out.push(`<g class="grid" stroke="#e5e5e5" stroke-width="1">`);
   for (const t of yt.ticks) out.push(`<line x1="${m.left}" y1="${n2(py(t))}" x2="${m.left + pw}" y2="${n2(py(t))}"/>`);
   out.push(`</g>`);

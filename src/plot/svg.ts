@@ -121,7 +121,18 @@ export function formatTick(v: number, step: number): string {
 }
 
 /** A number for an SVG attribute: two decimals, never NaN (callers filter non-finite). */
-function n2(v: number): string {
+/** The opening of a chart: the svg element, its title, a white background and the heading. */
+export function svgHead(W: number, H: number, title: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(title)}</title>`,
+    `<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`,
+    `<text x="${n2(W / 2)}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
+  ];
+}
+
+/** A coordinate with at most two decimals. */
+export function n2(v: number): string {
   return (Math.round(v * 100) / 100).toString();
 }
 
@@ -198,11 +209,7 @@ export function lineChart(options: LineChartOptions): string {
   const px = (v: number) => m.left + ((v - xt.lo) / (xt.hi - xt.lo)) * pw;
   const py = (v: number) => m.top + ph - ((v - yt.lo) / (yt.hi - yt.lo)) * ph;
 
-  const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
-  out.push(`<title>${escapeXml(options.title)}</title>`);
-  out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
-  out.push(`<text x="${n2(W / 2)}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(options.title)}</text>`);
+  const out = svgHead(W, H, options.title);
 
   // Grid and ticks.
   out.push(`<g class="grid" stroke="#e5e5e5" stroke-width="1">`);
