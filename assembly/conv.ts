@@ -9,7 +9,8 @@
 //     NHWC: floats from one pixel to the next of x and dx (>= C), of y and dy (>= OC);
 //     NCHW: floats from one image to the next of x and dx (>= C*H*W), of y and dy (>= OC*OH*OW).
 // The output pixel (oh, ow) reads the input at ih = oh*SH - PT + kh*DH, iw = ow*SW - PL + kw*DW.
-import { PACK_UNIT, packedSize } from "./gemm";
+import { kStep, PACK_UNIT, packedSize } from "./gemm";
+import { PACK_ZERO_BYTES } from "./im2col";
 
 export const CONV_N = 0;
 export const CONV_H = 1;
@@ -39,6 +40,12 @@ export let xStride = 0, yStride = 0;
 export let patchK = 0;
 /** Output pixels per tile: the patch tile (tilePix x patchK floats) fits the scratch. */
 export let tilePix = 0;
+/** Output pixels per tile of the NHWC forward, whose patches are packed one P block (at most kStepF deep) at a time. */
+export let tilePixF = 0;
+/** The depth of the GEMM's P blocks over patchK. */
+export let kStepF = 0;
+/** Byte offset in the scratch of packPatchesNhwc's zeros, after the forward's packed patch block. */
+export let zeroOffset: usize = 0;
 /** Output pixels per tile of backward_filter (deeper: each tile reads and writes all of dW). */
 export let tilePixW = 0;
 /** Byte offset in the scratch of the weights packed for the GEMM, after the patch tile. */
@@ -48,6 +55,9 @@ export let packedWOffset: usize = 0;
 const TILE_BUDGET: i32 = 256 << 10;
 // Output pixels per tile at most (small K): the GEMM's row block.
 const TILE_MAX: i32 = 256;
+// Bytes of one packed P block of the NHWC forward's patches: it stays in L2 next to that
+// block's packed weights and the tile of y it accumulates into.
+const TILE_BUDGET_F: i32 = 128 << 10;
 // backward_filter's tiles are the depth of its products, dW[OC, K] += dY_tile^T . patches:
 // every tile loads and stores all of dW (884 KiB for 3x3 128->192), so deeper tiles (1 MiB
 // of patches) amortize that traffic (measured up to ~10% faster than 256 KiB tiles).
@@ -78,8 +88,11 @@ export function readDesc(desc: usize, layout: i32): void {
   patchK = kerH * kerW * inC;
   tilePix = tilePixels(patchK, TILE_BUDGET, TILE_MAX);
   tilePixW = tilePixels(patchK, TILE_BUDGET_W, TILE_MAX_W);
+  kStepF = kStep(patchK);
+  tilePixF = tilePixels(kStepF, TILE_BUDGET_F, TILE_MAX);
+  zeroOffset = <usize>tilePixF * kStepF * 4;
   // A pointwise convolution gathers nothing: its scratch is the packed weights alone.
-  packedWOffset = isPointwise() ? 0 : <usize>tilePix * patchK * 4;
+  packedWOffset = isPointwise() ? 0 : (max(<usize>tilePix * patchK * 4, zeroOffset + PACK_ZERO_BYTES) + 15) & ~15;
 }
 
 // Output pixels per tile for patches of depth k: a multiple of the GEMM's packing unit
@@ -97,9 +110,10 @@ export function isPointwise(): bool {
 /**
  * Bytes of scratch every conv2d kernel of this geometry (either layout) needs, 16-byte
  * aligned by the caller. Forward and backward_input: one tile of patches (at most 256 KiB
- * unless one patch row is deeper than 8,192 floats), then the weights packed once per call
- * for the GEMM (their size, rounded up to whole register tiles); backward_filter: one deeper
- * tile of patches (at most 1 MiB) over the same bytes. A pointwise convolution (1 x 1,
+ * unless one patch row is deeper than 8,192 floats; the NHWC forward's packed P block of
+ * 128 KiB and its zeros fit in it), then the weights packed once per call for the GEMM
+ * (their size, rounded up to whole register tiles); backward_filter: one deeper tile of
+ * patches (at most 1 MiB) over the same bytes. A pointwise convolution (1 x 1,
  * stride 1, unpadded) needs the packed weights only. Independent of the batch size.
  */
 export function conv2d_scratch_bytes(desc: usize): i32 {

@@ -6,11 +6,12 @@
 //   backward_filter: dw[oc, kh, kw, c] += sum_p dy[p, oc] x[n, ih, iw, c];  db[oc] += sum_p dy[p, oc]
 //                                                                             accumulates dw, db
 // (p = (n*OH + oh)*OW + ow runs over output pixels; ih = oh*SH - PT + kh*DH, iw = ow*SW - PL + kw*DW.)
-// An implicit GEMM by tiles of output pixels (K = KH*KW*C): a tile's patches [P, K] are
-// gathered into the scratch (zeros for padding; assembly/im2col.ts), then
-//   forward:  Y_tile[P, OC] (rows YS apart, in place in y) = patches . W^T (+ b)
+// An implicit GEMM by tiles of output pixels (K = KH*KW*C): a tile's patches [P, K] (zeros
+// for padding; assembly/im2col.ts) are
+//   forward:  packed straight from x into the GEMM's A layout, one P block of K at a time, then
+//             Y_tile[P, OC] (rows YS apart, in place in y) = patches . W^T (+ b)
 //   backward_input: dpatches[P, K] = dY_tile[P, OC] (read in place) . W, scattered into dx
-//   backward_filter: dW[OC, K] += dY_tile^T . patches
+//   backward_filter: gathered into the scratch, then dW[OC, K] += dY_tile^T . patches
 // so the scratch is one tile plus the weights packed once per call for the GEMM, whatever
 // the batch (conv2d_scratch_bytes). A 1 x 1, stride-1, unpadded convolution is one product
 // over all pixels, x and y read and written in place (lda = XS, ldc = YS).
@@ -20,11 +21,13 @@
 // neighbours, so two workers on the same image would add into the same dx. Each call packs
 // the weights into its own scratch, so concurrent calls need one scratch each.
 import {
-  inC, inH, inW, isPointwise, LAYOUT_NHWC, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixW, xStride, yStride,
+  inC, inH, inW, isPointwise, kStepF, LAYOUT_NHWC, nImg, outC, outH, outW, packedWOffset, patchK, readDesc, tilePix, tilePixF, tilePixW, xStride, yStride, zeroOffset,
 } from "./conv";
 import { zeroF32 } from "./common";
-import { A_COLS, A_ROWS, ACT_NONE, B_COLS, B_PACKED, B_ROWS, gemm, INIT_BIAS, INIT_LOAD, INIT_ZERO, packOperandB, sumRowsAcc } from "./gemm";
-import { gatherNhwc, scatterNhwc } from "./im2col";
+import {
+  A_COLS, A_PACKED, A_ROWS, ACT_NONE, B_COLS, B_PACKED, B_ROWS, gemm, INIT_BIAS, INIT_LOAD, INIT_ZERO, KC, NR, packOperandB, roundUp, sumRowsAcc,
+} from "./gemm";
+import { gatherNhwc, packPatchesNhwc, scatterNhwc } from "./im2col";
 
 /** y = conv(x, w) + b over output pixels [p0, p1) of N*OH*OW (b == 0: no bias). Writes y. */
 export function conv2d_forward_nhwc(y: usize, x: usize, w: usize, b: usize, desc: usize, p0: i32, p1: i32, scratch: usize): void {
@@ -39,10 +42,20 @@ export function conv2d_forward_nhwc(y: usize, x: usize, w: usize, b: usize, desc
     gemm(y + pixelOffset(p0, yStride), yStride, x + pixelOffset(p0, xStride), xStride, A_ROWS, wp, 0, B_PACKED, p1 - p0, outC, inC, init, b, ACT_NONE);
     return;
   }
-  for (let p = p0; p < p1; p += tilePix) {
-    const rows = min(tilePix, p1 - p);
-    gatherNhwc(scratch, x, p, rows);
-    gemm(y + pixelOffset(p, yStride), yStride, scratch, patchK, A_ROWS, wp, 0, B_PACKED, rows, outC, patchK, init, b, ACT_NONE);
+  // Tile by tile, P block by P block: the block's patches are packed straight from x, then
+  // multiplied by that block of the packed weights into the tile of y (the products add up in
+  // the same order as one GEMM over all of K).
+  const zero = scratch + zeroOffset;
+  zeroF32(zero, KC);
+  const wBlock = <usize>roundUp(outC, NR) << 2;
+  for (let p = p0; p < p1; p += tilePixF) {
+    const rows = min(tilePixF, p1 - p);
+    const yp = y + pixelOffset(p, yStride);
+    for (let k0 = 0; k0 < patchK; k0 += kStepF) {
+      const kc = min(kStepF, patchK - k0);
+      packPatchesNhwc(scratch, x, p, rows, k0, kc, zero);
+      gemm(yp, yStride, scratch, 0, A_PACKED, wp + <usize>k0 * wBlock, 0, B_PACKED, rows, outC, kc, k0 == 0 ? init : INIT_LOAD, b, ACT_NONE);
+    }
   }
 }
 

@@ -45,11 +45,14 @@
 import { act_forward_rows } from "./activations";
 import { f32At, f32Put, madd4 } from "./common";
 
-const MR: i32 = 4; // rows of the register tile
-const NR: i32 = 8; // columns of the register tile (two f32x4)
+/** Rows of the register tile: packed A comes in micro-panels of this many rows. */
+export const MR: i32 = 4;
+/** Columns of the register tile (two f32x4): packed B comes in micro-panels of this many columns. */
+export const NR: i32 = 8;
 /** A multiple of both sides of the register tile: blocks of this many rows or columns have no edge tiles. */
 export const PACK_UNIT: i32 = 8;
-const KC: i32 = 256; // max depth of a block: the packed B micro-panel is KC * NR * 4 = 8 KiB
+/** Max depth of a block: the packed B micro-panel is KC * NR * 4 = 8 KiB. */
+export const KC: i32 = 256;
 const MC: i32 = 128; // rows of a packed A block: MC * KC * 4 = 128 KiB (L2)
 
 // Scratch: one B micro-panel, one packed block of A, and for edge tiles a full-size C tile
@@ -104,8 +107,8 @@ export const ACT_NONE: i32 = 0;
 const ACT_RELU: i32 = 1;
 const ACT_SIGMOID: i32 = 2; // 3 is tanh
 
-// The 4 x 4 transpose of the rows r0..r3, its row j stored to dst + j * stride.
-@inline function transpose4Store(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+/** The 4 x 4 transpose of the rows r0..r3, its row j stored to dst + j * stride. */
+@inline export function transpose4Store(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
   const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
   const t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
   const t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
@@ -186,11 +189,20 @@ function packB(dst: usize, b: usize, ld: i32, layout: i32, p0: i32, kc: i32, q0:
   }
 }
 
-// The register tile: C[0..MR, 0..NR] (row stride ldc bytes) = init + sum_p A(., p) B(p, .),
-// then max(., 0) if relu; A and B from packed micro-panels (MR resp. NR values per p). The
-// loop ends on B's pointer: one pointer add less per iteration than a counter.
-function tile(c: usize, ldc: usize, a: usize, b: usize, kc: i32, init: i32, bias: usize, relu: bool): void {
-  if (ASC_FEATURE_SIMD) {
+// `count` register tiles down one B micro-panel: C[0..MR, 0..NR] (row stride ldc bytes) =
+// init + sum_p A(., p) B(p, .), then max(., 0) if relu, from packed micro-panels (MR resp.
+// NR values per p), then the next MR rows of C with the next A micro-panel (aStep bytes on).
+// One call per B micro-panel, not per tile: a product with a short P (a first convolution
+// layer's 27) spends a tenth of its time on the calls otherwise. The p loop ends on B's
+// pointer: one pointer add less per iteration than a counter.
+function tiles(c: usize, ldc: usize, a: usize, aStep: usize, b0: usize, kc: i32, init: i32, bias: usize, relu: bool, count: i32): void {
+  if (!ASC_FEATURE_SIMD) {
+    for (let t = 0; t < count; t++, c += ldc << 2, a += aStep) tileScalar(c, ldc, a, b0, kc, init, bias, relu);
+    return;
+  }
+  const end = b0 + (<usize>kc << 5);
+  for (let t = 0; t < count; t++, c += ldc << 2, a += aStep) {
+    let b = b0;
     let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
     if (init == INIT_LOAD) {
       c00 = v128.load(c); c01 = v128.load(c, 16);
@@ -203,18 +215,18 @@ function tile(c: usize, ldc: usize, a: usize, b: usize, kc: i32, init: i32, bias
     } else {
       c00 = f32x4.splat(0); c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00; c30 = c00; c31 = c00;
     }
-    const end = b + (<usize>kc << 5);
+    let ap = a;
     while (b < end) {
-      const b0 = v128.load(b), b1 = v128.load(b, 16);
-      let av = v128.load32_splat(a);
-      c00 = madd4(av, b0, c00); c01 = madd4(av, b1, c01);
-      av = v128.load32_splat(a, 4);
-      c10 = madd4(av, b0, c10); c11 = madd4(av, b1, c11);
-      av = v128.load32_splat(a, 8);
-      c20 = madd4(av, b0, c20); c21 = madd4(av, b1, c21);
-      av = v128.load32_splat(a, 12);
-      c30 = madd4(av, b0, c30); c31 = madd4(av, b1, c31);
-      a += 16; b += 32;
+      const v0 = v128.load(b), v1 = v128.load(b, 16);
+      let av = v128.load32_splat(ap);
+      c00 = madd4(av, v0, c00); c01 = madd4(av, v1, c01);
+      av = v128.load32_splat(ap, 4);
+      c10 = madd4(av, v0, c10); c11 = madd4(av, v1, c11);
+      av = v128.load32_splat(ap, 8);
+      c20 = madd4(av, v0, c20); c21 = madd4(av, v1, c21);
+      av = v128.load32_splat(ap, 12);
+      c30 = madd4(av, v0, c30); c31 = madd4(av, v1, c31);
+      ap += 16; b += 32;
     }
     if (relu) {
       const z = f32x4.splat(0);
@@ -225,9 +237,7 @@ function tile(c: usize, ldc: usize, a: usize, b: usize, kc: i32, init: i32, bias
     v128.store(c + ldc, c10); v128.store(c + ldc, c11, 16);
     v128.store(c + 2 * ldc, c20); v128.store(c + 2 * ldc, c21, 16);
     v128.store(c + 3 * ldc, c30); v128.store(c + 3 * ldc, c31, 16);
-    return;
   }
-  tileScalar(c, ldc, a, b, kc, init, bias, relu);
 }
 
 // Scalar build: the tile as four 2 x 4 quarters, eight accumulators each.
@@ -299,34 +309,33 @@ export function gemm(c: usize, ldcElems: i32, a: usize, lda: i32, aLayout: i32, 
           for (let j = 0; j < NR; j++) f32Put(BIAS, j, j < cols ? f32At(bb, j) : 0);
           bb = BIAS;
         }
-        let cp = c + <usize>i0 * ldc + (<usize>q0 << 2);
-        let ap = ablock;
-        for (let ir = 0; ir < mc; ir += MR, cp += ldc << 2, ap += panelBytes) {
+        const cblock = c + <usize>i0 * ldc + (<usize>q0 << 2);
+        // Full tiles in place; edge tiles compute a full tile into TILE and copy the valid part.
+        const full = cols == NR ? mc / MR : 0;
+        tiles(cblock, ldc, ablock, panelBytes, bp, kc, init, bb, relu, full);
+        let cp = cblock + <usize>full * (ldc << 2);
+        let ap = ablock + <usize>full * panelBytes;
+        for (let ir = full * MR; ir < mc; ir += MR, cp += ldc << 2, ap += panelBytes) {
           const rows = min(MR, mc - ir);
-          // Edge tiles compute a full tile into TILE and copy the valid part.
-          if (rows == MR && cols == NR) {
-            tile(cp, ldc, ap, bp, kc, init, bb, relu);
-          } else {
-            if (init == INIT_LOAD) copyTileIn(cp, ldc, rows, cols);
-            tile(TILE, NR * 4, ap, bp, kc, init, bb, relu);
-            copyTileOut(cp, ldc, rows, cols);
-          }
-          if (slowAct) actTile(cp, ldc, rows, cols, act);
+          if (init == INIT_LOAD) copyTileIn(cp, ldc, rows, cols);
+          tiles(TILE, NR * 4, ap, 0, bp, kc, init, bb, relu, 1);
+          copyTileOut(cp, ldc, rows, cols);
         }
+        if (slowAct) actTile(cblock, ldc, mc, cols, act);
       }
     }
   }
 }
 
-@inline function roundUp(n: i32, m: i32): usize {
+@inline export function roundUp(n: i32, m: i32): usize {
   return <usize>((n + m - 1) / m * m);
 }
 
-// The P blocks of the driver: how many, and how deep (all but the last).
-@inline function kBlocks(P: i32): i32 {
+/** The P blocks of the driver: how many, and how deep (all but the last). */
+@inline export function kBlocks(P: i32): i32 {
   return P > 0 ? (P + KC - 1) / KC : 1;
 }
-@inline function kStep(P: i32): i32 {
+@inline export function kStep(P: i32): i32 {
   return P > 0 ? (P + kBlocks(P) - 1) / kBlocks(P) : 0;
 }
 
