@@ -110,11 +110,12 @@ export function isPointwise(): bool {
 /**
  * Bytes of scratch every conv2d kernel of this geometry (either layout) needs, 16-byte
  * aligned by the caller. Forward and backward_input: one tile of patches (at most 256 KiB
- * unless one patch row is deeper than 8,192 floats; the NHWC forward's packed P block of
- * 128 KiB and its zeros fit in it), then the weights packed once per call for the GEMM
- * (their size, rounded up to whole register tiles); backward_filter: one deeper tile of
- * patches (at most 1 MiB) over the same bytes. A pointwise convolution (1 x 1,
- * stride 1, unpadded) needs the packed weights only. Independent of the batch size.
+ * unless one patch row is deeper than 8,192 floats), or the NHWC forward's packed P block
+ * (at most 128 KiB) and 5 KiB of zeros and runs when that is more, then the weights packed
+ * once per call for the GEMM (their size, rounded up to whole register tiles);
+ * backward_filter: one deeper tile of patches (at most 1 MiB) over the same bytes. A
+ * pointwise convolution (1 x 1, stride 1, unpadded) needs the packed weights only.
+ * Independent of the batch size.
  */
 export function conv2d_scratch_bytes(desc: usize): i32 {
   readDesc(desc, LAYOUT_ANY);
