@@ -96,7 +96,8 @@ function settings(quick: boolean): Settings {
   return {
     batches: quick ? [16] : [16, 32],
     // The big layers take 0.3-2 s a call; the rounds interleave them with the peak and the peers.
-    rounds: () => (quick ? 1 : 2),
+    // Three: with two, one slow minute of the shared host moved a shape's median by 10-20%.
+    rounds: () => (quick ? 1 : 3),
     // At least `iterations` calls a round; the short layers (and the peak) fill `time`. A call
     // of 50 ms or more is not warmed up again: the check call ran it, and its working set
     // (megabytes) leaves the caches between rounds anyway.
