@@ -331,8 +331,8 @@ export function gemm(c: usize, ldcElems: i32, a: usize, lda: i32, aLayout: i32, 
   return <usize>((n + m - 1) / m * m);
 }
 
-/** The P blocks of the driver: how many, and how deep (all but the last). */
-@inline export function kBlocks(P: i32): i32 {
+/** The P blocks of the driver: how many, and how deep (all but the last; a convolution packs its patches block by block). */
+@inline function kBlocks(P: i32): i32 {
   return P > 0 ? (P + KC - 1) / KC : 1;
 }
 @inline export function kStep(P: i32): i32 {
