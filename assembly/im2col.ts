@@ -52,12 +52,7 @@ export function gatherNhwc(dst: usize, x: usize, p: i32, rows: i32): void {
         copyF32(d, row + <usize>iw0 * pixB, kwc);
         continue;
       }
-      let t = d;
-      for (let kw = 0; kw < kerW; kw++, t += <usize>C << 2) {
-        const iw = iw0 + kw * dilW;
-        if (<u32>iw < <u32>inW) copyF32(t, row + <usize>iw * pixB, C);
-        else zeroF32(t, C);
-      }
+      kernelRowTaps(d, row, iw0, 0, kwc, pixB);
     }
     if (++ow == outW) {
       ow = 0;
@@ -152,15 +147,21 @@ function kernelRowRun(at: usize, run: usize, kh: i32, t0: i32, len: i32, runs: b
   if (!img || <u32>ih >= <u32>inH) return zero;
   const row = img + <usize>ih * rowB;
   if (runs && iw0 >= 0 && iw0 + kerW <= inW) return row + <usize>iw0 * pixB + (<usize>t0 << 2);
-  const C = inC, t1 = t0 + len;
+  kernelRowTaps(run, row, iw0, t0, t0 + len, pixB);
+  return run;
+}
+
+// Floats [t0, t1) of a kernel row (t = kw*C + c) whose first tap is input column iw0 of the
+// input row at `row`, tap by tap into dst: each tap's channels from x, or zeros in the padding.
+function kernelRowTaps(dst: usize, row: usize, iw0: i32, t0: i32, t1: i32, pixB: usize): void {
+  const C = inC;
   for (let kw = t0 / C; kw * C < t1; kw++) {
     const t = kw * C, sa = max(t0, t), se = min(t1, t + C);
-    const d = run + (<usize>(sa - t0) << 2);
+    const d = dst + (<usize>(sa - t0) << 2);
     const iw = iw0 + kw * dilW;
     if (<u32>iw < <u32>inW) copyF32(d, row + <usize>iw * pixB + (<usize>(sa - t) << 2), se - sa);
     else zeroF32(d, se - sa);
   }
-  return run;
 }
 
 // dst[i*MR + j] = s_j[i] for i < len, j < 4 (MR = 4): four runs interleaved, p-major.
