@@ -24,7 +24,7 @@ export { global_avgpool_forward_nhwc, global_avgpool_forward_nchw, global_avgpoo
 export { act_forward, act_backward, act_forward_rows, act_backward_rows, mul, exp_forward } from "./activations";
 export { softmax_xent_forward, softmax_xent_backward } from "./loss";
 export { sgd_step, adam_step } from "./optim";
-export { rows_copy, rows_add } from "./rows";
+export { rows_copy, rows_add, rows_fill } from "./rows";
 export { norm_scratch_bytes } from "./norm_common";
 export { layer_norm_forward, layer_norm_backward } from "./layer_norm";
 export { group_norm_forward_nchw, group_norm_backward_nchw, group_norm_forward_nhwc, group_norm_backward_nhwc } from "./group_norm";

@@ -108,6 +108,8 @@ export interface RowKernels {
   rows_copy(dst: number, ds: number, src: number, ss: number, rows: number, cols: number): void;
   /** dst += src. Accumulates into dst. */
   rows_add(dst: number, ds: number, src: number, ss: number, rows: number, cols: number): void;
+  /** dst = value. Writes dst. */
+  rows_fill(dst: number, ds: number, rows: number, cols: number, value: number): void;
 }
 
 /**
@@ -220,7 +222,7 @@ export const KERNEL_NAMES = [
   "bn_renorm_forward_train_nc", "bn_renorm_forward_train_nchw", "bn_renorm_backward_nc", "bn_renorm_backward_nchw", "bn_renorm_update", "bn_ghost_moments",
   "gemm_f32", "gemm_nt", "gemm_nn", "gemm_tn_acc", "gemm_scratch_bytes", "gemm_set_scratch", "bias_backward_acc",
   "act_forward", "act_backward", "act_forward_rows", "act_backward_rows", "exp_forward", "mul", "softmax_xent_forward", "softmax_xent_backward",
-  "sgd_step", "adam_step", "rows_copy", "rows_add", "conv2d_scratch_bytes", "conv2d_forward_nhwc", "conv2d_backward_input_nhwc",
+  "sgd_step", "adam_step", "rows_copy", "rows_add", "rows_fill", "conv2d_scratch_bytes", "conv2d_forward_nhwc", "conv2d_backward_input_nhwc",
   "conv2d_backward_filter_nhwc", "conv2d_forward_nchw", "conv2d_backward_input_nchw", "conv2d_backward_filter_nchw",
   "maxpool2d_forward_nhwc", "maxpool2d_forward_nchw", "maxpool2d_backward_nhwc", "maxpool2d_backward_nchw",
   "avgpool2d_forward_nhwc", "avgpool2d_forward_nchw", "avgpool2d_backward_nhwc", "avgpool2d_backward_nchw",

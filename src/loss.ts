@@ -4,6 +4,7 @@
 import { type Backend, getBackend } from "./backend.js";
 import { Buffers } from "./buffers.js";
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from "./ops/loss.js";
+import { fillInto } from "./ops/rows.js";
 import { fmt } from "./shape.js";
 import { checkTensorArg, type Tensor } from "./tensor.js";
 
@@ -68,7 +69,7 @@ export class CrossEntropyLoss implements Loss {
     const s = this.saved;
     if (!s) throw new Error("CrossEntropyLoss.backward: called before forward");
     const d = this.bufs.get("dlogits", s.shape);
-    if (s.M < s.shape[0]) d.data.fill(0);
+    if (s.M < s.shape[0]) fillInto(d, 0);
     softmaxCrossEntropyBackward(d, s.probs, s.labels, s.M, s.N);
     return d;
   }

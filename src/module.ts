@@ -1,5 +1,6 @@
 // What every layer offers (PyTorch's nn.Module, reduced to what training needs).
 import { INSPECT } from "./inspect.js";
+import { fillInto } from "./ops/rows.js";
 import type { Shape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 
@@ -32,7 +33,7 @@ export class Parameter {
   }
 
   zeroGrad(): void {
-    this.grad.data.fill(0);
+    fillInto(this.grad, 0);
   }
 
   toString(): string {

@@ -213,7 +213,7 @@ export function tensor(data: Float32Array | ArrayLike<number>, shape: Shape): Te
 /** A new tensor of zeros. */
 export function zeros(shape: Shape): Tensor {
   const t = new Tensor(getBackend(), shape);
-  t.data.fill(0);
+  t.backend.kernels.rows_fill(t.ptr, t.size, 1, t.size, 0);
   return t;
 }
 
@@ -221,7 +221,7 @@ export function zeros(shape: Shape): Tensor {
 export function full(shape: Shape, value: number): Tensor {
   if (typeof value !== "number") throw new Error(`full: expected a number to fill with, got ${describe(value)}`);
   const t = new Tensor(getBackend(), shape);
-  t.data.fill(value);
+  t.backend.kernels.rows_fill(t.ptr, t.size, 1, t.size, value);
   return t;
 }
 

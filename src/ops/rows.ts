@@ -71,3 +71,9 @@ export function addInto(dst: Tensor, src: Tensor): void {
     : splitCall(dst.backend, "rows_add", 3 * dst.size, L.rows, 1, (s, e) => [dst.ptr + 4 * s * ds, ds, src.ptr + 4 * s * ss, ss, e - s, L.cols])) return;
   dst.backend.kernels.rows_add(dst.ptr, L.strides[0], src.ptr, L.strides[1], L.rows, L.cols);
 }
+
+/** t = value everywhere (t may be a slice). Writes t. Stays on the calling thread: a fill streams at the memory's write speed, and zeroing a layer's gradients is a few microseconds. */
+export function fillInto(t: Tensor, value: number): void {
+  const L = rowLayoutOf("fillInto", t);
+  t.backend.kernels.rows_fill(t.ptr, L.strides[0], L.rows, L.cols, value);
+}
