@@ -86,6 +86,12 @@ describe("fillInto, zeroGrad, zeros and full", () => {
       expect(z.data.every((v) => Object.is(v, 0))).toBe(true);
       expect(f.data.every((v) => v === -1.25)).toBe(true);
       for (const t of [p.value, g, z, f]) t.dispose();
+      // A disposed gradient's memory may belong to another tensor by now: never written.
+      const other = new Tensor(b, [300, 7]);
+      other.data.fill(3);
+      expect(() => p.zeroGrad()).toThrow(/disposed|released/);
+      expect(other.data.every((v) => v === 3)).toBe(true);
+      other.dispose();
     });
   }
 });

@@ -74,6 +74,7 @@ export function addInto(dst: Tensor, src: Tensor): void {
 
 /** t = value everywhere (t may be a slice). Writes t. Stays on the calling thread: a fill streams at the memory's write speed, and zeroing a layer's gradients is a few microseconds. */
 export function fillInto(t: Tensor, value: number): void {
+  t.assertLive();
   const L = rowLayoutOf("fillInto", t);
   t.backend.kernels.rows_fill(t.ptr, L.strides[0], L.rows, L.cols, value);
 }
