@@ -105,8 +105,12 @@ export function writeDescriptor(backend: Backend, desc: Tensor, g: ConvGeometry,
   const ptr = desc.ptr;
   const i32 = backend.heap.i32;
   const o = ptr >>> 2;
-  const v: Record<(typeof CONV2D_FIELDS)[number], number> = { ...g, XS, YS };
-  for (let i = 0; i < CONV2D_FIELDS.length; i++) i32[o + i] = v[CONV2D_FIELDS[i]];
+  // Field by field, no merged object: a spread of the geometry per call cost ~5 us (a few
+  // hundred calls a CIFAR step).
+  for (let i = 0; i < CONV2D_FIELDS.length; i++) {
+    const f = CONV2D_FIELDS[i];
+    i32[o + i] = f === "XS" ? XS : f === "YS" ? YS : g[f];
+  }
   return ptr;
 }
 
