@@ -189,7 +189,8 @@ export function conv2dBackwardFilter(dw: Tensor, db: Tensor | null, dy: Tensor, 
     const wN = dw.size, bN = db ? g.OC : 0;
     const per = (wN + bN + 3) & ~3; // floats per partial, whole 16-byte blocks
     const base = pool.partials((ranges.length - 1) * per * 4);
-    backend.heap.f32.fill(0, base >>> 2, (base >>> 2) + (ranges.length - 1) * per);
+    const zeros = (ranges.length - 1) * per;
+    k.rows_fill(base, zeros, 1, zeros, 0); // not TypedArray.fill: slow over a shared memory (assembly/rows.ts)
     const parts = ranges.map(([p0, p1], t) => {
       if (t === 0) return [dw.ptr, db ? db.ptr : 0, dy.ptr, x.ptr, d, p0, p1, 0];
       const at = base + (t - 1) * per * 4;
