@@ -7,6 +7,7 @@
 // overwritten by its next forward (resp. backward) call; clone() or toArray() to keep one.
 import { type Backend, getBackend } from "./backend.js";
 import { INSPECT } from "./inspect.js";
+import { fillInto } from "./ops/rows.js";
 import { describe } from "./options.js";
 import { checkShape, fmt, type Shape, sizeOf } from "./shape.js";
 
@@ -213,7 +214,7 @@ export function tensor(data: Float32Array | ArrayLike<number>, shape: Shape): Te
 /** A new tensor of zeros. */
 export function zeros(shape: Shape): Tensor {
   const t = new Tensor(getBackend(), shape);
-  t.backend.kernels.rows_fill(t.ptr, t.size, 1, t.size, 0);
+  fillInto(t, 0);
   return t;
 }
 
@@ -221,7 +222,7 @@ export function zeros(shape: Shape): Tensor {
 export function full(shape: Shape, value: number): Tensor {
   if (typeof value !== "number") throw new Error(`full: expected a number to fill with, got ${describe(value)}`);
   const t = new Tensor(getBackend(), shape);
-  t.backend.kernels.rows_fill(t.ptr, t.size, 1, t.size, value);
+  fillInto(t, value);
   return t;
 }
 

@@ -58,8 +58,9 @@ const CTL_SCRATCH = 64;
  * in a loop takes 9-16 ns in Node 20, so 0.2-0.3 ms): waking a thread from Atomics.wait costs
  * ~100 us, so a worker that spins catches the next op of a training step awake. On 2 idle
  * cores (npm run bench -- threads), a split 24^3 product took 117 us with 100 loads and 1.5 us
- * with 20,000 (one thread: 1.1 us); 128^3 went from 0.84x to 1.81x. On a machine loaded by other processes a spinning thread
- * holds a core they need (an empty dispatch measured ~860 us there against ~20 us with 100).
+ * with 20,000 (one thread: 1.1 us); 128^3 went from 0.84x to 1.81x. On a machine loaded by
+ * other processes a spinning thread holds a core they need (an empty dispatch measured ~860 us
+ * there against ~20 us with 100).
  */
 const SPIN = 20000;
 
