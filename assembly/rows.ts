@@ -7,7 +7,7 @@
 //   rows_fill: dst = value (writes; zeroing a gradient, a tensor of zeros)
 // JavaScript's TypedArray.fill over wasm memory is no substitute for rows_fill: over a
 // shared memory (the threaded builds) V8 fills element by element with atomic stores,
-// 7-8x slower than over an ArrayBuffer (Node 20: 36-45 us against 5.3 us per 100k floats).
+// 6-8x slower than over an ArrayBuffer (Node 20: 32-45 us against 5.3 us per 100k floats).
 import { addF32, zeroF32 } from "./common";
 
 export function rows_copy(dst: usize, ds: i32, src: usize, ss: i32, rows: i32, cols: i32): void {
