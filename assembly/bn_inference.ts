@@ -4,7 +4,7 @@
 // ReLU (relu != 0). Writes y.
 import { f32At, f32Put } from "./common";
 import { colAffine } from "./columns";
-import { planeAffine } from "./planes";
+import { planeScaleShift } from "./planes";
 
 // a[C], b[C] from the parameters and running estimates (float64 arithmetic). Writes a, b.
 export function bn_fold(a: usize, b: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize, eps: f32, C: i32): void {
@@ -25,7 +25,7 @@ export function scale_shift_nchw(y: usize, x: usize, a: usize, b: usize, N: i32,
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const o = <usize>((n * C + c) * HW) << 2;
-      planeAffine(y + o, x + o, HW, 0, f32At(a, c), f32At(b, c), lo);
+      planeScaleShift(y + o, x + o, HW, f32At(a, c), f32At(b, c), lo);
     }
   }
 }

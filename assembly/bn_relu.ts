@@ -15,7 +15,7 @@
 //                                            read before dx[i] is written), ACCUMULATES dgamma, dbeta
 // dy may be a channel slice (row stride dys >= C), as may y. Sums: float32 over at most
 // LANE_CHUNK rows, merged into float64 (as bn_backward_nc).
-import { f32At, f32Put, f64At, f64Put, LANE_CHUNK, scratchF32, scratchF64 } from "./common";
+import { affine4, dxTerm4, f32At, f32Put, f64At, f64Put, LANE_CHUNK, madd4, scratchF32, scratchF64 } from "./common";
 import { statsNC } from "./bn_stats";
 
 // a = f32(gamma * invStd) into F32 slot 3 of scratch (invStd as stored, in float32).
@@ -34,7 +34,7 @@ export function applyRows(y: usize, ys: i32, x: usize, mu: usize, a: usize, b: u
       const zero = f32x4.splat(0);
       for (let c = 0; c < C4; c += 4) {
         const o = <usize>c << 2;
-        const v = f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + o), v128.load(mu + o)), v128.load(a + o)), v128.load(b + o));
+        const v = affine4(v128.load(p + o), v128.load(mu + o), v128.load(a + o), v128.load(b + o));
         v128.store(q + o, f32x4.pmax(v, zero));
       }
     }
@@ -73,10 +73,10 @@ function maskedSums(s1: usize, s2: usize, dy: usize, dys: i32, x: usize, mu: usi
       for (let c = 0; c < C4; c += 4) {
         const o = <usize>c << 2;
         const d = f32x4.sub(v128.load(p + o), v128.load(mu + o));
-        const v = f32x4.add(f32x4.mul(d, v128.load(a + o)), v128.load(b + o));
+        const v = madd4(d, v128.load(a + o), v128.load(b + o));
         const g = v128.and(v128.load(q + o), f32x4.gt(v, zero));
         v128.store(s1 + o, f32x4.add(v128.load(s1 + o), g));
-        v128.store(s2 + o, f32x4.add(v128.load(s2 + o), f32x4.mul(g, d)));
+        v128.store(s2 + o, madd4(g, d, v128.load(s2 + o)));
       }
     }
     for (let c = C4; c < C; c++) {
@@ -100,9 +100,9 @@ export function maskedDx(dx: usize, dy: usize, dys: i32, x: usize, mu: usize, a:
       for (let c = 0; c < C4; c += 4) {
         const o = <usize>c << 2;
         const d = f32x4.sub(v128.load(p + o), v128.load(mu + o));
-        const v = f32x4.add(f32x4.mul(d, v128.load(a + o)), v128.load(b + o));
+        const v = madd4(d, v128.load(a + o), v128.load(b + o));
         const g = v128.and(v128.load(q + o), f32x4.gt(v, zero));
-        v128.store(s + o, f32x4.add(f32x4.add(f32x4.mul(v128.load(k1 + o), g), f32x4.mul(v128.load(k2 + o), d)), v128.load(k3 + o)));
+        v128.store(s + o, dxTerm4(v128.load(k1 + o), g, v128.load(k2 + o), d, v128.load(k3 + o)));
       }
     }
     for (let c = C4; c < C; c++) {

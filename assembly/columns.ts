@@ -7,7 +7,7 @@
 // One-vector strips and a scalar loop take the channels left.
 // The elementwise passes walk memory in order, four rows at a time, with the per-channel
 // coefficients re-read from L1 (once per four rows).
-import { f32At, f32Put } from "./common";
+import { affine4, dxTerm4, f32At, f32Put, madd4 } from "./common";
 
 // Rows of a mini-block: about 4 KiB of input over all the streams a reduction reads (at
 // least 4 rows). The reductions finish a mini-block before moving on, so their strips walk
@@ -43,9 +43,9 @@ export function colSumsShifted(s1: usize, s2: usize, x: usize, k: usize, nr: i32
           const d0 = f32x4.sub(v128.load(p), k0);
           const d1 = f32x4.sub(v128.load(p, 16), k1);
           const d2 = f32x4.sub(v128.load(p, 32), k2);
-          a0 = f32x4.add(a0, d0); q0 = f32x4.add(q0, f32x4.mul(d0, d0));
-          a1 = f32x4.add(a1, d1); q1 = f32x4.add(q1, f32x4.mul(d1, d1));
-          a2 = f32x4.add(a2, d2); q2 = f32x4.add(q2, f32x4.mul(d2, d2));
+          a0 = f32x4.add(a0, d0); q0 = madd4(d0, d0, q0);
+          a1 = f32x4.add(a1, d1); q1 = madd4(d1, d1, q1);
+          a2 = f32x4.add(a2, d2); q2 = madd4(d2, d2, q2);
         }
         addTo(s1 + o, a0); addTo(s1 + o + 16, a1); addTo(s1 + o + 32, a2);
         addTo(s2 + o, q0); addTo(s2 + o + 16, q1); addTo(s2 + o + 32, q2);
@@ -60,12 +60,12 @@ export function colSumsShifted(s1: usize, s2: usize, x: usize, k: usize, nr: i32
         for (; r + 2 <= m; r += 2, p += stride << 1) {
           const d0 = f32x4.sub(v128.load(p), kv);
           const d1 = f32x4.sub(v128.load(p + stride), kv);
-          a0 = f32x4.add(a0, d0); q0 = f32x4.add(q0, f32x4.mul(d0, d0));
-          a1 = f32x4.add(a1, d1); q1 = f32x4.add(q1, f32x4.mul(d1, d1));
+          a0 = f32x4.add(a0, d0); q0 = madd4(d0, d0, q0);
+          a1 = f32x4.add(a1, d1); q1 = madd4(d1, d1, q1);
         }
         if (r < m) {
           const d0 = f32x4.sub(v128.load(p), kv);
-          a0 = f32x4.add(a0, d0); q0 = f32x4.add(q0, f32x4.mul(d0, d0));
+          a0 = f32x4.add(a0, d0); q0 = madd4(d0, d0, q0);
         }
         addTo(s1 + o, f32x4.add(a0, a1));
         addTo(s2 + o, f32x4.add(q0, q1));
@@ -104,9 +104,9 @@ export function colSumsDyDyx(s1: usize, s2: usize, dy: usize, x: usize, mu: usiz
         let p = xb + o, q = gb + o;
         for (let r = 0; r < m; r++, p += stride, q += stride) {
           const g0 = v128.load(q), g1 = v128.load(q, 16), g2 = v128.load(q, 32);
-          a0 = f32x4.add(a0, g0); q0 = f32x4.add(q0, f32x4.mul(g0, f32x4.sub(v128.load(p), m0)));
-          a1 = f32x4.add(a1, g1); q1 = f32x4.add(q1, f32x4.mul(g1, f32x4.sub(v128.load(p, 16), m1)));
-          a2 = f32x4.add(a2, g2); q2 = f32x4.add(q2, f32x4.mul(g2, f32x4.sub(v128.load(p, 32), m2)));
+          a0 = f32x4.add(a0, g0); q0 = madd4(g0, f32x4.sub(v128.load(p), m0), q0);
+          a1 = f32x4.add(a1, g1); q1 = madd4(g1, f32x4.sub(v128.load(p, 16), m1), q1);
+          a2 = f32x4.add(a2, g2); q2 = madd4(g2, f32x4.sub(v128.load(p, 32), m2), q2);
         }
         addTo(s1 + o, a0); addTo(s1 + o + 16, a1); addTo(s1 + o + 32, a2);
         addTo(s2 + o, q0); addTo(s2 + o + 16, q1); addTo(s2 + o + 32, q2);
@@ -120,12 +120,12 @@ export function colSumsDyDyx(s1: usize, s2: usize, dy: usize, x: usize, mu: usiz
         let r = 0;
         for (; r + 2 <= m; r += 2, p += stride << 1, q += stride << 1) {
           const g0 = v128.load(q), g1 = v128.load(q + stride);
-          a0 = f32x4.add(a0, g0); q0 = f32x4.add(q0, f32x4.mul(g0, f32x4.sub(v128.load(p), mv)));
-          a1 = f32x4.add(a1, g1); q1 = f32x4.add(q1, f32x4.mul(g1, f32x4.sub(v128.load(p + stride), mv)));
+          a0 = f32x4.add(a0, g0); q0 = madd4(g0, f32x4.sub(v128.load(p), mv), q0);
+          a1 = f32x4.add(a1, g1); q1 = madd4(g1, f32x4.sub(v128.load(p + stride), mv), q1);
         }
         if (r < m) {
           const g0 = v128.load(q);
-          a0 = f32x4.add(a0, g0); q0 = f32x4.add(q0, f32x4.mul(g0, f32x4.sub(v128.load(p), mv)));
+          a0 = f32x4.add(a0, g0); q0 = madd4(g0, f32x4.sub(v128.load(p), mv), q0);
         }
         addTo(s1 + o, f32x4.add(a0, a1));
         addTo(s2 + o, f32x4.add(q0, q1));
@@ -145,7 +145,9 @@ export function colSumsDyDyx(s1: usize, s2: usize, dy: usize, x: usize, mu: usiz
   }
 }
 
-// y[r,c] = max((x[r,c] - m[c]) * a[c] + b[c], lo). m == 0 means no centering; lo is 0 for
+// y[r,c] = max((x[r,c] - m[c]) * a[c] + b[c], lo), through affine4. m == 0 means no centering:
+// inference's y = a*x + b, a rounded product then a rounded sum in every build, so that it is
+// bit for bit the folded map foldBatchNorm hands to users. lo is 0 for
 // a fused ReLU and -Infinity otherwise (pmax(v, lo) = v < lo ? lo : v keeps NaN and is a
 // single instruction, where f32x4.max is several). Four rows at a time: each coefficient
 // vector is loaded once for four rows, and the four rows are four forward streams.
@@ -163,10 +165,10 @@ export function colAffine(y: usize, x: usize, m: usize, a: usize, b: usize, lo: 
           const o = <usize>c << 2;
           const mv = v128.load(m + o), av = v128.load(a + o), bv = v128.load(b + o);
           const u = p + o, w = q + o;
-          v128.store(w, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(u), mv), av), bv), lov));
-          v128.store(w + stride, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(u + stride), mv), av), bv), lov));
-          v128.store(w + s2, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(u + s2), mv), av), bv), lov));
-          v128.store(w + s3, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(u + s3), mv), av), bv), lov));
+          v128.store(w, f32x4.pmax(affine4(v128.load(u), mv, av, bv), lov));
+          v128.store(w + stride, f32x4.pmax(affine4(v128.load(u + stride), mv, av, bv), lov));
+          v128.store(w + s2, f32x4.pmax(affine4(v128.load(u + s2), mv, av, bv), lov));
+          v128.store(w + s3, f32x4.pmax(affine4(v128.load(u + s3), mv, av, bv), lov));
         }
       } else {
         for (let c = 0; c < C4; c += 4) {
@@ -185,8 +187,10 @@ export function colAffine(y: usize, x: usize, m: usize, a: usize, b: usize, lo: 
       const p = x + <usize>r * stride, q = y + <usize>r * stride;
       for (let c = 0; c < C4; c += 4) {
         const o = <usize>c << 2;
-        const mv = m ? v128.load(m + o) : f32x4.splat(0);
-        v128.store(q + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + o), mv), v128.load(a + o)), v128.load(b + o)), lov));
+        const v = m
+          ? affine4(v128.load(p + o), v128.load(m + o), v128.load(a + o), v128.load(b + o))
+          : f32x4.add(f32x4.mul(v128.load(p + o), v128.load(a + o)), v128.load(b + o));
+        v128.store(q + o, f32x4.pmax(v, lov));
       }
       if (C4 < C) affineScalar(q, p, m, a, b, lo, 1, C4, C, stride);
     }
@@ -221,10 +225,10 @@ export function colBackwardDx(dx: usize, dy: usize, x: usize, mu: usize, k1: usi
         const o = <usize>c << 2;
         const mv = v128.load(mu + o), v1 = v128.load(k1 + o), v2 = v128.load(k2 + o), v3 = v128.load(k3 + o);
         const p = x + off + o, q = dy + off + o, s = dx + off + o;
-        v128.store(s, f32x4.add(f32x4.add(f32x4.mul(v1, v128.load(q)), f32x4.mul(v2, f32x4.sub(v128.load(p), mv))), v3));
-        v128.store(s + stride, f32x4.add(f32x4.add(f32x4.mul(v1, v128.load(q + stride)), f32x4.mul(v2, f32x4.sub(v128.load(p + stride), mv))), v3));
-        v128.store(s + s2, f32x4.add(f32x4.add(f32x4.mul(v1, v128.load(q + s2)), f32x4.mul(v2, f32x4.sub(v128.load(p + s2), mv))), v3));
-        v128.store(s + s3, f32x4.add(f32x4.add(f32x4.mul(v1, v128.load(q + s3)), f32x4.mul(v2, f32x4.sub(v128.load(p + s3), mv))), v3));
+        v128.store(s, dxTerm4(v1, v128.load(q), v2, f32x4.sub(v128.load(p), mv), v3));
+        v128.store(s + stride, dxTerm4(v1, v128.load(q + stride), v2, f32x4.sub(v128.load(p + stride), mv), v3));
+        v128.store(s + s2, dxTerm4(v1, v128.load(q + s2), v2, f32x4.sub(v128.load(p + s2), mv), v3));
+        v128.store(s + s3, dxTerm4(v1, v128.load(q + s3), v2, f32x4.sub(v128.load(p + s3), mv), v3));
       }
       if (C4 < C) dxScalar(dx + off, dy + off, x + off, mu, k1, k2, k3, 4, C4, C, stride);
     }
@@ -233,8 +237,7 @@ export function colBackwardDx(dx: usize, dy: usize, x: usize, mu: usize, k1: usi
       for (let c = 0; c < C4; c += 4) {
         const o = <usize>c << 2;
         const p = x + off + o, q = dy + off + o;
-        const t = f32x4.add(f32x4.mul(v128.load(k1 + o), v128.load(q)), f32x4.mul(v128.load(k2 + o), f32x4.sub(v128.load(p), v128.load(mu + o))));
-        v128.store(dx + off + o, f32x4.add(t, v128.load(k3 + o)));
+        v128.store(dx + off + o, dxTerm4(v128.load(k1 + o), v128.load(q), v128.load(k2 + o), f32x4.sub(v128.load(p), v128.load(mu + o)), v128.load(k3 + o)));
       }
       if (C4 < C) dxScalar(dx + off, dy + off, x + off, mu, k1, k2, k3, 1, C4, C, stride);
     }

@@ -90,14 +90,14 @@ export let red1: f32 = 0;
       const d1 = f32x4.sub(v128.load(q, 16), kv);
       const d2 = f32x4.sub(v128.load(q, 32), kv);
       const d3 = f32x4.sub(v128.load(q, 48), kv);
-      a0 = f32x4.add(a0, d0); q0 = f32x4.add(q0, f32x4.mul(d0, d0));
-      a1 = f32x4.add(a1, d1); q1 = f32x4.add(q1, f32x4.mul(d1, d1));
-      a2 = f32x4.add(a2, d2); q2 = f32x4.add(q2, f32x4.mul(d2, d2));
-      a3 = f32x4.add(a3, d3); q3 = f32x4.add(q3, f32x4.mul(d3, d3));
+      a0 = f32x4.add(a0, d0); q0 = madd4(d0, d0, q0);
+      a1 = f32x4.add(a1, d1); q1 = madd4(d1, d1, q1);
+      a2 = f32x4.add(a2, d2); q2 = madd4(d2, d2, q2);
+      a3 = f32x4.add(a3, d3); q3 = madd4(d3, d3, q3);
     }
     for (; i + 4 <= n; i += 4) {
       const d0 = f32x4.sub(v128.load(p + (<usize>i << 2)), kv);
-      a0 = f32x4.add(a0, d0); q0 = f32x4.add(q0, f32x4.mul(d0, d0));
+      a0 = f32x4.add(a0, d0); q0 = madd4(d0, d0, q0);
     }
     a0 = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
     q0 = f32x4.add(f32x4.add(q0, q1), f32x4.add(q2, q3));
@@ -135,13 +135,13 @@ export let red1: f32 = 0;
       const o = <usize>i << 2;
       const g0 = v128.load(dy + o), g1 = v128.load(dy + o, 16);
       const d0 = f32x4.sub(v128.load(x + o), mv), d1 = f32x4.sub(v128.load(x + o, 16), mv);
-      a1 = f32x4.add(a1, g0); a2 = f32x4.add(a2, f32x4.mul(g0, d0));
-      b1 = f32x4.add(b1, g1); b2 = f32x4.add(b2, f32x4.mul(g1, d1));
+      a1 = f32x4.add(a1, g0); a2 = madd4(g0, d0, a2);
+      b1 = f32x4.add(b1, g1); b2 = madd4(g1, d1, b2);
     }
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
       const g0 = v128.load(dy + o);
-      a1 = f32x4.add(a1, g0); a2 = f32x4.add(a2, f32x4.mul(g0, f32x4.sub(v128.load(x + o), mv)));
+      a1 = f32x4.add(a1, g0); a2 = madd4(g0, f32x4.sub(v128.load(x + o), mv), a2);
     }
     a1 = f32x4.add(a1, b1); a2 = f32x4.add(a2, b2);
     s1 = f32x4.extract_lane(a1, 0) + f32x4.extract_lane(a1, 1) + f32x4.extract_lane(a1, 2) + f32x4.extract_lane(a1, 3);
@@ -184,6 +184,20 @@ export function bn_scratch_bytes(C: i32): i32 {
 @inline export function madd4(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(c, f32x4.mul(a, b));
+}
+
+// (x - m) * a + b per lane: Batch Normalization's pre-activation, as madd4(x - m, a, b). The
+// apply passes call this; the fused ReLU's backward forms the same madd4 with x - m kept for
+// reuse, so its mask agrees with the forward's to the bit in each build.
+@inline export function affine4(x: v128, m: v128, a: v128, b: v128): v128 {
+  return madd4(f32x4.sub(x, m), a, b);
+}
+
+// k1 * g + k2 * d + k3 per lane (Batch Normalization's input gradient). The relaxed-SIMD
+// build fuses both products (two multiply-adds instead of two multiplies and two adds).
+@inline export function dxTerm4(k1: v128, g: v128, k2: v128, d: v128, k3: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(k1, g, f32x4.relaxed_madd(k2, d, k3));
+  return f32x4.add(f32x4.add(f32x4.mul(k1, g), f32x4.mul(k2, d)), k3);
 }
 
 // Contiguous runs of floats, for the convolutions' patches and the row-strided moves.
