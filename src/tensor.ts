@@ -7,6 +7,7 @@
 // overwritten by its next forward (resp. backward) call; clone() or toArray() to keep one.
 import { type Backend, getBackend } from "./backend.js";
 import { INSPECT } from "./inspect.js";
+import type { GradTarget } from "./module.js";
 import { fillInto } from "./ops/rows.js";
 import { describe } from "./options.js";
 import { checkShape, fmt, type Shape, sizeOf } from "./shape.js";
@@ -224,6 +225,23 @@ export function full(shape: Shape, value: number): Tensor {
   const t = new Tensor(getBackend(), shape);
   fillInto(t, value);
   return t;
+}
+
+/** checkTensorArg for a forward's optional destination `out` (slices allowed): before anything is computed. */
+export function checkOutArg(out: Tensor | undefined, backend: Backend, owner: string | object): void {
+  if (out !== undefined) checkDestination(out, backend, owner, "forward (out)");
+}
+
+/** checkTensorArg for a backward's optional destination `into.dx` and input `into.x` (slices allowed). */
+export function checkIntoArg(into: GradTarget | undefined, backend: Backend, owner: string | object): void {
+  if (into === undefined) return;
+  checkDestination(into.dx, backend, owner, "backward (into.dx)");
+  if (into.x !== undefined) checkDestination(into.x, backend, owner, "backward (into.x)");
+}
+
+function checkDestination(t: unknown, backend: Backend, owner: string | object, what: string): void {
+  if (t instanceof Tensor && t.isDisposed) throw new Error(`${String(owner)}.${what}: the ${fmt(t.shape)} tensor was disposed`);
+  checkTensorArg(t, backend, owner, what, true);
 }
 
 /**

@@ -12,7 +12,7 @@ import { Adam } from "../src/optim/adam.js";
 import { SGD } from "../src/optim/sgd.js";
 import { StepLR } from "../src/optim/schedule.js";
 import { Sequential } from "../src/layers/sequential.js";
-import { full, tensor } from "../src/tensor.js";
+import { full, Tensor, tensor } from "../src/tensor.js";
 import { evaluate } from "../src/training/evaluate.js";
 import { fit } from "../src/training/fit.js";
 
@@ -111,6 +111,35 @@ describe("loadStateDict checks values", () => {
     const d = new Dense(2, 1);
     expect(() => d.loadStateDict({ weight: Float32Array.of(1, NaN), bias: Float32Array.of(0) })).toThrow(/Dense\(2 -> 1\)\.loadStateDict: "weight" holds NaN at index 1/);
     expect(() => foldBatchNorm({ runningMean: new Float32Array(2), runningVar: Float32Array.of(1, -1) })).toThrow("foldBatchNorm: runningVar holds -1 at index 1; expected finite variances >= 0");
+  });
+});
+
+describe("destinations (a forward's out, a backward's into.dx)", () => {
+  it("that were disposed or belong to another backend are errors naming them, and nothing is written or updated", async () => {
+    const other = await createBackend({ threads: 1 });
+    const x = tensor(Float32Array.from({ length: 8 }, (_, i) => i - 3), [2, 4]);
+    const layers = [new Dense(4, 4), new BatchNorm1d(4), new ReLU(), new Sequential([new Dense(4, 4), new BatchNorm1d(4)])];
+    for (const layer of layers) {
+      const name = String(layer).split("(")[0];
+      const before = layer.stateDict();
+      const grads = layer.parameters().map((p) => Array.from(p.grad.data));
+      // A disposed destination whose memory a newer tensor now holds: writing it would change `held`.
+      const gone = new Tensor(x.backend, [2, 4]);
+      gone.dispose();
+      const held = full([2, 4], 7);
+      expect(() => layer.forward(x, gone)).toThrow(new RegExp(`^${name}.*\\.forward \\(out\\): the \\[2, 4\\] tensor was disposed`));
+      expect(() => layer.forward(x, new Tensor(other, [2, 4]))).toThrow(/\.forward \(out\): the tensor was created by another backend/);
+      expect(Array.from(held.data)).toEqual(new Array(8).fill(7));
+      expect(layer.stateDict()).toEqual(before);
+      layer.forward(x);
+      const afterForward = layer.stateDict();
+      expect(() => layer.backward(full([2, 4], 1), { dx: gone, accumulate: false })).toThrow(/\.backward \(into\.dx\): the \[2, 4\] tensor was disposed/);
+      expect(() => layer.backward(full([2, 4], 1), { dx: new Tensor(other, [2, 4]), accumulate: true })).toThrow(/\.backward \(into\.dx\): the tensor was created by another backend/);
+      expect(Array.from(held.data)).toEqual(new Array(8).fill(7));
+      expect(layer.parameters().map((p) => Array.from(p.grad.data))).toEqual(grads);
+      expect(layer.stateDict()).toEqual(afterForward);
+      held.dispose();
+    }
   });
 });
 

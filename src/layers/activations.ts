@@ -7,7 +7,7 @@ import type { ActName } from "../kernels.js";
 import { type GradTarget, Layer } from "../module.js";
 import { activationBackward, activationForward } from "../ops/elementwise.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { checkTensorArg, type Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, type Tensor } from "../tensor.js";
 
 export abstract class Activation extends Layer {
   /** Which function: 'relu', 'sigmoid' or 'tanh'. */
@@ -35,6 +35,7 @@ export abstract class Activation extends Layer {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
+    checkOutArg(out, this.backend, this);
     let y: Tensor;
     if (out) {
       checkTensorArg(out, this.backend, this, "forward (out)", true);
@@ -50,6 +51,7 @@ export abstract class Activation extends Layer {
   /** dx = dy * f'(y), reading a dy slice in place and writing or adding into `into.dx` when given. */
   backward(dy: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
+    checkIntoArg(into, this.backend, this);
     // ReLU's mask [y > 0] is [x > 0]: from a rematerialized input when its output was dropped.
     const y = this.kind === "relu" && into?.x ? into.x : this.savedY;
     if (!y) throw new Error(`${this}.backward: called before forward (there is no saved output to differentiate)`);

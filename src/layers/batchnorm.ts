@@ -31,7 +31,7 @@ import { type RenormOptions, type RenormSettings, renormSettings } from "./renor
 import { type BnBatchStats, type BnLayout, bnBackward, bnForwardTrain, bnFold, bnLayout, bnSavedFromRunning, bnScratchBytes, bnUpdateRunning, type DataFormat, scaleShift } from "../ops/bn.js";
 import { boolOption, checkOptions, describe, epsOption } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { checkTensorArg, Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, Tensor } from "../tensor.js";
 
 export interface BatchNormOptions {
   /** Added to the variance before the square root. Default 1e-5. */
@@ -294,6 +294,7 @@ export abstract class BatchNorm extends Layer {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
+    checkOutArg(out, this.backend, this);
     const layout = this.checkedLayout(x.shape);
     const batchStats = this.usesBatchStats;
     const G = this.ghostGroups(x.shape);
@@ -333,6 +334,7 @@ export abstract class BatchNorm extends Layer {
   /** dx for the last forward's input; accumulates into weight.grad and bias.grad. */
   backward(grad: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
+    checkIntoArg(into, this.backend, this);
     const saved = this.saved;
     if (!saved) throw new Error(`${this.name}.backward: called before forward (there is no saved input to differentiate)`);
     checkTensorArg(grad, this.backend, this, "backward", true);

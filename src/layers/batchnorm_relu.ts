@@ -8,7 +8,7 @@
 import type { GradTarget } from "../module.js";
 import { type BnLayout, bnReluApply, bnReluBackward, bnReluForwardTrain, bnSavedFromRunning } from "../ops/bn.js";
 import { fmt, sameShape } from "../shape.js";
-import { checkTensorArg, type Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, type Tensor } from "../tensor.js";
 import { type BatchNormOptions, BatchNorm2d } from "./batchnorm.js";
 import { deliverGrad } from "./io.js";
 
@@ -47,6 +47,7 @@ export class BatchNormReLU2d extends BatchNorm2d {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
+    checkOutArg(out, this.backend, this);
     const layout = this.checkedLayout(x.shape);
     const y = this.outputFor(x, out);
     const batchStats = this.usesBatchStats;
@@ -86,6 +87,7 @@ export class BatchNormReLU2d extends BatchNorm2d {
   /** dx for the last forward's input (into.x when given); accumulates weight.grad and bias.grad. */
   backward(dy: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
+    checkIntoArg(into, this.backend, this);
     const s = this.savedIn;
     if (!s) throw new Error(`${this}.backward: called before forward (there is no saved input to differentiate)`);
     checkTensorArg(dy, this.backend, this, "backward", true);

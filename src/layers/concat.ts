@@ -10,7 +10,7 @@ import type { GradTarget, Module } from "../module.js";
 import type { DataFormat } from "../ops/bn.js";
 import { checkOptions, describe } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { checkTensorArg, type Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, type Tensor } from "../tensor.js";
 import { canRecompute, checkDistinct, Container, isModule, layerName, readsInput, rethrow } from "./container.js";
 
 export interface ConcatOptions {
@@ -111,6 +111,7 @@ export class Concat extends Container {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this.kind, "forward");
+    checkOutArg(out, this.backend, this.kind);
     this.checkInputOnce(x.shape);
     const shape = this.outputShape(x.shape);
     const axis = this.axisOf(shape.length);
@@ -162,6 +163,7 @@ export class Concat extends Container {
   /** Each branch's backward on its slice of dy; their input gradients summed into one dx. */
   backward(dy: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
+    checkIntoArg(into, this.backend, this.kind);
     const inShape = this.inputShape;
     if (!inShape) throw new Error("Concat.backward: called before forward");
     checkTensorArg(dy, this.backend, this.kind, "backward", true);

@@ -16,7 +16,7 @@ import {
 import { boolOption, checkOptions, describe } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { checkTensorArg, Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, Tensor } from "../tensor.js";
 import { checkInit, initialise, type WeightInit } from "./init.js";
 
 export interface Conv2dOptions {
@@ -163,6 +163,7 @@ export class Conv2d extends Layer {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
+    checkOutArg(out, this.backend, this);
     const g = this.geometryOf(x.shape);
     const shape = outShapeOf(g, this.dataFormat);
     let y: Tensor;
@@ -178,6 +179,7 @@ export class Conv2d extends Layer {
 
   /** Accumulates weight.grad and bias.grad; returns dx, written into or added to `into.dx` when given. */
   backward(dy: Tensor, into?: GradTarget): Tensor {
+    checkIntoArg(into, this.backend, this);
     const [x, g] = this.checkBackward(dy, into?.x);
     let dx: Tensor;
     if (into) {

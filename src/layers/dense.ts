@@ -10,7 +10,7 @@ import { boolOption, checkOptions } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
 import { checkInit, type DenseInit, initialise } from "./init.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { checkTensorArg, Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, Tensor } from "../tensor.js";
 
 export interface DenseOptions {
   /** Learn an additive bias. Default true. */
@@ -81,6 +81,7 @@ export class Dense extends Layer {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
+    checkOutArg(out, this.backend, this);
     const expected = this.expectedInput(x.shape);
     if (expected) throw new Error(`${this}: expected input ${expected}, got ${fmt(x.shape)}`);
     const y = this.bufs.getWithLastDim("y", x.shape, this.outFeatures);
@@ -91,6 +92,7 @@ export class Dense extends Layer {
 
   /** Accumulates weight.grad and bias.grad and returns dx (owned by the layer). */
   backward(grad: Tensor, into?: GradTarget): Tensor {
+    checkIntoArg(into, this.backend, this);
     const [x, dy] = this.checkBackward(grad);
     if (into && !sameShape(into.dx.shape, x.shape)) throw new Error(`${this}.backward: expected a dx tensor of shape ${fmt(x.shape)}, got ${fmt(into.dx.shape)}`);
     // Into a given dx, the product writes or accumulates there directly (no extra pass).

@@ -10,7 +10,7 @@ import { multiply } from "../ops/elementwise.js";
 import { checkOptions, describe } from "../options.js";
 import { nextSeed, Rng } from "../random.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { checkTensorArg, type Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, type Tensor } from "../tensor.js";
 
 export interface DropoutOptions {
   /** Seed of the masks. Default: the next of the sequence set by manualSeed(). */
@@ -53,6 +53,7 @@ export class Dropout extends Layer {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
+    checkOutArg(out, this.backend, this);
     this.savedShape = x.shape;
     if (!this.training || this.p === 0) {
       this.savedMask = null;
@@ -72,6 +73,7 @@ export class Dropout extends Layer {
 
   backward(grad: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
+    checkIntoArg(into, this.backend, this);
     const shape = this.savedShape, mask = this.savedMask;
     if (!shape) throw new Error(`${this}.backward: called before forward`);
     checkTensorArg(grad, this.backend, this, "backward", true);

@@ -7,7 +7,7 @@ import { Buffers } from "../buffers.js";
 import { type GradTarget, Layer } from "../module.js";
 import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { checkTensorArg, type Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, type Tensor } from "../tensor.js";
 
 /** Caches one view so that steady-state forward/backward calls create no objects. */
 class ViewSlot {
@@ -51,6 +51,7 @@ export class Flatten extends Layer {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, "Flatten", "forward");
+    checkOutArg(out, this.backend, "Flatten");
     if (x.shape.length < 1) throw new Error(`Flatten: expected an input of rank >= 1 ([N, ...]), got ${fmt(x.shape)}`);
     this.savedShape = x.shape;
     const N = x.shape[0];
@@ -60,6 +61,7 @@ export class Flatten extends Layer {
 
   backward(grad: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
+    checkIntoArg(into, this.backend, "Flatten");
     const shape = this.savedShape;
     if (!shape) throw new Error("Flatten.backward: called before forward");
     checkTensorArg(grad, this.backend, "Flatten", "backward", true);

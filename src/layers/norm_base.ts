@@ -9,7 +9,7 @@ import { checkFloatState, type GradTarget, Layer, Parameter, type StateDict } fr
 import type { NormStats } from "../ops/norm.js";
 import { normScratchBytes } from "../ops/norm.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { checkTensorArg, Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, Tensor } from "../tensor.js";
 import { contiguousGrad, deliverGrad, deliverOutput } from "./io.js";
 
 interface Saved {
@@ -103,6 +103,7 @@ export abstract class SampleNorm extends Layer {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
+    checkOutArg(out, this.backend, this);
     const count = this.checkedCount(x.shape);
     const y = this.bufs.get("y", x.shape);
     this.run(y, x, this.statsFor(count, this.withVar()));
@@ -115,6 +116,7 @@ export abstract class SampleNorm extends Layer {
   /** dx for the last forward's input; accumulates into weight.grad and bias.grad. */
   backward(grad: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
+    checkIntoArg(into, this.backend, this);
     const saved = this.saved;
     if (!saved) throw new Error(`${this}.backward: called before forward (there is no saved input to differentiate)`);
     checkTensorArg(grad, this.backend, this, "backward", true);

@@ -10,7 +10,7 @@ import { type ConvGeometry, nhwcOf, outShapeOf, type Padding, windowGeometry } f
 import { avgPoolBackward, avgPoolForward, globalAvgPoolBackward, globalAvgPoolForward, maxPoolBackward, maxPoolForward } from "../ops/pool.js";
 import { boolOption, checkOptions, describe } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { checkTensorArg, Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, Tensor } from "../tensor.js";
 import { workspaceOf } from "../workspace.js";
 
 export interface Pool2dOptions {
@@ -162,6 +162,7 @@ export class MaxPool2d extends WindowPool2d {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
+    checkOutArg(out, this.backend, this);
     const g = this.geometryOf(x.shape);
     const y = this.outputFor(g, out);
     // The indices are int32, one per output value: a float32-sized buffer holds them.
@@ -200,6 +201,7 @@ export class MaxPool2d extends WindowPool2d {
   }
 
   backward(dy: Tensor, into?: GradTarget): Tensor {
+    checkIntoArg(into, this.backend, this);
     const [g, dx] = this.prepareBackward(dy, into);
     if (this.idx) {
       maxPoolBackward(dx, dy, this.idx, g, this.dataFormat, into?.accumulate ?? false);
@@ -250,6 +252,7 @@ export class AvgPool2d extends WindowPool2d {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
+    checkOutArg(out, this.backend, this);
     const g = this.geometryOf(x.shape);
     const y = this.outputFor(g, out);
     avgPoolForward(y, x, g, this.dataFormat, this.countIncludePad);
@@ -258,6 +261,7 @@ export class AvgPool2d extends WindowPool2d {
   }
 
   backward(dy: Tensor, into?: GradTarget): Tensor {
+    checkIntoArg(into, this.backend, this);
     const [g, dx] = this.prepareBackward(dy, into);
     avgPoolBackward(dx, dy, g, this.dataFormat, this.countIncludePad, into?.accumulate ?? false);
     return dx;
@@ -300,6 +304,7 @@ export class GlobalAvgPool2d extends Layer {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this, "forward");
+    checkOutArg(out, this.backend, this);
     const shape = this.outputShape(x.shape);
     let y: Tensor;
     if (out) {
@@ -315,6 +320,7 @@ export class GlobalAvgPool2d extends Layer {
 
   backward(dy: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
+    checkIntoArg(into, this.backend, this);
     const shape = this.savedShape;
     if (!shape) throw new Error(`${this}.backward: called before forward`);
     checkTensorArg(dy, this.backend, this, "backward", true);

@@ -8,7 +8,7 @@ import type { GradTarget, Module } from "../module.js";
 import { addInto, copyInto } from "../ops/rows.js";
 import { checkOptions, describe } from "../options.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import { checkTensorArg, type Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, checkTensorArg, type Tensor } from "../tensor.js";
 import { checkDistinct, Container, isModule, layerName, rethrow } from "./container.js";
 
 export interface ResidualOptions {
@@ -72,6 +72,7 @@ export class Residual extends Container {
   forward(x: Tensor, out?: Tensor): Tensor {
     this.assertUsable("forward");
     checkTensorArg(x, this.backend, this.kind, "forward");
+    checkOutArg(out, this.backend, this.kind);
     this.checkInputOnce(x.shape);
     const shape = this.outputShape(x.shape);
     let y: Tensor;
@@ -104,6 +105,7 @@ export class Residual extends Container {
 
   backward(dy: Tensor, into?: GradTarget): Tensor {
     this.assertUsable("backward");
+    checkIntoArg(into, this.backend, this.kind);
     const inShape = this.inputShape;
     if (!inShape) throw new Error("Residual.backward: called before forward");
     checkTensorArg(dy, this.backend, this.kind, "backward", true);

@@ -5,7 +5,7 @@
 // ("0.weight", "1.running_mean", ...).
 import type { GradTarget, Module } from "../module.js";
 import { fmt, type Shape, sameShape } from "../shape.js";
-import type { Tensor } from "../tensor.js";
+import { checkIntoArg, checkOutArg, Tensor } from "../tensor.js";
 import { Buffers } from "../buffers.js";
 import { workspaceOf } from "../workspace.js";
 import type { Backend } from "../backend.js";
@@ -219,6 +219,7 @@ export class Sequential extends Container {
 
   private run(x: Tensor, out: Tensor | undefined, observe: ((index: number, output: Tensor) => void) | null): Tensor {
     this.assertUsable("forward");
+    if (x instanceof Tensor) checkOutArg(out, x.backend, "Sequential");
     if (x && Array.isArray(x.shape)) this.checkInputOnce(x.shape);
     if (this.memoryLean && this.list.length > 0 && this.list.every((m) => typeof m.outputShape === "function")) return this.runLean(x, out, observe);
     if (this.dropped.length > 0) this.dropped = [];
@@ -254,6 +255,7 @@ export class Sequential extends Container {
 
   private backwardFrom(dy: Tensor, inputGrad: boolean, into: GradTarget | undefined): Tensor | null {
     this.assertUsable("backward");
+    if (dy instanceof Tensor) checkIntoArg(into, dy.backend, "Sequential");
     const want = this.lastOutputShape;
     if (!want) throw new Error("Sequential.backward: called before forward");
     if (dy && Array.isArray(dy.shape) && !sameShape(dy.shape, want)) {

@@ -53,8 +53,16 @@ export function rowLayoutOf(what: string, ...ts: Tensor[]): RowLayout {
   return L;
 }
 
+/** Both live and in one memory: a pointer into another backend's memory, or into memory freed for reuse, would read or write the wrong floats silently. */
+function assertPair(what: string, dst: Tensor, src: Tensor): void {
+  dst.assertLive();
+  src.assertLive();
+  if (dst.backend !== src.backend) throw new Error(`${what}: the two tensors belong to different backends`);
+}
+
 /** dst = src. Writes dst. */
 export function copyInto(dst: Tensor, src: Tensor): void {
+  assertPair("copyInto", dst, src);
   if (dst.ptr === src.ptr && dst.contiguous && src.contiguous) return;
   const L = rowLayoutOf("copyInto", dst, src);
   const [ds, ss] = L.strides;
@@ -65,6 +73,7 @@ export function copyInto(dst: Tensor, src: Tensor): void {
 
 /** dst += src. Accumulates into dst. */
 export function addInto(dst: Tensor, src: Tensor): void {
+  assertPair("addInto", dst, src);
   const L = rowLayoutOf("addInto", dst, src);
   const [ds, ss] = L.strides;
   if (L.rows === 1 ? splitCall(dst.backend, "rows_add", 3 * dst.size, L.cols, 4, (s, e) => [dst.ptr + 4 * s, e - s, src.ptr + 4 * s, e - s, 1, e - s])
