@@ -27,7 +27,7 @@ function finishStats(mean: usize, var_: usize, invStd: usize, gamma: usize, eps:
 export function bn_forward_train_nc(y: usize, mean: usize, var_: usize, invStd: usize, x: usize, gamma: usize, beta: usize, eps: f32, rows: i32, C: i32, scratch: usize): void {
   statsNC(x, rows, C, scratch);
   const a = finishStats(mean, var_, invStd, gamma, eps, rows, C, scratch);
-  colAffine(y, x, mean, a, beta, -Infinity, rows, C);
+  colAffine(y, C, x, mean, a, beta, -Infinity, rows, C);
 }
 
 export function bn_forward_train_nchw(y: usize, mean: usize, var_: usize, invStd: usize, x: usize, gamma: usize, beta: usize, eps: f32, N: i32, C: i32, HW: i32, scratch: usize): void {

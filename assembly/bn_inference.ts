@@ -17,7 +17,7 @@ export function bn_fold(a: usize, b: usize, gamma: usize, beta: usize, runMean: 
 
 export function scale_shift_nc(y: usize, x: usize, a: usize, b: usize, rows: i32, C: i32, relu: i32): void {
   const lo: f32 = relu ? 0 : -Infinity;
-  colAffine(y, x, 0, a, b, lo, rows, C);
+  colAffine(y, C, x, 0, a, b, lo, rows, C);
 }
 
 export function scale_shift_nchw(y: usize, x: usize, a: usize, b: usize, N: i32, C: i32, HW: i32, relu: i32): void {

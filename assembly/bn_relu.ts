@@ -15,8 +15,9 @@
 //                                            read before dx[i] is written), ACCUMULATES dgamma, dbeta
 // dy may be a channel slice (row stride dys >= C), as may y. Sums: float32 over at most
 // LANE_CHUNK rows, merged into float64 (as bn_backward_nc).
-import { affine4, dxTerm4, f32At, f32Put, f64At, f64Put, LANE_CHUNK, madd4, scratchF32, scratchF64 } from "./common";
+import { f32At, f32Put, f64At, f64Put, LANE_CHUNK, scratchF32, scratchF64 } from "./common";
 import { statsNC } from "./bn_stats";
+import { colAffine, colMaskedDx, colMaskedSums } from "./columns";
 
 // a = f32(gamma * invStd) into F32 slot 3 of scratch (invStd as stored, in float32).
 export function scaleOf(invStd: usize, gamma: usize, C: i32, scratch: usize): usize {
@@ -27,22 +28,7 @@ export function scaleOf(invStd: usize, gamma: usize, C: i32, scratch: usize): us
 
 // y[r, c] = max(0, (x[r, c] - mu[c]) * a[c] + b[c]); x rows C floats apart, y rows ys apart.
 export function applyRows(y: usize, ys: i32, x: usize, mu: usize, a: usize, b: usize, rows: i32, C: i32): void {
-  const C4 = ASC_FEATURE_SIMD ? C & ~3 : 0;
-  for (let r = 0; r < rows; r++) {
-    const p = x + (<usize>(r * C) << 2), q = y + (<usize>r * <usize>ys << 2);
-    if (ASC_FEATURE_SIMD) {
-      const zero = f32x4.splat(0);
-      for (let c = 0; c < C4; c += 4) {
-        const o = <usize>c << 2;
-        const v = affine4(v128.load(p + o), v128.load(mu + o), v128.load(a + o), v128.load(b + o));
-        v128.store(q + o, f32x4.pmax(v, zero));
-      }
-    }
-    for (let c = C4; c < C; c++) {
-      const v = (f32At(p, c) - f32At(mu, c)) * f32At(a, c) + f32At(b, c);
-      f32Put(q, c, select<f32>(0, v, v < 0));
-    }
-  }
+  colAffine(y, ys, x, mu, a, b, 0, rows, C);
 }
 
 export function bn_relu_forward_train_nc(y: usize, ys: i32, mean: usize, var_: usize, invStd: usize, x: usize, gamma: usize, beta: usize, eps: f32, rows: i32, C: i32, scratch: usize): void {
@@ -61,59 +47,6 @@ export function bn_relu_apply_nc(y: usize, ys: i32, x: usize, mean: usize, invSt
   applyRows(y, ys, x, mean, scaleOf(invStd, gamma, C, scratch), beta, rows, C);
 }
 
-// s1[c] += sum g, s2[c] += sum g * (x - mu), g = dy * [v > 0], over nr rows; float32.
-function maskedSums(s1: usize, s2: usize, dy: usize, dys: i32, x: usize, mu: usize, a: usize, b: usize, nr: i32, C: i32): void {
-  const C4 = ASC_FEATURE_SIMD ? C & ~3 : 0;
-  memory.fill(s1, 0, <usize>C << 2);
-  memory.fill(s2, 0, <usize>C << 2);
-  for (let r = 0; r < nr; r++) {
-    const p = x + (<usize>(r * C) << 2), q = dy + (<usize>r * <usize>dys << 2);
-    if (ASC_FEATURE_SIMD) {
-      const zero = f32x4.splat(0);
-      for (let c = 0; c < C4; c += 4) {
-        const o = <usize>c << 2;
-        const d = f32x4.sub(v128.load(p + o), v128.load(mu + o));
-        const v = madd4(d, v128.load(a + o), v128.load(b + o));
-        const g = v128.and(v128.load(q + o), f32x4.gt(v, zero));
-        v128.store(s1 + o, f32x4.add(v128.load(s1 + o), g));
-        v128.store(s2 + o, madd4(g, d, v128.load(s2 + o)));
-      }
-    }
-    for (let c = C4; c < C; c++) {
-      const d = f32At(p, c) - f32At(mu, c);
-      const v = d * f32At(a, c) + f32At(b, c);
-      const g: f32 = v > 0 ? f32At(q, c) : 0;
-      f32Put(s1, c, f32At(s1, c) + g);
-      f32Put(s2, c, f32At(s2, c) + g * d);
-    }
-  }
-}
-
-// dx = k1 * g + k2 * (x - mu) + k3, g = dy * [v > 0].
-export function maskedDx(dx: usize, dy: usize, dys: i32, x: usize, mu: usize, a: usize, b: usize, k1: usize, k2: usize, k3: usize, rows: i32, C: i32): void {
-  const C4 = ASC_FEATURE_SIMD ? C & ~3 : 0;
-  for (let r = 0; r < rows; r++) {
-    const off = <usize>(r * C) << 2;
-    const p = x + off, s = dx + off, q = dy + (<usize>r * <usize>dys << 2);
-    if (ASC_FEATURE_SIMD) {
-      const zero = f32x4.splat(0);
-      for (let c = 0; c < C4; c += 4) {
-        const o = <usize>c << 2;
-        const d = f32x4.sub(v128.load(p + o), v128.load(mu + o));
-        const v = madd4(d, v128.load(a + o), v128.load(b + o));
-        const g = v128.and(v128.load(q + o), f32x4.gt(v, zero));
-        v128.store(s + o, dxTerm4(v128.load(k1 + o), g, v128.load(k2 + o), d, v128.load(k3 + o)));
-      }
-    }
-    for (let c = C4; c < C; c++) {
-      const d = f32At(p, c) - f32At(mu, c);
-      const v = d * f32At(a, c) + f32At(b, c);
-      const g: f32 = v > 0 ? f32At(q, c) : 0;
-      f32Put(s, c, f32At(k1, c) * g + f32At(k2, c) * d + f32At(k3, c));
-    }
-  }
-}
-
 // sdy[c] = sum g, sdyx[c] = sum g * (x - mu), g = dy * [v > 0], over rows (float64; float32 over
 // at most LANE_CHUNK rows in F32 slots 0 and 1 of scratch; a = scaleOf's, in slot 3). Writes sdy, sdyx.
 export function maskedSumsNC(sdy: usize, sdyx: usize, dy: usize, dys: i32, x: usize, mean: usize, a: usize, beta: usize, rows: i32, C: i32, scratch: usize): void {
@@ -121,7 +54,7 @@ export function maskedSumsNC(sdy: usize, sdyx: usize, dy: usize, dys: i32, x: us
   for (let c = 0; c < C; c++) { f64Put(sdy, c, 0); f64Put(sdyx, c, 0); }
   for (let r0 = 0; r0 < rows; r0 += LANE_CHUNK) {
     const nr = min(LANE_CHUNK, rows - r0);
-    maskedSums(s1, s2, dy + (<usize>r0 * <usize>dys << 2), dys, x + (<usize>(r0 * C) << 2), mean, a, beta, nr, C);
+    colMaskedSums(s1, s2, dy + (<usize>r0 * <usize>dys << 2), dys, x + (<usize>(r0 * C) << 2), mean, a, beta, nr, C);
     for (let c = 0; c < C; c++) {
       f64Put(sdy, c, f64At(sdy, c) + <f64>f32At(s1, c));
       f64Put(sdyx, c, f64At(sdyx, c) + <f64>f32At(s2, c));
@@ -145,5 +78,5 @@ export function bn_relu_backward_nc(dx: usize, dgamma: usize, dbeta: usize, dy: 
     f32Put(k2, c, batchStats ? <f32>(-gi * is * dg * inv) : 0);
     f32Put(k3, c, batchStats ? <f32>(-gi * db * inv) : 0);
   }
-  maskedDx(dx, dy, dys, x, mean, a, beta, k1, k2, k3, rows, C);
+  colMaskedDx(dx, dy, dys, x, mean, a, beta, k1, k2, k3, rows, C);
 }

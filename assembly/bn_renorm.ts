@@ -38,7 +38,7 @@ function finishRenorm(mean: usize, var_: usize, invStd: usize, r: usize, d: usiz
 export function bn_renorm_forward_train_nc(y: usize, mean: usize, var_: usize, invStd: usize, r: usize, d: usize, x: usize, gamma: usize, beta: usize, renormMean: usize, renormStd: usize, eps: f32, rMin: f64, rMax: f64, dMax: f64, rows: i32, C: i32, scratch: usize): void {
   statsNC(x, rows, C, scratch);
   finishRenorm(mean, var_, invStd, r, d, gamma, beta, renormMean, renormStd, eps, rMin, rMax, dMax, rows, C, scratch);
-  colAffine(y, x, mean, scratchF32(scratch, C, 3), scratchF32(scratch, C, 4), -Infinity, rows, C);
+  colAffine(y, C, x, mean, scratchF32(scratch, C, 3), scratchF32(scratch, C, 4), -Infinity, rows, C);
 }
 
 export function bn_renorm_forward_train_nchw(y: usize, mean: usize, var_: usize, invStd: usize, r: usize, d: usize, x: usize, gamma: usize, beta: usize, renormMean: usize, renormStd: usize, eps: f32, rMin: f64, rMax: f64, dMax: f64, N: i32, C: i32, HW: i32, scratch: usize): void {

@@ -12,9 +12,9 @@
 // Each call takes the scratch of the thread that runs it (bn_scratch_bytes(C)).
 import { f32At, f32Put, f64At, f64Put, scratchF32, scratchF64 } from "./common";
 import { statsNC, statsNCHW } from "./bn_stats";
-import { colAffine, colBackwardDx } from "./columns";
+import { colAffine, colBackwardDx, colMaskedDx } from "./columns";
 import { planeAffine, planeBackwardDx } from "./planes";
-import { applyRows, maskedDx, maskedSumsNC, scaleOf } from "./bn_relu";
+import { maskedSumsNC, scaleOf } from "./bn_relu";
 import { finishBackward, sumsNC, sumsNCHW } from "./bn_backward";
 
 // Floats (f64) of one forward partial: count, mean[C], M2[C].
@@ -64,8 +64,7 @@ export function bn_stats_merge(mean: usize, var_: usize, invStd: usize, parts: u
 // y rows ys floats apart (ys = C unless relu: only the fused layer writes into a channel slice).
 export function bn_apply_nc(y: usize, ys: i32, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, rows: i32, C: i32, relu: i32, scratch: usize): void {
   const a = scaleOf(invStd, gamma, C, scratch);
-  if (relu) applyRows(y, ys, x, mean, a, beta, rows, C);
-  else colAffine(y, x, mean, a, beta, -Infinity, rows, C);
+  colAffine(y, ys, x, mean, a, beta, relu ? 0 : -Infinity, rows, C);
 }
 
 export function bn_apply_nchw(y: usize, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, N: i32, C: i32, HW: i32, scratch: usize): void {
@@ -113,7 +112,7 @@ export function bn_backward_merge(k: usize, dgamma: usize, dbeta: usize, parts: 
 // dx contiguous rows x C (may be x itself: x[i] is read before dx[i] is written).
 export function bn_backward_dx_nc(dx: usize, dy: usize, dys: i32, x: usize, mean: usize, k: usize, invStd: usize, gamma: usize, beta: usize, rows: i32, C: i32, relu: i32, scratch: usize): void {
   const k1 = k, k2 = k + (<usize>C << 2), k3 = k + (<usize>C << 3);
-  if (relu) maskedDx(dx, dy, dys, x, mean, scaleOf(invStd, gamma, C, scratch), beta, k1, k2, k3, rows, C);
+  if (relu) colMaskedDx(dx, dy, dys, x, mean, scaleOf(invStd, gamma, C, scratch), beta, k1, k2, k3, rows, C);
   else colBackwardDx(dx, dy, x, mean, k1, k2, k3, rows, C);
 }
 

@@ -136,7 +136,7 @@ export function group_norm_forward_nhwc(y: usize, mean: usize, var_: usize, invS
         f32Put(ac, c, <f32>(<f64>f32At(gamma, c) * is));
       }
     }
-    colAffine(y + <usize>n * sample, xb, mc, ac, beta, -Infinity, HW, C);
+    colAffine(y + <usize>n * sample, C, xb, mc, ac, beta, -Infinity, HW, C);
   }
 }
 
