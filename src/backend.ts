@@ -158,6 +158,20 @@ async function compileSource(src: NonNullable<InitOptions["wasm"]>): Promise<Web
   return WebAssembly.compile(src);
 }
 
+/** The kernels' instance on `memory`; a module the user passed that does not link gets an error saying which builds fit. */
+async function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory, custom: boolean): Promise<WebAssembly.Instance> {
+  try {
+    return await WebAssembly.instantiate(module, { env: { memory } });
+  } catch (e) {
+    if (!custom || !(e instanceof WebAssembly.LinkError)) throw e;
+    throw new Error(
+      `batchnorm-wasm: init: the module passed as init({ wasm }) does not link to the library's memory (${e.message}); ` +
+        "a module given this way runs on one thread, so pass a single-thread build (bn.relaxed.wasm, bn.simd.wasm or bn.scalar.wasm), not a -threads one",
+      { cause: e },
+    );
+  }
+}
+
 export async function createBackend(opts?: InitOptions): Promise<Backend> {
   const options = checkOptions("batchnorm-wasm: init", opts, ["build", "wasm", "initialMemoryBytes", "threads"]);
   const requested = await threadCount(options.threads);
@@ -195,7 +209,7 @@ export async function createBackend(opts?: InitOptions): Promise<Backend> {
     ? await compileSource(options.wasm)
     : await readUrl(new URL(`../build/bn.${threaded ? `${build}-threads` : build}.wasm`, import.meta.url));
   memory ??= new WebAssembly.Memory({ initial: pages });
-  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const instance = await instantiateKernels(module, memory, options.wasm !== undefined);
   const missing = KERNEL_NAMES.filter((name) => typeof instance.exports[name] !== "function");
   if (missing.length > 0) {
     throw new Error(

@@ -143,6 +143,17 @@ describe("destinations (a forward's out, a backward's into.dx)", () => {
   });
 });
 
+describe("init({ wasm })", () => {
+  it("with a threaded build's module is an error naming the builds that fit, not a bare LinkError", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const threaded = await readFile(new URL("../build/bn.simd-threads.wasm", import.meta.url));
+    await expect(createBackend({ wasm: threaded })).rejects.toThrow(/init\(\{ wasm \}\) does not link to the library's memory .*pass a single-thread build \(bn\.relaxed\.wasm, bn\.simd\.wasm or bn\.scalar\.wasm\)/);
+    await expect(createBackend({ wasm: threaded, threads: 2 })).rejects.toThrow(/pass a single-thread build/);
+    const single = await readFile(new URL("../build/bn.simd.wasm", import.meta.url));
+    expect((await createBackend({ wasm: single, threads: 2 })).info().threadsFallback).toMatch(/runs on one thread/);
+  });
+});
+
 describe("initial memory", () => {
   it("below what the kernels need is raised to their minimum, not a failed instantiation", async () => {
     const b = await createBackend({ initialMemoryBytes: 1 });
