@@ -26,11 +26,6 @@ export function scaleOf(invStd: usize, gamma: usize, C: i32, scratch: usize): us
   return a;
 }
 
-// y[r, c] = max(0, (x[r, c] - mu[c]) * a[c] + b[c]); x rows C floats apart, y rows ys apart.
-export function applyRows(y: usize, ys: i32, x: usize, mu: usize, a: usize, b: usize, rows: i32, C: i32): void {
-  colAffine(y, ys, x, mu, a, b, 0, rows, C);
-}
-
 export function bn_relu_forward_train_nc(y: usize, ys: i32, mean: usize, var_: usize, invStd: usize, x: usize, gamma: usize, beta: usize, eps: f32, rows: i32, C: i32, scratch: usize): void {
   statsNC(x, rows, C, scratch);
   const mean64 = scratchF64(scratch, C, 0), m264 = scratchF64(scratch, C, 1);
@@ -40,11 +35,11 @@ export function bn_relu_forward_train_nc(y: usize, ys: i32, mean: usize, var_: u
     f32Put(var_, c, <f32>v);
     f32Put(invStd, c, <f32>(1.0 / Math.sqrt(v + <f64>eps)));
   }
-  applyRows(y, ys, x, mean, scaleOf(invStd, gamma, C, scratch), beta, rows, C);
+  colAffine(y, ys, x, mean, scaleOf(invStd, gamma, C, scratch), beta, 0, rows, C);
 }
 
 export function bn_relu_apply_nc(y: usize, ys: i32, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, rows: i32, C: i32, scratch: usize): void {
-  applyRows(y, ys, x, mean, scaleOf(invStd, gamma, C, scratch), beta, rows, C);
+  colAffine(y, ys, x, mean, scaleOf(invStd, gamma, C, scratch), beta, 0, rows, C);
 }
 
 // sdy[c] = sum g, sdyx[c] = sum g * (x - mu), g = dy * [v > 0], over rows (float64; float32 over
